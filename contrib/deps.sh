@@ -1,0 +1,27 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Sourced by contrib/test.sh and contrib/demo.sh: install missing Debian packages.
+
+# Build and unit-test needs.
+VNUMA_BUILD_PACKAGES="gcc meson ninja-build pkg-config python3 libjson-c-dev libnuma-dev numactl check
+ libinih-dev libsystemd-dev libcgroup-dev libvirt-dev libxml2-dev"
+# Real parts the integration tests and the lab drive.
+VNUMA_RUNTIME_PACKAGES="qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients busybox-static
+ cpio xz-utils kmod iproute2"
+# Checkers.
+VNUMA_CHECK_PACKAGES="valgrind clang libclang-rt-14-dev"
+
+ensure_packages() {
+        local missing=() p
+        for p in "$@"; do
+                dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+        done
+        [ ${#missing[@]} -eq 0 ] && return 0
+        if [ "$(id -u)" -ne 0 ]; then
+                echo "missing Debian packages: ${missing[*]} (run as root to install them)" >&2
+                return 1
+        fi
+        echo "==> installing Debian packages: ${missing[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}

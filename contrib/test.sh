@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Runs every test vnumad has: installs missing Debian packages, builds, then runs the unit,
+# QEMU and lab suites, the unit suite again under ASan+UBSan and under valgrind.
+# Ends with a line "N passed, N failed". Usage: contrib/test.sh [--quick]  (--quick: unit only)
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+. contrib/deps.sh
+
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+
+ensure_packages $VNUMA_BUILD_PACKAGES $VNUMA_RUNTIME_PACKAGES $VNUMA_CHECK_PACKAGES || exit 1
+
+declare -a logs=()
+status=0
+
+run_meson_test() { # builddir setup-or-empty suites...
+        local dir=$1 setup=$2
+        shift 2
+        local args=()
+        for s in "$@"; do args+=(--suite "$s"); done
+        [ -n "$setup" ] && args+=(--setup "$setup")
+        echo "==> meson test -C $dir ${args[*]}"
+        meson test -C "$dir" --print-errorlogs --num-processes 2 "${args[@]}" || status=1
+        local log="$dir/meson-logs/testlog${setup:+-$setup}.json"
+        [ -f "$log" ] && logs+=("$log")
+}
+
+build() { # builddir meson-args...
+        local dir=$1
+        shift
+        if [ -d "$dir" ]; then
+                meson setup --reconfigure "$dir" "$@" >/dev/null
+        else
+                meson setup "$dir" "$@" >/dev/null
+        fi || { echo "meson setup $dir failed" >&2; exit 1; }
+        ninja -C "$dir" >/dev/null || { ninja -C "$dir"; echo "build in $dir failed" >&2; exit 1; }
+}
+
+build build-test
+if [ $quick -eq 1 ]; then
+        run_meson_test build-test "" unit
+else
+        run_meson_test build-test "" unit qemu lab
+        build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbenchmarks=false
+        run_meson_test build-asan sanitize unit
+        run_meson_test build-test valgrind unit
+fi
+
+python3 - "${logs[@]}" <<'PY'
+import json, sys
+passed = failed = skipped = 0
+for path in sys.argv[1:]:
+    with open(path) as f:
+        for line in f:
+            r = json.loads(line).get("result")
+            if r in ("OK", "EXPECTEDFAIL"):
+                passed += 1
+            elif r == "SKIP":
+                skipped += 1
+            else:
+                failed += 1
+print(f"skipped: {skipped}")
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
+PY
+rc=$?
+[ $rc -ne 0 ] && exit $rc
+exit $status

@@ -17,16 +17,12 @@
  * so a long-running daemon would miss nodes hot-added later. On the real sysfs libnuma is only
  * a cross-check. */
 
+/* Helpers below get a non-NULL sysfs_root; host_topology_read() maps NULL to "/sys". */
 #define NODE_DIR "devices/system/node"
 /* A distance row for 1024 nodes is 4 KiB and meminfo about 2 KiB; anything bigger is not sysfs. */
 #define SYSFS_FILE_MAX (64 * 1024)
 /* ACPI SLIT entries are one byte; 10 is local. */
 #define DISTANCE_MAX 255
-
-static const char *root_name(const char *sysfs_root)
-{
-        return sysfs_root ?: "/sys";
-}
 
 static int read_node_file(const char *sysfs_root, const char *path, char **ret)
 {
@@ -34,11 +30,19 @@ static int read_node_file(const char *sysfs_root, const char *path, char **ret)
 
         r = read_full_file_at(sysfs_root, path, SYSFS_FILE_MAX, ret, NULL);
         if (r < 0)
-                return log_debug_errno(r, "topology: cannot read %s/%s: %m", root_name(sysfs_root), path);
+                return log_debug_errno(r, "topology: cannot read %s/%s: %m", sysfs_root, path);
         return 0;
 }
 
 /* A Linux list-format file ("0-3,8"); the empty set is allowed. */
+static int parse_list(const char *sysfs_root, const char *path, const char *text, struct idset *ret)
+{
+        if (idset_parse(text, ret) < 0)
+                return log_debug_errno(-EBADMSG, "topology: %s/%s: not a list of ids: \"%.*s\"", sysfs_root,
+                                       path, (int)MIN(strcspn(text, "\n"), 64u), text);
+        return 0;
+}
+
 static int read_list_file(const char *sysfs_root, const char *path, struct idset *ret)
 {
         _cleanup_free_ char *text = NULL;
@@ -47,11 +51,7 @@ static int read_list_file(const char *sysfs_root, const char *path, struct idset
         r = read_node_file(sysfs_root, path, &text);
         if (r < 0)
                 return r;
-        r = idset_parse(text, ret);
-        if (r < 0)
-                return log_debug_errno(-EBADMSG, "topology: %s/%s: not a list of ids: \"%.64s\"",
-                                       root_name(sysfs_root), path, text);
-        return 0;
+        return parse_list(sysfs_root, path, text, ret);
 }
 
 /* One distance row: exactly n entries, in the order of online node ids. The kernel separates
@@ -66,15 +66,15 @@ static int parse_distance_row(const char *sysfs_root, const char *path, char *te
 
                 if (i >= n)
                         return log_debug_errno(-EBADMSG, "topology: %s/%s: more than %u distances",
-                                               root_name(sysfs_root), path, n);
+                                               sysfs_root, path, n);
                 if (safe_atoi(tok, &d) < 0 || d <= 0 || d > DISTANCE_MAX)
                         return log_debug_errno(-EBADMSG, "topology: %s/%s: bad distance \"%.16s\"",
-                                               root_name(sysfs_root), path, tok);
+                                               sysfs_root, path, tok);
                 row[i++] = d;
         }
         if (i != n)
                 return log_debug_errno(-EBADMSG, "topology: %s/%s: %u distances for %u online nodes",
-                                       root_name(sysfs_root), path, i, n);
+                                       sysfs_root, path, i, n);
         return 0;
 }
 
@@ -101,17 +101,17 @@ static int parse_meminfo(const char *sysfs_root, const char *path, char *text, i
                         continue;
                 if (n < 4 || !streq(tok[0], "Node") || safe_atoi(tok[1], &id) < 0 || id != node_id)
                         return log_debug_errno(-EBADMSG, "topology: %s/%s: not a line of node %d's meminfo",
-                                               root_name(sysfs_root), path, node_id);
+                                               sysfs_root, path, node_id);
 
                 is_total = streq(tok[2], "MemTotal:");
                 if (!is_total && !streq(tok[2], "MemFree:"))
                         continue;
                 if (n != 5 || !streq(tok[4], "kB") || safe_atou64(tok[3], &kb) < 0 || kb > UINT64_MAX / 1024)
-                        return log_debug_errno(-EBADMSG, "topology: %s/%s: bad %s value",
-                                               root_name(sysfs_root), path, tok[2]);
+                        return log_debug_errno(-EBADMSG, "topology: %s/%s: bad \"%s\" line", sysfs_root,
+                                               path, tok[2]);
                 if (is_total ? have_total : have_free)
-                        return log_debug_errno(-EBADMSG, "topology: %s/%s: %s appears twice",
-                                               root_name(sysfs_root), path, tok[2]);
+                        return log_debug_errno(-EBADMSG, "topology: %s/%s: %s appears twice", sysfs_root,
+                                               path, tok[2]);
                 if (is_total) {
                         total = kb * 1024;
                         have_total = true;
@@ -121,11 +121,11 @@ static int parse_meminfo(const char *sysfs_root, const char *path, char *text, i
                 }
         }
         if (!have_total || !have_free)
-                return log_debug_errno(-EBADMSG, "topology: %s/%s: no MemTotal or MemFree line",
-                                       root_name(sysfs_root), path);
+                return log_debug_errno(-EBADMSG, "topology: %s/%s: no MemTotal or MemFree line", sysfs_root,
+                                       path);
         if (mem_free > total)
-                return log_debug_errno(-EBADMSG, "topology: %s/%s: MemFree above MemTotal",
-                                       root_name(sysfs_root), path);
+                return log_debug_errno(-EBADMSG, "topology: %s/%s: MemFree above MemTotal", sysfs_root,
+                                       path);
         *ret_total = total;
         *ret_free = mem_free;
         return 0;
@@ -187,14 +187,13 @@ static int check_cpus(const char *sysfs_root, const struct host_topology *t)
                 IDSET_FOREACH (cpu, &t->nodes[i].cpus) {
                         if (idset_test(&seen, cpu))
                                 return log_debug_errno(-EBADMSG, "topology: %s: CPU %d is in two nodes",
-                                                       root_name(sysfs_root), cpu);
+                                                       sysfs_root, cpu);
                         idset_add(&seen, cpu);
                         highest = MAX(highest, cpu);
                 }
         }
         if (highest < 0)
-                return log_debug_errno(-EBADMSG, "topology: %s: no online node has CPUs",
-                                       root_name(sysfs_root));
+                return log_debug_errno(-EBADMSG, "topology: %s: no online node has CPUs", sysfs_root);
         return highest + 1;
 }
 
@@ -202,14 +201,19 @@ static int check_cpus(const char *sysfs_root, const struct host_topology *t)
  * to the CPUs the nodes list when the file is absent (trimmed fixture trees). */
 static int read_n_cpus(const char *sysfs_root, int seen_n_cpus, int *ret)
 {
+        static const char path[] = "devices/system/cpu/possible";
+        _cleanup_free_ char *text = NULL;
         struct idset possible;
         int r, last = -1;
 
-        r = read_list_file(sysfs_root, "devices/system/cpu/possible", &possible);
+        r = read_full_file_at(sysfs_root, path, SYSFS_FILE_MAX, &text, NULL);
         if (r == -ENOENT) {
                 *ret = seen_n_cpus;
                 return 0;
         }
+        if (r < 0)
+                return log_debug_errno(r, "topology: cannot read %s/%s: %m", sysfs_root, path);
+        r = parse_list(sysfs_root, path, text, &possible);
         if (r < 0)
                 return r;
         IDSET_FOREACH (cpu, &possible)
@@ -220,7 +224,7 @@ static int read_n_cpus(const char *sysfs_root, int seen_n_cpus, int *ret)
 
 static bool is_real_sysfs(const char *sysfs_root)
 {
-        return !sysfs_root || streq(sysfs_root, "/sys") || streq(sysfs_root, "/sys/");
+        return streq(sysfs_root, "/sys") || streq(sysfs_root, "/sys/");
 }
 
 /* Disagreement is logged, not fatal: sysfs is read now, libnuma's view dates from process start. */

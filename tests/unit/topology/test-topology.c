@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "vnuma/log.h"
 #include "vnuma/topology.h"
 
 #define KIB UINT64_C(1024)
@@ -300,8 +301,11 @@ START_TEST(test_bad_variations)
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *what = NULL;
+
+                ck_assert_int_ge(asprintf(&what, "%s \"%s\"", cases[i].file, cases[i].content), 0);
                 write_file(cases[i].file, cases[i].content);
-                assert_read_fails(tmp_root, cases[i].error, cases[i].content);
+                assert_read_fails(tmp_root, cases[i].error, what);
                 tmp_tree_teardown();
                 ck_assert_int_eq(mkdir(tmp_root, 0700), 0);
                 write_base_tree();
@@ -399,6 +403,9 @@ int main(void)
         SRunner *sr = srunner_create(topology_suite());
         int failed;
 
+        /* VNUMA_TEST_DEBUG=1 shows the reader's debug messages, which name the bad input. */
+        if (getenv("VNUMA_TEST_DEBUG"))
+                log_set_max_level(LOG_DEBUG);
         srunner_run_all(sr, CK_NORMAL);
         failed = srunner_ntests_failed(sr);
         srunner_free(sr);

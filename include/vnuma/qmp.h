@@ -34,7 +34,8 @@ struct qmp_transport_ops {
         /* Byte-level: write all, or read what is available, waiting at most timeout_ms. */
         int (*write_all)(void *userdata, const void *buf, size_t len, int timeout_ms);
         ssize_t (*read_some)(void *userdata, void *buf, size_t len, int timeout_ms);
-        /* Command-level: send one command object (no "id"), return the reply text. */
+        /* Command-level: send one command object (no "id"), return the reply text (malloc'd;
+         * the client frees it). */
         int (*command)(void *userdata, const char *command_json, int timeout_ms, char **ret_reply_json);
         void (*close)(void *userdata);
 };
@@ -45,10 +46,13 @@ struct qmp_error {
         char *desc;    /* human-readable problem */
 };
 
+/* Timeouts are in milliseconds; a negative timeout means no limit, as with poll(2). */
 #define QMP_DEFAULT_TIMEOUT_MS 5000
 #define QMP_DEFAULT_MAX_REPLY  (64u << 20)
 
-/* Connect to a UNIX socket, read the greeting and negotiate capabilities. */
+/* Connect to a UNIX socket, read the greeting and negotiate capabilities. A peer that sends
+ * nothing fails with -ETIMEDOUT, one that sends something other than a greeting with -EPROTO.
+ * The failure's details go to the debug log (there is no client left to ask). */
 int qmp_client_connect_unix(const char *path, int timeout_ms, struct qmp_client **ret);
 /* Same over an already connected stream fd (takes ownership), e.g. a socketpair in tests. */
 int qmp_client_connect_fd(int fd, int timeout_ms, struct qmp_client **ret);
@@ -74,7 +78,9 @@ int qmp_client_hmp(struct qmp_client *c, const char *command_line, char **ret);
 
 /* Pop the oldest queued event (new reference). Returns 1 with an event, 0 if the queue is empty. */
 int qmp_client_pop_event(struct qmp_client *c, struct json_object **ret);
-/* Read from the transport for up to timeout_ms and queue any events; returns the queue length. */
+/* Read from the transport for up to timeout_ms and queue any events; returns the queue length.
+ * Returns as soon as at least one new event was queued. Command-level transports carry no
+ * events: it returns at once. Events queued before a failure can still be popped. */
 int qmp_client_poll_events(struct qmp_client *c, int timeout_ms);
 
 /* The error of the last failed call; never NULL (fields may be NULL). */

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Rendering of observations for vnumactl: a stable JSON document and human tables. */
+
+#include <stdio.h>
+
+#include "vnuma/observe.h"
+
+struct json_object;
+
+#define SHOW_JSON_VERSION 1
+
+/* New JSON objects; NULL on allocation failure. */
+struct json_object *show_json_host(const struct host_topology *topo);
+struct json_object *show_json_domain(const struct vm_observation *o, const struct host_topology *topo,
+                                     const char *source);
+
+void show_table_domain(FILE *f, const struct vm_observation *o, const struct host_topology *topo,
+                       const char *source);

@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* vnumactl: show where guest NUMA cells and vCPUs sit on the host. */
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vnuma/guest-query.h"
+#include "vnuma/json-util.h"
+#include "vnuma/log.h"
+#include "vnuma/observe.h"
+#include "vnuma/qmp.h"
+#include "vnuma/show.h"
+#include "vnuma/topology.h"
+
+#define MAX_QMP 64
+
+static struct {
+        bool json;
+        const char *qmp[MAX_QMP];
+        unsigned n_qmp;
+        const char *sysfs_root;
+        const char *procfs_root;
+        int timeout_ms;
+} arg = {
+        .sysfs_root = "/sys",
+        .procfs_root = "/proc",
+        .timeout_ms = QMP_DEFAULT_TIMEOUT_MS,
+};
+
+static void help(void)
+{
+        printf("Usage: vnumactl [OPTIONS] COMMAND\n"
+               "\n"
+               "Show where guest NUMA cells and vCPU threads sit on the host.\n"
+               "\n"
+               "Commands:\n"
+               "  show --qmp PATH...    Residency per guest cell and host node, vCPU placement\n"
+               "  topology              Host NUMA nodes, CPUs, memory and distances\n"
+               "\n"
+               "Options:\n"
+               "  --qmp PATH            QEMU QMP socket (repeatable)\n"
+               "  --json                Machine-readable output (stable keys, base units)\n"
+               "  --timeout MS          QMP command timeout (default %d)\n"
+               "  --sysfs-root DIR      Read host topology below DIR (default /sys)\n"
+               "  --procfs-root DIR     Read process state below DIR (default /proc)\n"
+               "  -h, --help            Show this help\n"
+               "  --version             Show the version\n"
+               "\n"
+               "See vnumactl(8).\n",
+               QMP_DEFAULT_TIMEOUT_MS);
+}
+
+static int parse_argv(int argc, char *argv[])
+{
+        enum { ARG_QMP = 0x100, ARG_JSON, ARG_TIMEOUT, ARG_SYSFS, ARG_PROCFS, ARG_VERSION };
+        static const struct option options[] = {
+                {"qmp", required_argument, NULL, ARG_QMP},
+                {"json", no_argument, NULL, ARG_JSON},
+                {"timeout", required_argument, NULL, ARG_TIMEOUT},
+                {"sysfs-root", required_argument, NULL, ARG_SYSFS},
+                {"procfs-root", required_argument, NULL, ARG_PROCFS},
+                {"help", no_argument, NULL, 'h'},
+                {"version", no_argument, NULL, ARG_VERSION},
+                {},
+        };
+        int c;
+
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case ARG_QMP:
+                        if (arg.n_qmp >= MAX_QMP) {
+                                log_error("Too many --qmp sockets (at most %d).", MAX_QMP);
+                                return -EINVAL;
+                        }
+                        arg.qmp[arg.n_qmp++] = optarg;
+                        break;
+                case ARG_JSON:
+                        arg.json = true;
+                        break;
+                case ARG_TIMEOUT: {
+                        char *end;
+                        long v = strtol(optarg, &end, 10);
+                        if (*end || v <= 0 || v > 3600000) {
+                                log_error("Invalid --timeout value \"%s\": expected milliseconds, 1-3600000.",
+                                          optarg);
+                                return -EINVAL;
+                        }
+                        arg.timeout_ms = (int)v;
+                        break;
+                }
+                case ARG_SYSFS:
+                        arg.sysfs_root = optarg;
+                        break;
+                case ARG_PROCFS:
+                        arg.procfs_root = optarg;
+                        break;
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_VERSION:
+                        printf("vnumactl %s\n", VNUMAD_VERSION);
+                        return 0;
+                default:
+                        return -EINVAL;
+                }
+        return 1;
+}
+
+/* A VM without -name is called after its socket: "/run/vm1.qmp" -> "vm1". */
+static char *name_from_socket(const char *path)
+{
+        const char *base = strrchr(path, '/');
+        char *name = strdup(base ? base + 1 : path), *dot;
+
+        if (name && (dot = strrchr(name, '.')) && dot != name)
+                *dot = '\0';
+        return name;
+}
+
+static int observe_one(const char *path, const struct host_topology *topo, struct json_object *domains)
+{
+        _cleanup_(qmp_client_freep) struct qmp_client *qmp = NULL;
+        _cleanup_(guest_model_freep) struct guest_model *m = NULL;
+        _cleanup_(vm_observation_freep) struct vm_observation *o = NULL;
+        _cleanup_free_ char *error = NULL;
+        int r;
+
+        r = qmp_client_connect_unix(path, arg.timeout_ms, &qmp);
+        if (r < 0) {
+                if (qmp)
+                        return log_error_errno(r, "%s: %s", path, qmp_client_error_message(qmp));
+                return log_error_errno(r, "%s: cannot connect to QMP: %m", path);
+        }
+        r = guest_model_query(qmp, arg.procfs_root, &m, &error);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot learn the guest layout: %s", path, error ?: strerror(-r));
+        if (!m->name) {
+                m->name = name_from_socket(path);
+                if (!m->name)
+                        return log_error_errno(-ENOMEM, "Out of memory.");
+        }
+        r = vm_observe(m, topo, arg.procfs_root, &o);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot read the placement of QEMU pid %d: %m", path, (int)m->pid);
+
+        if (arg.json)
+                json_object_array_add(domains, show_json_domain(o, topo, path));
+        else {
+                show_table_domain(stdout, o, topo, path);
+                fputc('\n', stdout);
+        }
+        return 0;
+}
+
+static int cmd_show(const struct host_topology *topo)
+{
+        _cleanup_json_ struct json_object *doc = NULL;
+        struct json_object *domains;
+        int ret = 0;
+
+        if (arg.n_qmp == 0) {
+                log_error("show: no --qmp socket given; talking to the vnumad daemon is not available in "
+                          "this version. Use: vnumactl show --qmp PATH");
+                return -EINVAL;
+        }
+        doc = json_object_new_object();
+        domains = json_object_new_array();
+        if (!doc || !domains)
+                return log_error_errno(-ENOMEM, "Out of memory.");
+        json_object_object_add(doc, "version", json_object_new_int(SHOW_JSON_VERSION));
+        json_object_object_add(doc, "host", show_json_host(topo));
+        json_object_object_add(doc, "domains", domains);
+
+        for (unsigned i = 0; i < arg.n_qmp; i++) {
+                int r = observe_one(arg.qmp[i], topo, domains);
+                if (r < 0)
+                        ret = r;
+        }
+        if (arg.json)
+                printf("%s\n", json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
+                                                                       JSON_C_TO_STRING_NOSLASHESCAPE));
+        return ret;
+}
+
+static int cmd_topology(const struct host_topology *topo)
+{
+        char buf[4096];
+
+        if (arg.json) {
+                _cleanup_json_ struct json_object *doc = json_object_new_object();
+                json_object_object_add(doc, "version", json_object_new_int(SHOW_JSON_VERSION));
+                json_object_object_add(doc, "host", show_json_host(topo));
+                printf("%s\n", json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
+                                                                       JSON_C_TO_STRING_NOSLASHESCAPE));
+                return 0;
+        }
+        printf("%4s  %-16s  %12s  %12s  Distances\n", "Node", "CPUs", "Total MiB", "Free MiB");
+        for (unsigned i = 0; i < topo->n_nodes; i++) {
+                const struct host_node *n = &topo->nodes[i];
+                if (idset_format(&n->cpus, buf, sizeof(buf)) < 0)
+                        snprintf(buf, sizeof(buf), "?");
+                printf("%4d  %-16s  %12.1f  %12.1f ", n->id, buf[0] ? buf : "(memory only)",
+                       (double)n->mem_total_bytes / 1048576.0, (double)n->mem_free_bytes / 1048576.0);
+                for (unsigned j = 0; j < topo->n_nodes; j++)
+                        printf(" %3d", topo->distance[i * topo->n_nodes + j]);
+                putchar('\n');
+        }
+        return 0;
+}
+
+int main(int argc, char *argv[])
+{
+        _cleanup_(host_topology_freep) struct host_topology *topo = NULL;
+        const char *verb;
+        int r;
+
+        log_set_program("vnumactl");
+        r = parse_argv(argc, argv);
+        if (r <= 0)
+                return r < 0 ? 2 : 0;
+        if (optind >= argc) {
+                log_error("Missing command; see vnumactl --help.");
+                return 2;
+        }
+        verb = argv[optind];
+        if (optind + 1 < argc) {
+                log_error("Unexpected argument \"%s\"; see vnumactl --help.", argv[optind + 1]);
+                return 2;
+        }
+        if (!streq(verb, "show") && !streq(verb, "topology")) {
+                log_error("Unknown command \"%s\"; see vnumactl --help.", verb);
+                return 2;
+        }
+
+        r = host_topology_read(arg.sysfs_root, &topo);
+        if (r < 0) {
+                log_error_errno(r, "Cannot read the host NUMA topology below %s: %m", arg.sysfs_root);
+                return 1;
+        }
+        r = streq(verb, "show") ? cmd_show(topo) : cmd_topology(topo);
+        return r < 0 ? 1 : 0;
+}

@@ -128,11 +128,14 @@ static int observe_one(const char *path, const struct host_topology *topo, struc
         int r;
 
         r = qmp_client_connect_unix(path, arg.timeout_ms, &qmp);
-        if (r < 0) {
-                if (qmp)
-                        return log_error_errno(r, "%s: %s", path, qmp_client_error_message(qmp));
+        if (r == -EPROTO || r == -EBADMSG)
+                return log_error_errno(r, "%s: the peer does not speak QMP (no QMP greeting).", path);
+        if (r == -ETIMEDOUT)
+                return log_error_errno(r, "%s: no QMP greeting within %d ms (is another client connected? "
+                                          "QEMU serves one QMP client at a time).",
+                                       path, arg.timeout_ms);
+        if (r < 0)
                 return log_error_errno(r, "%s: cannot connect to QMP: %m", path);
-        }
         r = guest_model_query(qmp, arg.procfs_root, &m, &error);
         if (r < 0)
                 return log_error_errno(r, "%s: cannot learn the guest layout: %s", path, error ?: strerror(-r));

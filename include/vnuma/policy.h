@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Placement policies: pure functions from (snapshot, state) to a plan.
+ *
+ * A policy does no I/O, reads no clock, touches no globals and draws no random numbers. All the
+ * memory it needs between periods (decayed fault statistics, home nodes, hysteresis counters,
+ * two-stage filter bits, scan periods, this period's budgets and capacity ledger) lives in a
+ * struct policy_state that the engine owns and passes in. Replaying the same snapshots into the
+ * same state gives the same plans, which is what the simulator and the unit tests rely on.
+ *
+ * Budgets: policies themselves keep migrations within the per-VM and host-wide byte budgets of
+ * the period (policy_state.ledger); the engine checks again and drops anything above them. */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vnuma/plan.h"
+#include "vnuma/snapshot.h"
+
+struct policy_params {
+        unsigned imbalance_pct;      /* vCPU demand may reach n_cpus * pct / 100 (kernel: 125) */
+        uint64_t mem_reserve_bytes;  /* never plan a node below this much free memory */
+        uint64_t vm_migrate_rate;    /* default per-VM budget, bytes/s (vm_policy.migrate_rate) */
+        uint64_t host_migrate_rate;  /* host-wide budget, bytes/s */
+        unsigned hysteresis_periods; /* a new home must win this many periods in a row */
+        unsigned hysteresis_pct;     /* ... by this much: score(new) * 100 >= score(home) * pct */
+        unsigned scan_period_min;    /* in periods */
+        unsigned scan_period_max;
+        unsigned local_threshold_pct; /* lengthen the scan period at or above this locality */
+        unsigned swap_retry_periods;  /* retry a failed placement at most this often */
+        bool consolidate_vm;          /* the VM is the numa_group: keep a VM that fits on one node */
+};
+
+void policy_params_init(struct policy_params *p);
+
+struct cell_state {
+        uint64_t mem[SNAP_NODES_MAX]; /* decayed: x = x/2 + new accesses by this cell's vCPUs */
+        uint64_t cpu[SNAP_NODES_MAX]; /* decayed vCPU runtime (ns) per node */
+        int pref;                     /* argmax of mem, -1 before any evidence */
+        nodemask_t home_mem;          /* where the memory belongs; 0 = no home yet */
+        nodemask_t home_cpu;          /* where the vCPUs belong (CPU nodes only) */
+        nodemask_t pinned;            /* home_cpu as last pinned; 0 = never pinned */
+        int candidate;                /* hysteresis: challenger node, -1 none */
+        unsigned candidate_periods;
+        unsigned scan_period; /* periods between scans of this cell */
+        uint64_t next_scan;   /* period number of the next scan */
+        uint64_t last_retry;  /* period of the last failed placement attempt */
+        bool retry_pending;
+        bool region_policy_sent;
+        /* Two-stage filter: one bit per chunk index, set when that chunk was seen misplaced at its
+         * last scan. */
+        size_t n_seen_words;
+        uint64_t *seen_misplaced;
+};
+
+struct vm_state {
+        uint64_t vm_id;
+        unsigned n_cells;
+        struct cell_state *cells;
+        int group_home; /* whole-VM home when consolidated, -1 otherwise */
+        int group_candidate;
+        unsigned group_candidate_periods;
+        int emulator_node;    /* node the emulator was last pinned to, -1 none */
+        uint64_t budget_left; /* bytes this VM may still migrate this period */
+        uint64_t periods_seen;
+};
+
+/* Per-period view of what is left on each node after the actions planned so far. */
+struct policy_ledger {
+        double cpu_load[SNAP_NODES_MAX];   /* busy CPUs, after planned vCPU moves */
+        int64_t mem_free[SNAP_NODES_MAX];  /* free bytes minus memory promised to homes: for placement */
+        int64_t phys_free[SNAP_NODES_MAX]; /* free bytes minus this period's planned inflow: for moves */
+        uint64_t host_budget_left;
+};
+
+struct policy_state {
+        struct policy_params params;
+        size_t n_vms; /* after policy_state_sync: same order as the snapshot's vms */
+        size_t allocated;
+        struct vm_state *vms;
+        struct policy_ledger ledger;
+        /* Reused working memory for candidate lists; not meaningful between calls. */
+        void *scratch;
+        size_t scratch_size;
+};
+
+int policy_state_new(const struct policy_params *params, struct policy_state **ret);
+struct policy_state *policy_state_free(struct policy_state *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct policy_state *, policy_state_free);
+/* Matches per-VM state to the snapshot by VM id: keeps known VMs, creates state for new ones,
+ * drops departed ones; afterwards st->vms[i] belongs to s->vms[i]. */
+int policy_state_sync(struct policy_state *st, const struct snapshot *s);
+/* Fills the ledger from the snapshot and the period's budgets. */
+void policy_state_begin_period(struct policy_state *st, const struct snapshot *s);
+/* The state of a VM by id, or NULL. */
+struct vm_state *policy_state_find(struct policy_state *st, uint64_t vm_id);
+
+struct policy_ops {
+        const char *name;
+        /* Plans one VM. May update st (its vm_state and the shared ledger) and append to out. */
+        int (*plan_vm)(const struct snapshot *s, unsigned vm_index, struct policy_state *st,
+                       struct vm_state *vs, struct plan *out);
+};
+
+/* The product policies: auto, strict, preferred, interleave, observe, off. */
+const struct policy_ops *policy_for_mode(enum vm_policy_mode mode);
+/* By name, or NULL. */
+const struct policy_ops *policy_lookup(const char *name);
+
+/* One planning pass over the whole snapshot: sync, begin period, then each VM with the policy of
+ * its mode. When override is non-NULL it replaces the policy of every VM whose mode acts (used by
+ * the simulator's baselines); VMs in observe or off mode keep theirs. VMs are visited starting at
+ * a period-dependent offset so the host budget is shared fairly over time. */
+int policy_plan(const struct snapshot *s, const struct policy_ops *override, struct policy_state *st,
+                struct plan *out);

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* vCPU and emulator pinning toward a cell's home: first touch then lands locally too. */
+#include "policy-internal.h"
+
+static struct idset cpus_of(const struct snap_host *h, nodemask_t mask)
+{
+        struct idset cpus = IDSET_EMPTY;
+        for (unsigned i = 0; i < h->n_nodes; i++)
+                if (NODEMASK_TEST(mask, i))
+                        idset_or(&cpus, &h->node[i].cpus);
+        return cpus;
+}
+
+int cell_emit_pins(const struct snapshot *s, unsigned vm_index, struct vm_state *vs, unsigned cell,
+                   struct plan *out)
+{
+        const struct snap_vm *vm = &s->vms[vm_index];
+        struct cell_state *cs = &vs->cells[cell];
+        struct idset vcpus = IDSET_EMPTY;
+        bool stray = false;
+        struct action *a;
+        int r;
+
+        if (vm->policy.pin != VM_PIN_VCPUS || cs->home_cpu == 0)
+                return 0;
+        for (unsigned i = 0; i < vm->n_vcpus; i++) {
+                const struct snap_vcpu *v = &vm->vcpus[i];
+                if (v->cell != cell)
+                        continue;
+                idset_add(&vcpus, (int)v->index);
+                if (v->node >= 0 && !NODEMASK_TEST(cs->home_cpu, v->node))
+                        stray = true;
+        }
+        if (idset_is_empty(&vcpus) || (!stray && cs->pinned == cs->home_cpu))
+                return 0;
+
+        r = plan_add(out, ACTION_PIN_VCPUS, vm->id, vm_index, (int)cell, &a);
+        if (r < 0)
+                return r;
+        a->vcpus = vcpus;
+        a->cpus = cpus_of(&s->host, cs->home_cpu);
+        a->node = nodemask_first(cs->home_cpu);
+        a->node_id = s->host.node[a->node].id;
+        a->node_mask = cs->home_cpu;
+        action_set_reason(a, "cell %u vCPUs follow its home (node %d)", cell, a->node_id);
+        cs->pinned = cs->home_cpu;
+        return 1;
+}
+
+int vm_emit_emulator_pin(const struct snapshot *s, unsigned vm_index, struct vm_state *vs, struct plan *out)
+{
+        const struct snap_vm *vm = &s->vms[vm_index];
+        struct action *a;
+        int target = -1, r;
+
+        if (vm->policy.pin != VM_PIN_VCPUS)
+                return 0;
+        for (unsigned c = 0; c < vs->n_cells && target < 0; c++)
+                target = nodemask_first(vs->cells[c].home_cpu);
+        if (target < 0)
+                return 0;
+        /* Pinned there already, and not seen running elsewhere since. */
+        if (vs->emulator_node == target && (vm->emulator_node < 0 || vm->emulator_node == target))
+                return 0;
+
+        r = plan_add(out, ACTION_PIN_EMULATOR, vm->id, vm_index, -1, &a);
+        if (r < 0)
+                return r;
+        a->cpus = cpus_of(&s->host, NODEMASK_BIT(target));
+        a->node = target;
+        a->node_id = s->host.node[target].id;
+        a->node_mask = NODEMASK_BIT(target);
+        action_set_reason(a, "emulator threads next to cell 0 (node %d)", a->node_id);
+        vs->emulator_node = target;
+        return 1;
+}

@@ -79,8 +79,9 @@ int qmp_client_hmp(struct qmp_client *c, const char *command_line, char **ret);
 /* Pop the oldest queued event (new reference). Returns 1 with an event, 0 if the queue is empty. */
 int qmp_client_pop_event(struct qmp_client *c, struct json_object **ret);
 /* Read from the transport for up to timeout_ms and queue any events; returns the queue length.
- * Returns as soon as at least one new event was queued. Command-level transports carry no
- * events: it returns at once. Events queued before a failure can still be popped. */
+ * Returns as soon as at least one new event was queued, and without waiting if events were
+ * already queued. A connection failure is returned only once the queue is empty, so events
+ * that preceded it can be popped first. Command-level transports carry no events: returns 0. */
 int qmp_client_poll_events(struct qmp_client *c, int timeout_ms);
 
 /* The error of the last failed call; never NULL (fields may be NULL). */

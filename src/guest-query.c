@@ -132,9 +132,11 @@ static int query_vcpus(struct query_ctx *c)
                 int64_t index, tid, node = 0;
 
                 if (json_member_int64(e, "cpu-index", &index) < 0 || index < 0 || index >= IDSET_MAX)
-                        return fail(c, -EBADMSG, "query-cpus-fast: element %zu: missing or bad \"cpu-index\"", i);
+                        return fail(c, -EBADMSG,
+                                    "query-cpus-fast: element %zu: missing or bad \"cpu-index\"", i);
                 if (json_member_int64(e, "thread-id", &tid) < 0 || tid <= 0)
-                        return fail(c, -EBADMSG, "query-cpus-fast: element %zu: missing or bad \"thread-id\"", i);
+                        return fail(c, -EBADMSG,
+                                    "query-cpus-fast: element %zu: missing or bad \"thread-id\"", i);
                 if (json_member_object(e, "props", &props) == 0) {
                         r = json_member_int64(props, "node-id", &node);
                         if (r == -EBADMSG || node < 0 || node >= IDSET_MAX)
@@ -144,7 +146,8 @@ static int query_vcpus(struct query_ctx *c)
                 }
                 for (unsigned j = 0; j < c->m->n_vcpus; j++)
                         if (c->m->vcpus[j].index == index)
-                                return fail(c, -EBADMSG, "query-cpus-fast: duplicate cpu-index %" PRIi64, index);
+                                return fail(c, -EBADMSG, "query-cpus-fast: duplicate cpu-index %" PRIi64,
+                                            index);
                 c->m->vcpus[c->m->n_vcpus++] = (struct guest_vcpu){
                         .index = (int)index,
                         .tid = (pid_t)tid,
@@ -214,18 +217,20 @@ static int query_backends(struct query_ctx *c)
                 if (backend_find(c, id))
                         return fail(c, -EBADMSG, "query-memdev: duplicate id \"%s\"", id);
                 if (json_member_uint64(e, "size", &b->size) < 0 || b->size == 0)
-                        return fail(c, -EBADMSG, "query-memdev: backend \"%s\": missing or bad \"size\"", id);
+                        return fail(c, -EBADMSG, "query-memdev: backend \"%s\": missing or bad \"size\"",
+                                    id);
                 if (json_member_string(e, "policy", &policy) < 0)
                         return fail(c, -EBADMSG, "query-memdev: backend \"%s\": missing \"policy\"", id);
                 if (json_member_bool(e, "prealloc", &b->prealloc) == -EBADMSG)
-                        return fail(c, -EBADMSG, "query-memdev: backend \"%s\": \"prealloc\" is not a boolean", id);
+                        return fail(c, -EBADMSG,
+                                    "query-memdev: backend \"%s\": \"prealloc\" is not a boolean", id);
                 if (json_member_array(e, "host-nodes", &nodes) == 0)
                         for (size_t k = 0; k < json_object_array_length(nodes); k++) {
                                 struct json_object *v = json_object_array_get_idx(nodes, k);
                                 if (!json_object_is_type(v, json_type_int) || json_object_get_int(v) < 0 ||
                                     json_object_get_int(v) >= IDSET_MAX)
-                                        return fail(c, -EBADMSG, "query-memdev: backend \"%s\": bad host-nodes",
-                                                    id);
+                                        return fail(c, -EBADMSG,
+                                                    "query-memdev: backend \"%s\": bad host-nodes", id);
                                 idset_add(&b->host_nodes, json_object_get_int(v));
                         }
                 b->kind = BACKEND_KIND_INVALID;
@@ -238,8 +243,8 @@ static int query_backends(struct query_ctx *c)
                                 b->kind = backend_kind_from_qom_type(type);
                 }
                 if (b->kind == BACKEND_KIND_INVALID)
-                        return fail(c, -EBADMSG, "qom-list /objects: backend \"%s\" missing or of unknown type",
-                                    id);
+                        return fail(c, -EBADMSG,
+                                    "qom-list /objects: backend \"%s\" missing or of unknown type", id);
                 b->id = strdup(id);
                 b->policy = strdup(policy);
                 if (!b->id || !b->policy)
@@ -270,7 +275,8 @@ static int query_memory_devices(struct query_ctx *c)
                 int64_t node;
 
                 if (json_member_string(e, "type", &type) < 0 || json_member_object(e, "data", &data) < 0)
-                        return fail(c, -EBADMSG, "query-memory-devices: element %zu: missing type or data", i);
+                        return fail(c, -EBADMSG, "query-memory-devices: element %zu: missing type or data",
+                                    i);
                 if (!streq(type, "dimm") && !streq(type, "nvdimm") && !streq(type, "virtio-mem"))
                         continue; /* virtio-pmem, sgx-epc: not guest NUMA RAM */
                 if (json_member_string(data, "memdev", &memdev) < 0 || !startswith(memdev, "/objects/"))
@@ -310,7 +316,8 @@ static int backend_hva(struct query_ctx *c, const char *backend, uint64_t size, 
                 if (!streq(rg->name, backend) || !startswith(rg->kind, "ram"))
                         continue;
                 if (rg->offset + (rg->last - rg->start) >= size)
-                        return fail(c, -EBADMSG, "info mtree -f: range %#" PRIx64 " of \"%s\" exceeds its size",
+                        return fail(c, -EBADMSG,
+                                    "info mtree -f: range %#" PRIx64 " of \"%s\" exceeds its size",
                                     rg->start, backend);
                 snprintf(cmd, sizeof(cmd), "gpa2hva %#" PRIx64, rg->start);
                 r = hmp(c, cmd, &text);
@@ -323,19 +330,23 @@ static int backend_hva(struct query_ctx *c, const char *backend, uint64_t size, 
                         return fail(c, -EBADMSG, "%s: reports region \"%s\", info mtree -f says \"%s\"", cmd,
                                     region, backend);
                 if (hva < rg->offset)
-                        return fail(c, -EBADMSG, "%s: address %#" PRIx64 " below the range offset", cmd, hva);
+                        return fail(c, -EBADMSG, "%s: address %#" PRIx64 " below the range offset", cmd,
+                                    hva);
                 if (found && hva - rg->offset != base)
-                        return fail(c, -EBADMSG, "%s: \"%s\" is not one contiguous host mapping", cmd, backend);
+                        return fail(c, -EBADMSG, "%s: \"%s\" is not one contiguous host mapping", cmd,
+                                    backend);
                 base = hva - rg->offset;
                 found = true;
         }
         if (!found)
-                return fail(c, -ENOENT, "info mtree -f: backend \"%s\" is not mapped into the guest", backend);
+                return fail(c, -ENOENT, "info mtree -f: backend \"%s\" is not mapped into the guest",
+                            backend);
         *ret = base;
         return 0;
 }
 
-static int add_region(struct query_ctx *c, struct guest_cell *cell, const char *backend_id, const char *device_id)
+static int add_region(struct query_ctx *c, struct guest_cell *cell, const char *backend_id,
+                      const char *device_id)
 {
         struct backend_info *b = backend_find(c, backend_id);
         struct guest_region *regions, *rg;
@@ -343,8 +354,8 @@ static int add_region(struct query_ctx *c, struct guest_cell *cell, const char *
         int r;
 
         if (!b)
-                return fail(c, -EBADMSG, "query-memdev: backend \"%s\" of guest node %d is missing", backend_id,
-                            cell->id);
+                return fail(c, -EBADMSG, "query-memdev: backend \"%s\" of guest node %d is missing",
+                            backend_id, cell->id);
         r = backend_hva(c, b->id, b->size, &hva);
         if (r < 0)
                 return r;
@@ -356,7 +367,8 @@ static int add_region(struct query_ctx *c, struct guest_cell *cell, const char *
         if (page_size == 0)
                 page_size = (uint64_t)sysconf(_SC_PAGESIZE);
         if (hva % page_size || b->size % page_size)
-                return fail(c, -EBADMSG, "backend \"%s\": not aligned to its page size %" PRIu64, b->id, page_size);
+                return fail(c, -EBADMSG, "backend \"%s\": not aligned to its page size %" PRIu64, b->id,
+                            page_size);
 
         regions = realloc(cell->regions, (cell->n_regions + 1) * sizeof(*regions));
         if (!regions)
@@ -453,7 +465,8 @@ static int build_cells(struct query_ctx *c)
                 } else {
                         memdev = implicit_ram_backend(c);
                         if (!memdev)
-                                return fail(c, -EBADMSG, "query-memdev: cannot tell which backend is guest RAM");
+                                return fail(c, -EBADMSG,
+                                            "query-memdev: cannot tell which backend is guest RAM");
                 }
                 r = add_region(c, cell, memdev, NULL);
                 if (r < 0)
@@ -472,13 +485,14 @@ static int build_cells(struct query_ctx *c)
                 expect_mb = numa->n_nodes ? numa->nodes[i].size_bytes >> 20 : cell->size_bytes >> 20;
                 if (expect_mb != cell->size_bytes >> 20)
                         return fail(c, -EBADMSG,
-                                    "info numa: node %d is %" PRIu64 " MiB, but its backends add up to %" PRIu64
-                                    " MiB",
+                                    "info numa: node %d is %" PRIu64
+                                    " MiB, but its backends add up to %" PRIu64 " MiB",
                                     cell->id, expect_mb, cell->size_bytes >> 20);
         }
         for (unsigned v = 0; v < c->m->n_vcpus; v++)
                 if (guest_model_cell_index(c->m, c->m->vcpus[v].cell) < 0)
-                        return fail(c, -EBADMSG, "query-cpus-fast: vCPU %d is in guest node %d, which info numa lacks",
+                        return fail(c, -EBADMSG,
+                                    "query-cpus-fast: vCPU %d is in guest node %d, which info numa lacks",
                                     c->m->vcpus[v].index, c->m->vcpus[v].cell);
         return 0;
 }
@@ -543,7 +557,8 @@ static int query_threads(struct query_ctx *c)
         return 0;
 }
 
-int guest_model_query(struct qmp_client *qmp, const char *procfs_root, struct guest_model **ret, char **ret_error)
+int guest_model_query(struct qmp_client *qmp, const char *procfs_root, struct guest_model **ret,
+                      char **ret_error)
 {
         struct query_ctx c = {
                 .qmp = qmp,

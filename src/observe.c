@@ -13,8 +13,8 @@ void vm_observation_free(struct vm_observation *o)
         free(o);
 }
 
-static int observe_thread(const struct guest_model *m, const struct host_topology *topo, const char *procfs_root,
-                          pid_t tid, struct thread_observation *ret)
+static int observe_thread(const struct guest_model *m, const struct host_topology *topo,
+                          const char *procfs_root, pid_t tid, struct thread_observation *ret)
 {
         int r = proc_task_placement_read(procfs_root, m->pid, tid, &ret->placement);
 
@@ -69,7 +69,8 @@ int vm_observe(const struct guest_model *m, const struct host_topology *topo, co
                 for (unsigned r2 = 0; r2 < cell->n_regions; r2++) {
                         const struct guest_region *rg = &cell->regions[r2];
 
-                        r = residency_scan(m->pid, rg->hva_start, rg->size_bytes, rg->page_size, &co->residency);
+                        r = residency_scan(m->pid, rg->hva_start, rg->size_bytes, rg->page_size,
+                                           &co->residency);
                         if (r < 0)
                                 return r;
                 }

@@ -126,7 +126,8 @@ static struct json_object *cell_json(const struct guest_cell *cell, const struct
         add(unavailable, "eacces", u64(res->denied_bytes));
         add(unavailable, "other", u64(res->other_bytes));
         add(o, "unavailable_bytes", unavailable);
-        add(o, "home_node", co->locality.home_node >= 0 ? json_object_new_int(co->locality.home_node) : NULL);
+        add(o, "home_node",
+            co->locality.home_node >= 0 ? json_object_new_int(co->locality.home_node) : NULL);
         add(o, "local_bytes", u64(co->locality.local_bytes));
         add(o, "locality_ratio", ratio_json(&co->locality));
         return o;

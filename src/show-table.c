@@ -52,7 +52,8 @@ void show_table_domain(FILE *f, const struct vm_observation *o, const struct hos
         fprintf(f, "Locality %s %%  (%.1f of %.1f MiB present are on their cell's home node)\n\n", pct,
                 MIB(o->total.local_bytes), MIB(o->total.present_bytes));
 
-        fprintf(f, "%4s  %-7s  %-12s  %-5s  %4s  %9s", "Cell", "vCPUs", "Backend", "Kind", "Home", "Size MiB");
+        fprintf(f, "%4s  %-7s  %-12s  %-5s  %4s  %9s", "Cell", "vCPUs", "Backend", "Kind", "Home",
+                "Size MiB");
         for (unsigned i = 0; i < topo->n_nodes; i++) {
                 snprintf(buf, sizeof(buf), "Node %d", topo->nodes[i].id);
                 fprintf(f, "  %9s", buf);
@@ -68,21 +69,23 @@ void show_table_domain(FILE *f, const struct vm_observation *o, const struct hos
                         snprintf(home, sizeof(home), "%d", co->locality.home_node);
                 else
                         snprintf(home, sizeof(home), "-");
-                snprintf(buf, sizeof(buf), "%s%s", cell->regions[0].backend_id, cell->n_regions > 1 ? "+" : "");
+                snprintf(buf, sizeof(buf), "%s%s", cell->regions[0].backend_id,
+                         cell->n_regions > 1 ? "+" : "");
                 fprintf(f, "%4d  %-7s  %-12s  %-5s  %4s  %9.1f", cell->id,
                         idset_str(&cell->vcpus, (char[64]){}, 64), buf,
                         backend_kind_to_string(cell->regions[0].kind), home, MIB(cell->size_bytes));
                 for (unsigned i = 0; i < topo->n_nodes; i++) {
                         int id = topo->nodes[i].id;
-                        fprintf(f, "  %9.1f", MIB(id < RESIDENCY_MAX_NODES ? co->residency.node_bytes[id] : 0));
+                        fprintf(f, "  %9.1f",
+                                MIB(id < RESIDENCY_MAX_NODES ? co->residency.node_bytes[id] : 0));
                 }
                 ratio_str(&co->locality, pct, sizeof(pct));
                 fprintf(f, "  %9.1f  %11.1f  %7s\n", MIB(co->locality.present_bytes),
                         MIB(co->residency.not_present_bytes), pct);
                 for (unsigned r = 1; r < cell->n_regions; r++)
                         fprintf(f, "%4s  %-7s  + %-10s  %-5s  %4s  %9.1f  (%s)\n", "", "",
-                                cell->regions[r].backend_id, backend_kind_to_string(cell->regions[r].kind), "",
-                                MIB(cell->regions[r].size_bytes), cell->regions[r].device_id ?: "");
+                                cell->regions[r].backend_id, backend_kind_to_string(cell->regions[r].kind),
+                                "", MIB(cell->regions[r].size_bytes), cell->regions[r].device_id ?: "");
         }
 
         fprintf(f, "\n%5s  %8s  %4s  %4s  %4s  %-9s\n", "vCPU", "TID", "Cell", "CPU", "Node", "Affinity");
@@ -94,7 +97,8 @@ void show_table_domain(FILE *f, const struct vm_observation *o, const struct hos
 
         fprintf(f, "\n%-8s  %8s  %4s  %4s  %-9s  %s\n", "Thread", "TID", "CPU", "Node", "Affinity", "Name");
         for (unsigned i = 0; i < m->n_threads; i++) {
-                fprintf(f, "%-8s  %8d", guest_thread_kind_to_string(m->threads[i].kind), (int)m->threads[i].tid);
+                fprintf(f, "%-8s  %8d", guest_thread_kind_to_string(m->threads[i].kind),
+                        (int)m->threads[i].tid);
                 thread_cols(f, &o->threads[i]);
                 fprintf(f, "  %s\n", m->threads[i].name);
         }

@@ -83,8 +83,9 @@ static int parse_argv(int argc, char *argv[])
                         char *end;
                         long v = strtol(optarg, &end, 10);
                         if (*end || v <= 0 || v > 3600000) {
-                                log_error("Invalid --timeout value \"%s\": expected milliseconds, 1-3600000.",
-                                          optarg);
+                                log_error(
+                                        "Invalid --timeout value \"%s\": expected milliseconds, 1-3600000.",
+                                        optarg);
                                 return -EINVAL;
                         }
                         arg.timeout_ms = (int)v;
@@ -131,14 +132,16 @@ static int observe_one(const char *path, const struct host_topology *topo, struc
         if (r == -EPROTO || r == -EBADMSG)
                 return log_error_errno(r, "%s: the peer does not speak QMP (no QMP greeting).", path);
         if (r == -ETIMEDOUT)
-                return log_error_errno(r, "%s: no QMP greeting within %d ms (is another client connected? "
-                                          "QEMU serves one QMP client at a time).",
+                return log_error_errno(r,
+                                       "%s: no QMP greeting within %d ms (is another client connected? "
+                                       "QEMU serves one QMP client at a time).",
                                        path, arg.timeout_ms);
         if (r < 0)
                 return log_error_errno(r, "%s: cannot connect to QMP: %m", path);
         r = guest_model_query(qmp, arg.procfs_root, &m, &error);
         if (r < 0)
-                return log_error_errno(r, "%s: cannot learn the guest layout: %s", path, error ?: strerror(-r));
+                return log_error_errno(r, "%s: cannot learn the guest layout: %s", path,
+                                       error ?: strerror(-r));
         if (!m->name) {
                 m->name = name_from_socket(path);
                 if (!m->name)
@@ -146,7 +149,8 @@ static int observe_one(const char *path, const struct host_topology *topo, struc
         }
         r = vm_observe(m, topo, arg.procfs_root, &o);
         if (r < 0)
-                return log_error_errno(r, "%s: cannot read the placement of QEMU pid %d: %m", path, (int)m->pid);
+                return log_error_errno(r, "%s: cannot read the placement of QEMU pid %d: %m", path,
+                                       (int)m->pid);
 
         if (arg.json)
                 json_object_array_add(domains, show_json_domain(o, topo, path));
@@ -183,7 +187,7 @@ static int cmd_show(const struct host_topology *topo)
         }
         if (arg.json)
                 printf("%s\n", json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
-                                                                       JSON_C_TO_STRING_NOSLASHESCAPE));
+                                                                           JSON_C_TO_STRING_NOSLASHESCAPE));
         return ret;
 }
 
@@ -196,7 +200,7 @@ static int cmd_topology(const struct host_topology *topo)
                 json_object_object_add(doc, "version", json_object_new_int(SHOW_JSON_VERSION));
                 json_object_object_add(doc, "host", show_json_host(topo));
                 printf("%s\n", json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
-                                                                       JSON_C_TO_STRING_NOSLASHESCAPE));
+                                                                           JSON_C_TO_STRING_NOSLASHESCAPE));
                 return 0;
         }
         printf("%4s  %-16s  %12s  %12s  Distances\n", "Node", "CPUs", "Total MiB", "Free MiB");

@@ -24,29 +24,29 @@ enum backend_kind backend_kind_from_qom_type(const char *qom_type);
 /* One host mapping of guest RAM: a memory backend, the boot RAM of a cell or a pc-dimm /
  * virtio-mem device plugged into a cell. A RAMBlock is one contiguous host mapping. */
 struct guest_region {
-        char *backend_id;     /* QOM id, e.g. "m0" or "ram-node0" */
-        char *device_id;      /* pc-dimm / virtio-mem device id, NULL for boot RAM */
+        char *backend_id; /* QOM id, e.g. "m0" or "ram-node0" */
+        char *device_id;  /* pc-dimm / virtio-mem device id, NULL for boot RAM */
         enum backend_kind kind;
         uint64_t size_bytes;
-        uint64_t page_size;   /* KernelPageSize of the host mapping */
-        char *policy;         /* QEMU's HostMemPolicy: default, preferred, bind, interleave */
+        uint64_t page_size; /* KernelPageSize of the host mapping */
+        char *policy;       /* QEMU's HostMemPolicy: default, preferred, bind, interleave */
         struct idset host_nodes;
         bool prealloc;
-        uint64_t hva_start;   /* [hva_start, hva_start + size_bytes) */
+        uint64_t hva_start; /* [hva_start, hva_start + size_bytes) */
 };
 
 struct guest_cell {
-        int id;               /* guest NUMA node id */
-        uint64_t size_bytes;  /* sum of its regions */
-        struct idset vcpus;   /* cpu-index values; empty for a CPU-less cell */
+        int id;              /* guest NUMA node id */
+        uint64_t size_bytes; /* sum of its regions */
+        struct idset vcpus;  /* cpu-index values; empty for a CPU-less cell */
         unsigned n_regions;
         struct guest_region *regions;
 };
 
 struct guest_vcpu {
-        int index;            /* cpu-index */
+        int index; /* cpu-index */
         pid_t tid;
-        int cell;             /* guest node id */
+        int cell; /* guest node id */
 };
 
 enum guest_thread_kind {
@@ -60,7 +60,7 @@ const char *guest_thread_kind_to_string(enum guest_thread_kind k);
 struct guest_thread {
         pid_t tid;
         enum guest_thread_kind kind;
-        char *name;           /* comm, or the iothread id */
+        char *name; /* comm, or the iothread id */
 };
 
 struct guest_model {
@@ -68,9 +68,9 @@ struct guest_model {
         pid_t pid;
         int qemu_major, qemu_minor, qemu_micro;
         unsigned n_cells;
-        struct guest_cell *cells;     /* sorted by id */
+        struct guest_cell *cells; /* sorted by id */
         unsigned n_vcpus;
-        struct guest_vcpu *vcpus;     /* sorted by index */
+        struct guest_vcpu *vcpus; /* sorted by index */
         unsigned n_threads;
         struct guest_thread *threads; /* non-vCPU threads, sorted by tid */
 };

@@ -16,7 +16,7 @@ int gpa2hva_parse(const char *text, uint64_t *ret_hva, char **ret_region);
 struct info_numa_node {
         int id;
         struct idset cpus;
-        uint64_t size_bytes;    /* includes plugged memory devices */
+        uint64_t size_bytes; /* includes plugged memory devices */
         uint64_t plugged_bytes;
 };
 

@@ -17,7 +17,7 @@
 #include "vnuma/residency.h"
 
 struct locality {
-        int home_node;          /* -1 if no vCPU placement is known */
+        int home_node; /* -1 if no vCPU placement is known */
         uint64_t local_bytes;
         uint64_t present_bytes;
 };

@@ -10,39 +10,39 @@
 #include <string.h>
 #include <unistd.h>
 
-#define _cleanup_(f)        __attribute__((cleanup(f)))
-#define _unused_            __attribute__((unused))
-#define _printf_(a, b)      __attribute__((format(printf, a, b)))
+#define _cleanup_(f)         __attribute__((cleanup(f)))
+#define _unused_             __attribute__((unused))
+#define _printf_(a, b)       __attribute__((format(printf, a, b)))
 #define _warn_unused_result_ __attribute__((warn_unused_result))
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
 
-#define MIN(a, b)                                                                                         \
-        ({                                                                                                \
-                __typeof__(a) _a = (a);                                                                   \
-                __typeof__(b) _b = (b);                                                                   \
-                _a < _b ? _a : _b;                                                                        \
+#define MIN(a, b)                       \
+        ({                              \
+                __typeof__(a) _a = (a); \
+                __typeof__(b) _b = (b); \
+                _a < _b ? _a : _b;      \
         })
-#define MAX(a, b)                                                                                         \
-        ({                                                                                                \
-                __typeof__(a) _a = (a);                                                                   \
-                __typeof__(b) _b = (b);                                                                   \
-                _a > _b ? _a : _b;                                                                        \
+#define MAX(a, b)                       \
+        ({                              \
+                __typeof__(a) _a = (a); \
+                __typeof__(b) _b = (b); \
+                _a > _b ? _a : _b;      \
         })
 
 /* Hand ownership of a pointer out of a _cleanup_ variable. */
-#define TAKE_PTR(p)                                                                                       \
-        ({                                                                                                \
-                __typeof__(p) _p = (p);                                                                   \
-                (p) = NULL;                                                                               \
-                _p;                                                                                       \
+#define TAKE_PTR(p)                     \
+        ({                              \
+                __typeof__(p) _p = (p); \
+                (p) = NULL;             \
+                _p;                     \
         })
 
-#define TAKE_FD(fd)                                                                                       \
-        ({                                                                                                \
-                int _fd = (fd);                                                                           \
-                (fd) = -1;                                                                                \
-                _fd;                                                                                      \
+#define TAKE_FD(fd)             \
+        ({                      \
+                int _fd = (fd); \
+                (fd) = -1;      \
+                _fd;            \
         })
 
 static inline void freep(void *p)
@@ -69,10 +69,10 @@ static inline void fclosep(FILE **f)
 #define _cleanup_fclose_ _cleanup_(fclosep)
 
 /* Define a cleanup helper `namep(type **)` that calls `name(type *)`, which must accept NULL. */
-#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)                                                           \
-        static inline void func##p(type *p)                                                               \
-        {                                                                                                 \
-                func(*p);                                                                                 \
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func) \
+        static inline void func##p(type *p)     \
+        {                                       \
+                func(*p);                       \
         }
 
 static inline bool streq(const char *a, const char *b)

@@ -11,10 +11,10 @@
 
 struct mtree_range {
         uint64_t start;
-        uint64_t last;      /* inclusive, as printed */
-        uint64_t offset;    /* offset into the region, the "@..." column, 0 if absent */
-        char kind[16];      /* "ram", "rom", "i/o", "romd", ... */
-        char *name;         /* memory region name; a backend's region is named by its id */
+        uint64_t last;   /* inclusive, as printed */
+        uint64_t offset; /* offset into the region, the "@..." column, 0 if absent */
+        char kind[16];   /* "ram", "rom", "i/o", "romd", ... */
+        char *name;      /* memory region name; a backend's region is named by its id */
 };
 
 struct mtree {

@@ -12,8 +12,8 @@
 
 struct thread_observation {
         struct task_placement placement;
-        int host_node;        /* node of placement.last_cpu, -1 if unknown */
-        bool gone;            /* exited before it could be read */
+        int host_node; /* node of placement.last_cpu, -1 if unknown */
+        bool gone;     /* exited before it could be read */
 };
 
 struct cell_observation {

@@ -11,10 +11,10 @@
 #include "vnuma/macro.h"
 
 struct proc_map {
-        uint64_t start, end;  /* [start, end) */
+        uint64_t start, end; /* [start, end) */
         char perms[5];
         uint64_t offset;
-        char *path;           /* NULL for anonymous mappings */
+        char *path;                /* NULL for anonymous mappings */
         uint64_t kernel_page_size; /* smaps KernelPageSize, 0 when parsing plain maps */
 };
 

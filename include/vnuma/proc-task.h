@@ -10,9 +10,9 @@
 #include "vnuma/idset.h"
 
 struct task_placement {
-        int last_cpu;            /* stat field 39, "processor" */
-        struct idset affinity;   /* status Cpus_allowed_list */
-        uint64_t runtime_ns;     /* schedstat first field; 0 if schedstat is absent */
+        int last_cpu;          /* stat field 39, "processor" */
+        struct idset affinity; /* status Cpus_allowed_list */
+        uint64_t runtime_ns;   /* schedstat first field; 0 if schedstat is absent */
         char comm[64];
 };
 

@@ -11,18 +11,19 @@
 
 struct residency {
         uint64_t node_bytes[RESIDENCY_MAX_NODES]; /* indexed by host node id */
-        uint64_t not_present_bytes; /* -ENOENT: never touched, or swapped out */
-        uint64_t efault_bytes;      /* -EFAULT: mapped to the shared zero page, or no VMA */
-        uint64_t busy_bytes;        /* -EBUSY: pinned or under I/O at the time */
-        uint64_t denied_bytes;      /* -EACCES: shared with another process (only with MOVE_ALL) */
-        uint64_t other_bytes;       /* any other status, or node id >= RESIDENCY_MAX_NODES */
+        uint64_t not_present_bytes;               /* -ENOENT: never touched, or swapped out */
+        uint64_t efault_bytes;                    /* -EFAULT: mapped to the shared zero page, or no VMA */
+        uint64_t busy_bytes;                      /* -EBUSY: pinned or under I/O at the time */
+        uint64_t denied_bytes; /* -EACCES: shared with another process (only with MOVE_ALL) */
+        uint64_t other_bytes;  /* any other status, or node id >= RESIDENCY_MAX_NODES */
         uint64_t scanned_pages;
         uint64_t syscalls;
 };
 
 #define RESIDENCY_BATCH_PAGES 32768
 
-/* Adds the pages of [start, start+length) to *acc, stepping by page_size. The range must be
+/* Adds the pages of [start, start+length) to *acc, stepping by page_size. Pages that
+ * /proc/PID/pagemap shows as absent are counted as not present without a lookup. The range must be
  * page_size-aligned. -ESRCH if the process is gone; acc is only updated on success. */
 int residency_scan(pid_t pid, uint64_t start, uint64_t length, uint64_t page_size, struct residency *acc);
 

@@ -9,13 +9,13 @@ START_TEST(test_gpa2hva)
         _cleanup_free_ char *region = NULL;
         uint64_t hva = 0;
 
-        ck_assert_int_eq(gpa2hva_parse("Host virtual address for 0x100000 (m0) is 0x7f75fbf00000\r\n", &hva,
-                                       &region),
-                         0);
+        ck_assert_int_eq(
+                gpa2hva_parse("Host virtual address for 0x100000 (m0) is 0x7f75fbf00000\r\n", &hva, &region),
+                0);
         ck_assert_uint_eq(hva, 0x7f75fbf00000ull);
         ck_assert_str_eq(region, "m0");
-        ck_assert_int_eq(gpa2hva_parse("Host virtual address for 0x0 (ram-node1) is 0x7f0000000000", &hva, NULL),
-                         0);
+        ck_assert_int_eq(
+                gpa2hva_parse("Host virtual address for 0x0 (ram-node1) is 0x7f0000000000", &hva, NULL), 0);
         ck_assert_uint_eq(hva, 0x7f0000000000ull);
 }
 END_TEST
@@ -26,7 +26,8 @@ START_TEST(test_gpa2hva_errors)
 
         ck_assert_int_eq(gpa2hva_parse("No memory is mapped at address 0x20000000\r\n", &hva, NULL), -ENXIO);
         ck_assert_int_eq(gpa2hva_parse("Host virtual address for 0x0 (m0) is 0x\n", &hva, NULL), -EBADMSG);
-        ck_assert_int_eq(gpa2hva_parse("Host virtual address for 0x0 (m0) is 0x12zz\n", &hva, NULL), -EBADMSG);
+        ck_assert_int_eq(gpa2hva_parse("Host virtual address for 0x0 (m0) is 0x12zz\n", &hva, NULL),
+                         -EBADMSG);
         ck_assert_int_eq(gpa2hva_parse("Host virtual address for 0x0 m0 is 0x1000\n", &hva, NULL), -EBADMSG);
         ck_assert_int_eq(gpa2hva_parse("Unknown command\n", &hva, NULL), -EBADMSG);
         ck_assert_uint_eq(hva, 42);

@@ -32,12 +32,13 @@ END_TEST
 
 START_TEST(test_kvm_suffix_and_split_ram)
 {
-        const char *text = "FlatView #0\n"
-                           " AS \"memory\", root: system\n"
-                           " Root memory region: system\n"
-                           "  0000000000000000-000000007fffffff (prio 0, ram): ram-node0 KVM\n"
-                           "  0000000080000000-00000000bfffffff (prio 0, ram): ram-node1 KVM\n"
-                           "  0000000100000000-000000013fffffff (prio 0, ram): ram-node1 @0000000040000000 KVM\n";
+        const char *text =
+                "FlatView #0\n"
+                " AS \"memory\", root: system\n"
+                " Root memory region: system\n"
+                "  0000000000000000-000000007fffffff (prio 0, ram): ram-node0 KVM\n"
+                "  0000000080000000-00000000bfffffff (prio 0, ram): ram-node1 KVM\n"
+                "  0000000100000000-000000013fffffff (prio 0, ram): ram-node1 @0000000040000000 KVM\n";
         _cleanup_(mtree_freep) struct mtree *t = NULL;
 
         ck_assert_int_eq(mtree_parse(text, &t, NULL), 0);

@@ -29,14 +29,15 @@ END_TEST
 
 START_TEST(test_smaps_page_size_and_split_vmas)
 {
-        const char *text = "7f0000000000-7f0000200000 rw-p 00000000 00:00 0 \n"
-                           "Size:               2048 kB\n"
-                           "KernelPageSize:        4 kB\n"
-                           "AnonHugePages:      2048 kB\n"
-                           "VmFlags: rd wr mr mw me ac sd\n"
-                           "7f0000200000-7f0000600000 rw-p 00000000 00:0f 12 /dev/hugepages/guest (deleted)\n"
-                           "KernelPageSize:     2048 kB\n"
-                           "7f0000700000-7f0000800000 r--p 00000000 00:00 0\n";
+        const char *text =
+                "7f0000000000-7f0000200000 rw-p 00000000 00:00 0 \n"
+                "Size:               2048 kB\n"
+                "KernelPageSize:        4 kB\n"
+                "AnonHugePages:      2048 kB\n"
+                "VmFlags: rd wr mr mw me ac sd\n"
+                "7f0000200000-7f0000600000 rw-p 00000000 00:0f 12 /dev/hugepages/guest (deleted)\n"
+                "KernelPageSize:     2048 kB\n"
+                "7f0000700000-7f0000800000 r--p 00000000 00:00 0\n";
         _cleanup_(proc_maps_freep) struct proc_maps *m = NULL;
         uint64_t page = 0;
 

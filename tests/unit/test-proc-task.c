@@ -5,8 +5,8 @@
 #include "vnuma/proc-task.h"
 
 /* Field 39 ("processor") is 6 here; the comm has spaces and a ')' as QEMU's "CPU 0/TCG" can. */
-#define STAT_LINE                                                                                         \
-        "4243 (CPU 0/TCG) x) S 1 4242 4242 0 -1 4194368 1 0 0 0 12 3 0 0 20 0 9 0 200 1000 100 "          \
+#define STAT_LINE                                                                                \
+        "4243 (CPU 0/TCG) x) S 1 4242 4242 0 -1 4194368 1 0 0 0 12 3 0 0 20 0 9 0 200 1000 100 " \
         "18446744073709551615 1 1 0 0 0 0 0 4096 0 0 0 0 -1 6 0 0 0 0 0 0 0 0 0 0 0 0 0\n"
 
 START_TEST(test_stat)
@@ -35,8 +35,10 @@ START_TEST(test_status)
         ck_assert_int_eq(tgid, 4242);
         ck_assert_int_eq(idset_count(&aff), 3);
         ck_assert(idset_test(&aff, 3) && !idset_test(&aff, 2));
-        ck_assert_int_eq(proc_status_parse("Name:\tx\nTgid:\tabc\nCpus_allowed_list:\t0\n", &tgid, &aff), -EBADMSG);
-        ck_assert_int_eq(proc_status_parse("Name:\tx\nTgid:\t1\nCpus_allowed_list:\t0-\n", &tgid, &aff), -EBADMSG);
+        ck_assert_int_eq(proc_status_parse("Name:\tx\nTgid:\tabc\nCpus_allowed_list:\t0\n", &tgid, &aff),
+                         -EBADMSG);
+        ck_assert_int_eq(proc_status_parse("Name:\tx\nTgid:\t1\nCpus_allowed_list:\t0-\n", &tgid, &aff),
+                         -EBADMSG);
         ck_assert_int_eq(proc_status_parse("Name:\tx\nTgid:\t1\n", &tgid, &aff), -EBADMSG);
         ck_assert_int_eq(tgid, 4242);
 }

@@ -31,17 +31,19 @@ START_TEST(test_json_and_implicit_ids)
         struct numa_args *untouched = (struct numa_args *)0x1;
 
         /* Without nodeid=, QEMU numbers nodes by their order on the command line. */
-        ck_assert_int_eq(numa_args_parse(ARGV("qemu\0-numa\0node,memdev=a\0-numa\0node,memdev=b\0"
-                                              "-numa\0{\"type\":\"node\",\"nodeid\":2,\"memdev\":\"ram-node2\"}\0"),
-                                         &a),
-                         0);
+        ck_assert_int_eq(
+                numa_args_parse(ARGV("qemu\0-numa\0node,memdev=a\0-numa\0node,memdev=b\0"
+                                     "-numa\0{\"type\":\"node\",\"nodeid\":2,\"memdev\":\"ram-node2\"}\0"),
+                                &a),
+                0);
         ck_assert_uint_eq(a->n_nodes, 3);
         ck_assert_str_eq(numa_args_memdev(a, 0), "a");
         ck_assert_str_eq(numa_args_memdev(a, 1), "b");
         ck_assert_str_eq(numa_args_memdev(a, 2), "ram-node2");
         /* An implicit id that collides with an explicit one is QEMU's "duplicate nodeid" too. */
-        ck_assert_int_eq(numa_args_parse(ARGV("qemu\0-numa\0node,nodeid=1\0-numa\0node,memdev=x\0"), &untouched),
-                         -EBADMSG);
+        ck_assert_int_eq(
+                numa_args_parse(ARGV("qemu\0-numa\0node,nodeid=1\0-numa\0node,memdev=x\0"), &untouched),
+                -EBADMSG);
         ck_assert_ptr_eq(untouched, (struct numa_args *)0x1);
 }
 END_TEST
@@ -56,11 +58,13 @@ START_TEST(test_no_memdev_and_errors)
         ck_assert_ptr_null(numa_args_memdev(a, 0));
         ck_assert_int_eq(numa_args_parse(ARGV("qemu\0-numa\0"), &untouched), -EBADMSG);
         ck_assert_int_eq(numa_args_parse(ARGV("qemu\0-numa\0node,nodeid=x\0"), &untouched), -EBADMSG);
-        ck_assert_int_eq(numa_args_parse(ARGV("qemu\0-numa\0node,nodeid=0\0-numa\0node,nodeid=0\0"), &untouched),
-                         -EBADMSG);
+        ck_assert_int_eq(
+                numa_args_parse(ARGV("qemu\0-numa\0node,nodeid=0\0-numa\0node,nodeid=0\0"), &untouched),
+                -EBADMSG);
         ck_assert_int_eq(numa_args_parse(ARGV("qemu\0-numa\0{\"type\":\"node\",\0"), &untouched), -EBADMSG);
-        ck_assert_int_eq(numa_args_parse(ARGV("qemu\0-numa\0{\"type\":\"node\",\"nodeid\":\"0\"}\0"), &untouched),
-                         -EBADMSG);
+        ck_assert_int_eq(
+                numa_args_parse(ARGV("qemu\0-numa\0{\"type\":\"node\",\"nodeid\":\"0\"}\0"), &untouched),
+                -EBADMSG);
         ck_assert_ptr_eq(untouched, (struct numa_args *)0x1);
 }
 END_TEST

@@ -21,20 +21,20 @@ static inline char *test_read_fixture(const char *rel)
 }
 
 /* TEST_MAIN("name", test_a, test_b, ...) */
-#define TEST_MAIN(name, ...)                                                                              \
-        int main(void)                                                                                    \
-        {                                                                                                 \
-                const TTest *tests[] = {__VA_ARGS__};                                                     \
-                Suite *s = suite_create(name);                                                            \
-                TCase *tc = tcase_create("core");                                                         \
-                SRunner *sr;                                                                              \
-                int failed;                                                                               \
-                for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)                             \
-                        tcase_add_test(tc, tests[i]);                                                      \
-                suite_add_tcase(s, tc);                                                                   \
-                sr = srunner_create(s);                                                                   \
-                srunner_run_all(sr, CK_NORMAL);                                                           \
-                failed = srunner_ntests_failed(sr);                                                       \
-                srunner_free(sr);                                                                         \
-                return failed ? EXIT_FAILURE : EXIT_SUCCESS;                                              \
+#define TEST_MAIN(name, ...)                                                  \
+        int main(void)                                                        \
+        {                                                                     \
+                const TTest *tests[] = {__VA_ARGS__};                         \
+                Suite *s = suite_create(name);                                \
+                TCase *tc = tcase_create("core");                             \
+                SRunner *sr;                                                  \
+                int failed;                                                   \
+                for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) \
+                        tcase_add_test(tc, tests[i]);                         \
+                suite_add_tcase(s, tc);                                       \
+                sr = srunner_create(s);                                       \
+                srunner_run_all(sr, CK_NORMAL);                               \
+                failed = srunner_ntests_failed(sr);                           \
+                srunner_free(sr);                                             \
+                return failed ? EXIT_FAILURE : EXIT_SUCCESS;                  \
         }

@@ -1,0 +1,394 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The auto policy end to end on hand-built snapshots: what it plans, with numbers. */
+#include <check.h>
+#include <stdlib.h>
+
+#include "vnuma/policy.h"
+
+#include "snap-builder.h"
+
+static struct policy_state *new_state(void)
+{
+        struct policy_state *st;
+        ck_assert_int_eq(policy_state_new(NULL, &st), 0);
+        return st;
+}
+
+static size_t count(const struct plan *p, enum action_type t, uint64_t vm_id)
+{
+        size_t n = 0;
+        for (size_t i = 0; i < p->n_actions; i++)
+                if (p->actions[i].type == t && p->actions[i].vm_id == vm_id)
+                        n++;
+        return n;
+}
+
+static const struct action *find(const struct plan *p, enum action_type t, uint64_t vm_id, int cell)
+{
+        for (size_t i = 0; i < p->n_actions; i++)
+                if (p->actions[i].type == t && p->actions[i].vm_id == vm_id && p->actions[i].cell == cell)
+                        return &p->actions[i];
+        return NULL;
+}
+
+static void plan_period(struct snapshot *s, struct policy_state *st, struct plan *p, uint64_t period)
+{
+        s->period = period;
+        plan_reset(p);
+        ck_assert_int_eq(policy_plan(s, NULL, st, p), 0);
+}
+
+/* Memory 3:1 on node 1: the single-cell VM's home is node 1 and its vCPUs are pinned there. */
+START_TEST(test_argmax_home_and_pin)
+{
+        struct snapshot *s = tb_snapshot(2, 4, 16 * TB_GIB, 1, 0, true);
+        struct policy_state *st = new_state();
+        struct plan p;
+        const struct action *a;
+        char buf[16];
+
+        plan_init(&p);
+        tb_vm(s, 0, 7, 1, 2, 4 * TB_GIB, 1 * TB_GIB);
+        s->vms[0].policy.migrate_rate = 4 * TB_GIB; /* room for a 1 GiB chunk per period */
+        tb_cell_on(s, 0, 0, 1);
+        tb_chunk_on(s, 0, 0, 0, 0, 10);
+        tb_vcpus_on(s, 0, 0, 0, 0.5);
+        tb_finish(s);
+        plan_period(s, st, &p, 0);
+
+        a = find(&p, ACTION_SET_HOME, 7, 0);
+        ck_assert_ptr_nonnull(a);
+        ck_assert_int_eq(a->node, 1);
+        ck_assert_int_eq(a->node_id, 2); /* sparse ids: position 1 is node 2 */
+        a = find(&p, ACTION_PIN_VCPUS, 7, 0);
+        ck_assert_ptr_nonnull(a);
+        ck_assert_int_eq(idset_format(&a->cpus, buf, sizeof(buf)), 0);
+        ck_assert_str_eq(buf, "4-7");
+        ck_assert_int_eq(idset_count(&a->vcpus), 2);
+        ck_assert_ptr_nonnull(find(&p, ACTION_PIN_EMULATOR, 7, -1));
+        /* Two-stage filter: the misplaced chunk is only noted in the first scan. */
+        ck_assert_uint_eq(count(&p, ACTION_MIGRATE, 7), 0);
+        ck_assert_int_eq(st->vms[0].cells[0].mem[1], 30);
+        ck_assert_int_eq(st->vms[0].cells[0].mem[0], 10);
+
+        /* Second scan: it moves; decay gives 10/2 + 10 = 15 vs 30/2 + 30 = 45. */
+        plan_period(s, st, &p, 1);
+        ck_assert_uint_eq(count(&p, ACTION_MIGRATE, 7), 1);
+        a = find(&p, ACTION_MIGRATE, 7, 0);
+        ck_assert_int_eq(a->from_node, 0);
+        ck_assert_int_eq(a->node, 1);
+        ck_assert_uint_eq(a->offset, 0);
+        ck_assert_uint_eq(a->bytes, TB_GIB);
+        ck_assert_int_eq(st->vms[0].cells[0].mem[1], 45);
+        ck_assert_int_eq(st->vms[0].cells[0].mem[0], 15);
+        /* Pins are not repeated once in place. */
+        ck_assert_uint_eq(count(&p, ACTION_SET_HOME, 7), 0);
+
+        plan_done(&p);
+        policy_state_free(st);
+        snapshot_free(s);
+}
+END_TEST
+
+/* Node 1 holds the memory but its CPUs are busy: auto refuses it and keeps the VM on node 0. */
+START_TEST(test_capacity_refusal)
+{
+        struct snapshot *s = tb_snapshot(2, 4, 16 * TB_GIB, 2, 0, false);
+        struct policy_state *st = new_state();
+        struct plan p;
+        const struct action *a;
+
+        plan_init(&p);
+        tb_vm(s, 0, 1, 1, 2, 2 * TB_GIB, TB_GIB);
+        tb_cell_on(s, 0, 0, 1);
+        tb_vcpus_on(s, 0, 0, 0, 1.0);
+        tb_vm(s, 1, 2, 1, 5, 2 * TB_GIB, TB_GIB); /* 5 busy vCPUs fill node 1 (4 CPUs * 125 %) */
+        tb_cell_on(s, 1, 0, 1);
+        tb_vcpus_on(s, 1, 0, 1, 1.0);
+        policy_state_new(NULL, &st);
+        tb_finish(s);
+        ck_assert(s->host.node[1].cpu_load > 4.99);
+        plan_period(s, st, &p, 1); /* period 1: VM 2 is planned first */
+
+        a = find(&p, ACTION_SET_HOME, 1, 0);
+        ck_assert_ptr_nonnull(a);
+        ck_assert_int_eq(a->node, 0);
+        /* Already on node 0, but pinned once so the affinity holds. */
+        ck_assert_int_eq(find(&p, ACTION_PIN_VCPUS, 1, 0)->node, 0);
+        a = find(&p, ACTION_SET_HOME, 2, 0);
+        ck_assert_int_eq(a->node, 1);
+
+        plan_done(&p);
+        policy_state_free(st);
+        snapshot_free(s);
+}
+END_TEST
+
+/* Budgets: 64 MiB chunks, VM rate 128 MiB/s, host 192 MiB/s over two VMs. */
+START_TEST(test_budgets)
+{
+        struct snapshot *s = tb_snapshot(2, 8, 16 * TB_GIB, 2, 0, false);
+        struct policy_params params;
+        struct policy_state *st;
+        struct plan p;
+
+        policy_params_init(&params);
+        params.host_migrate_rate = 192 * TB_MIB;
+        ck_assert_int_eq(policy_state_new(&params, &st), 0);
+        plan_init(&p);
+        for (unsigned v = 0; v < 2; v++) {
+                tb_vm(s, v, 10 + v, 1, 1, 1 * TB_GIB, 64 * TB_MIB);
+                s->vms[v].policy.migrate_rate = 128 * TB_MIB;
+                tb_cell_on(s, v, 0, 1);
+                /* The first 8 chunks (half the cell) sit on node 0 with rising hotness. */
+                for (unsigned k = 0; k < 7; k++)
+                        tb_chunk_on(s, v, 0, k, 0, 1 + k);
+                tb_vcpus_on(s, v, 0, 1, 0.5);
+        }
+        tb_finish(s);
+        plan_period(s, st, &p, 0);
+        ck_assert_uint_eq(plan_migrate_bytes(&p), 0);
+        plan_period(s, st, &p, 2);
+        ck_assert_uint_eq(plan_migrate_bytes(&p), 192 * TB_MIB);
+        /* VM 10 goes first at even periods and gets its full 128 MiB, hottest first. */
+        ck_assert_uint_eq(plan_migrate_bytes_vm(&p, 10), 128 * TB_MIB);
+        ck_assert_uint_eq(plan_migrate_bytes_vm(&p, 11), 64 * TB_MIB);
+        ck_assert_uint_eq(p.actions[p.n_actions - 3].priority, 7);
+        ck_assert_uint_eq(p.actions[p.n_actions - 2].priority, 6);
+        plan_done(&p);
+        policy_state_free(st);
+        snapshot_free(s);
+}
+END_TEST
+
+/* Hysteresis: accesses shift to node 1 only slightly -> no move; clearly and for 3 periods -> move. */
+START_TEST(test_hysteresis_keeps_home)
+{
+        struct snapshot *s = tb_snapshot(2, 4, 16 * TB_GIB, 1, 0, false);
+        struct policy_state *st = new_state();
+        struct plan p;
+        unsigned moves = 0;
+
+        plan_init(&p);
+        tb_vm(s, 0, 3, 1, 2, 4 * TB_GIB, TB_GIB);
+        tb_cell_on(s, 0, 0, 0);
+        tb_vcpus_on(s, 0, 0, 0, 0.5);
+        tb_finish(s);
+        plan_period(s, st, &p, 0);
+        ck_assert_int_eq(st->vms[0].group_home, 0);
+
+        /* 55 % of accesses now hit node 1: not 125 % of node 0's score. */
+        tb_chunk_on(s, 0, 0, 0, 1, 10);
+        tb_chunk_on(s, 0, 0, 1, 1, 12);
+        tb_finish(s);
+        for (unsigned t = 1; t < 10; t++) {
+                plan_period(s, st, &p, t);
+                moves += (unsigned)count(&p, ACTION_SET_HOME, 3);
+        }
+        ck_assert_uint_eq(moves, 0);
+        ck_assert_int_eq(st->vms[0].group_home, 0);
+
+        /* All accesses on node 1 now: the streak takes 3 periods, decay delays the start. */
+        tb_cell_on(s, 0, 0, 1);
+        tb_finish(s);
+        unsigned changed_at = 0;
+        for (unsigned t = 10; t < 20 && !changed_at; t++) {
+                plan_period(s, st, &p, t);
+                if (count(&p, ACTION_SET_HOME, 3))
+                        changed_at = t;
+        }
+        /* Scores before period 10: node0 40, node1 44 (fixed points of x/2 + 20 and x/2 + 22). At
+         * period 10: node0 20, node1 62, so node 1 leads by > 125 % from period 10 on and must hold
+         * it for 3 periods: the change lands at period 12. */
+        ck_assert_uint_eq(changed_at, 12);
+        ck_assert_int_eq(st->vms[0].group_home, 1);
+        plan_done(&p);
+        policy_state_free(st);
+        snapshot_free(s);
+}
+END_TEST
+
+/* A 20 GiB cell on 8 GiB nodes spreads over three nodes, the anchor and its two closest. */
+START_TEST(test_spread_oversized)
+{
+        struct snapshot *s = tb_snapshot(4, 4, 8 * TB_GIB, 1, 0, false);
+        struct policy_state *st = new_state();
+        struct plan p;
+        const struct action *a;
+
+        plan_init(&p);
+        tb_vm(s, 0, 4, 1, 4, 20 * TB_GIB, TB_GIB);
+        /* First-touch: 7 GiB on node 3, 7 on node 2, 6 on node 0. */
+        for (unsigned k = 0; k < 20; k++)
+                tb_chunk_on(s, 0, 0, k, k < 7 ? 3 : k < 14 ? 2 : 0, 10);
+        tb_vcpus_on(s, 0, 0, 3, 0.5);
+        tb_finish(s);
+        plan_period(s, st, &p, 0);
+        a = find(&p, ACTION_SET_HOME, 4, 0);
+        ck_assert_ptr_nonnull(a);
+        ck_assert_uint_eq(__builtin_popcount(a->node_mask), 3);
+        /* Anchor is node 2 (tie 7/7 -> lower position); closest to 2 are 1 and 3 (25 each). */
+        ck_assert_uint_eq(a->node_mask, 0xe);
+        plan_done(&p);
+        policy_state_free(st);
+        snapshot_free(s);
+}
+END_TEST
+
+/* Memory on a CPU-less node stays there (tiered); vCPUs go to its nearest node with CPUs. */
+START_TEST(test_cpuless_tiered)
+{
+        struct snapshot *s = tb_snapshot(3, 4, 16 * TB_GIB, 1, 0x4, false);
+        struct policy_state *st = new_state();
+        struct plan p;
+        const struct action *a;
+
+        plan_init(&p);
+        tb_vm(s, 0, 5, 1, 2, 4 * TB_GIB, TB_GIB);
+        tb_cell_on(s, 0, 0, 2);
+        tb_chunk_on(s, 0, 0, 0, 1, 10);
+        tb_vcpus_on(s, 0, 0, 0, 0.5);
+        tb_finish(s);
+        for (unsigned t = 0; t < 4; t++) {
+                plan_period(s, st, &p, t);
+                ck_assert_uint_eq(count(&p, ACTION_MIGRATE, 5), 0);
+                if (t == 0) {
+                        a = find(&p, ACTION_PIN_VCPUS, 5, 0);
+                        ck_assert_ptr_nonnull(a);
+                        ck_assert_int_eq(a->node, 1);
+                        a = find(&p, ACTION_SET_HOME, 5, 0);
+                        ck_assert_uint_eq(a->node_mask, 0x6);
+                }
+        }
+        plan_done(&p);
+        policy_state_free(st);
+        snapshot_free(s);
+}
+END_TEST
+
+/* Two 2-cell VMs each with one cell on the wrong side of a full host: they swap. */
+START_TEST(test_swap)
+{
+        struct snapshot *s = tb_snapshot(2, 4, 16 * TB_GIB, 2, 0, false);
+        struct policy_params params;
+        struct policy_state *st;
+        struct plan p;
+        bool swapped = false;
+
+        policy_params_init(&params);
+        params.consolidate_vm = false;
+        ck_assert_int_eq(policy_state_new(&params, &st), 0);
+        plan_init(&p);
+        tb_vm(s, 0, 20, 2, 4, 2 * TB_GIB, TB_GIB);
+        tb_vm(s, 1, 21, 2, 4, 2 * TB_GIB, TB_GIB);
+        /* A0: vCPUs on 0, memory on 1. A1: all on 1. B0: vCPUs on 1, memory on 0. B1: all on 0. */
+        tb_cell_on(s, 0, 0, 1);
+        tb_vcpus_on(s, 0, 0, 0, 0.5);
+        tb_cell_on(s, 0, 1, 1);
+        tb_vcpus_on(s, 0, 1, 1, 0.5);
+        tb_cell_on(s, 1, 0, 0);
+        tb_vcpus_on(s, 1, 0, 1, 0.5);
+        tb_cell_on(s, 1, 1, 0);
+        tb_vcpus_on(s, 1, 1, 0, 0.5);
+        tb_finish(s);
+        ck_assert(s->host.node[0].cpu_load > 3.99 && s->host.node[1].cpu_load > 3.99);
+
+        plan_period(s, st, &p, 0);
+        /* Neither wrong cell fits on its preferred node (4 + 2 > 5 CPUs): homed where it runs. */
+        ck_assert_int_eq(st->vms[0].cells[0].home_cpu, 0x1);
+        ck_assert_int_eq(st->vms[1].cells[0].home_cpu, 0x2);
+        for (unsigned t = 1; t < 6 && !swapped; t++) {
+                plan_period(s, st, &p, t);
+                for (size_t i = 0; i < p.n_actions; i++)
+                        if (p.actions[i].type == ACTION_SET_HOME && strstr(p.actions[i].reason, "swap"))
+                                swapped = true;
+        }
+        ck_assert(swapped);
+        ck_assert_int_eq(st->vms[0].cells[0].home_mem, 0x2);
+        ck_assert_int_eq(st->vms[1].cells[0].home_mem, 0x1);
+        plan_done(&p);
+        policy_state_free(st);
+        snapshot_free(s);
+}
+END_TEST
+
+/* observe and off never plan anything; strict moves everything outside its nodes. */
+START_TEST(test_modes)
+{
+        struct snapshot *s = tb_snapshot(2, 4, 16 * TB_GIB, 3, 0, false);
+        struct policy_state *st = new_state();
+        struct plan p;
+
+        plan_init(&p);
+        for (unsigned v = 0; v < 3; v++) {
+                tb_vm(s, v, 30 + v, 1, 2, 2 * TB_GIB, TB_GIB);
+                tb_cell_on(s, v, 0, 1);
+                tb_chunk_on(s, v, 0, 0, 0, 10);
+                tb_vcpus_on(s, v, 0, 0, 0.5);
+        }
+        s->vms[0].policy.mode = VM_POLICY_OBSERVE;
+        s->vms[1].policy.mode = VM_POLICY_OFF;
+        s->vms[2].policy.mode = VM_POLICY_STRICT;
+        s->vms[2].policy.migrate_rate = 2 * TB_GIB;
+        idset_add(&s->vms[2].policy.nodes, 0);
+        tb_finish(s);
+        plan_period(s, st, &p, 0);
+        ck_assert_uint_eq(count(&p, ACTION_SET_HOME, 30) + count(&p, ACTION_PIN_VCPUS, 30), 0);
+        ck_assert_uint_eq(p.n_actions,
+                          count(&p, ACTION_SET_HOME, 32) + count(&p, ACTION_SET_REGION_POLICY, 32) +
+                                  count(&p, ACTION_PIN_VCPUS, 32) + count(&p, ACTION_PIN_EMULATOR, 32) +
+                                  count(&p, ACTION_MIGRATE, 32));
+        /* Strict has no two-stage filter: the chunk on node 1 moves at once. */
+        ck_assert_uint_eq(plan_migrate_bytes_vm(&p, 32), TB_GIB);
+        ck_assert_int_eq(find(&p, ACTION_SET_REGION_POLICY, 32, 0)->region_policy, REGION_POLICY_BIND);
+        /* observe still learns. */
+        ck_assert_int_eq(st->vms[0].cells[0].mem[1], 10);
+        plan_done(&p);
+        policy_state_free(st);
+        snapshot_free(s);
+}
+END_TEST
+
+START_TEST(test_mode_strings)
+{
+        ck_assert_str_eq(vm_policy_mode_to_string(VM_POLICY_INTERLEAVE), "interleave");
+        ck_assert_int_eq(vm_policy_mode_from_string("observe"), VM_POLICY_OBSERVE);
+        ck_assert_int_eq(vm_policy_mode_from_string("bogus"), -EINVAL);
+        ck_assert_int_eq(vm_pin_mode_from_string("none"), VM_PIN_NONE);
+        ck_assert_ptr_null(vm_policy_mode_to_string(_VM_POLICY_MODE_MAX));
+        for (int m = 0; m < _VM_POLICY_MODE_MAX; m++) {
+                ck_assert_ptr_nonnull(policy_for_mode(m));
+                ck_assert_ptr_eq(policy_lookup(vm_policy_mode_to_string(m)), policy_for_mode(m));
+        }
+        ck_assert_int_eq(action_type_from_string("migrate"), ACTION_MIGRATE);
+}
+END_TEST
+
+static Suite *auto_suite(void)
+{
+        Suite *s = suite_create("policies");
+        TCase *tc = tcase_create("auto");
+
+        tcase_add_test(tc, test_argmax_home_and_pin);
+        tcase_add_test(tc, test_capacity_refusal);
+        tcase_add_test(tc, test_budgets);
+        tcase_add_test(tc, test_hysteresis_keeps_home);
+        tcase_add_test(tc, test_spread_oversized);
+        tcase_add_test(tc, test_cpuless_tiered);
+        tcase_add_test(tc, test_swap);
+        tcase_add_test(tc, test_modes);
+        tcase_add_test(tc, test_mode_strings);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void)
+{
+        SRunner *sr = srunner_create(auto_suite());
+        int failed;
+
+        srunner_run_all(sr, CK_NORMAL);
+        failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -24,7 +24,8 @@ static void ratio_str(const struct locality *l, char *buf, size_t size)
                 snprintf(buf, size, "%.1f", v * 100.0);
 }
 
-static void thread_cols(FILE *f, const struct thread_observation *t)
+/* CPU, node and affinity columns; the affinity is padded only when more columns follow. */
+static void thread_cols(FILE *f, const struct thread_observation *t, bool last)
 {
         char aff[256];
 
@@ -37,7 +38,7 @@ static void thread_cols(FILE *f, const struct thread_observation *t)
                 fprintf(f, "%4d", t->host_node);
         else
                 fprintf(f, "%4s", "?");
-        fprintf(f, "  %-9s", idset_str(&t->placement.affinity, aff, sizeof(aff)));
+        fprintf(f, last ? "  %s" : "  %-9s", idset_str(&t->placement.affinity, aff, sizeof(aff)));
 }
 
 void show_table_domain(FILE *f, const struct vm_observation *o, const struct host_topology *topo,
@@ -88,10 +89,10 @@ void show_table_domain(FILE *f, const struct vm_observation *o, const struct hos
                                 "", MIB(cell->regions[r].size_bytes), cell->regions[r].device_id ?: "");
         }
 
-        fprintf(f, "\n%5s  %8s  %4s  %4s  %4s  %-9s\n", "vCPU", "TID", "Cell", "CPU", "Node", "Affinity");
+        fprintf(f, "\n%5s  %8s  %4s  %4s  %4s  %s\n", "vCPU", "TID", "Cell", "CPU", "Node", "Affinity");
         for (unsigned i = 0; i < m->n_vcpus; i++) {
                 fprintf(f, "%5d  %8d  %4d", m->vcpus[i].index, (int)m->vcpus[i].tid, m->vcpus[i].cell);
-                thread_cols(f, &o->vcpus[i]);
+                thread_cols(f, &o->vcpus[i], true);
                 fputc('\n', f);
         }
 
@@ -99,7 +100,7 @@ void show_table_domain(FILE *f, const struct vm_observation *o, const struct hos
         for (unsigned i = 0; i < m->n_threads; i++) {
                 fprintf(f, "%-8s  %8d", guest_thread_kind_to_string(m->threads[i].kind),
                         (int)m->threads[i].tid);
-                thread_cols(f, &o->threads[i]);
+                thread_cols(f, &o->threads[i], false);
                 fprintf(f, "  %s\n", m->threads[i].name);
         }
 }

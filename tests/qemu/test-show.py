@@ -169,10 +169,26 @@ def scenario_two_sockets(t):
         t.check(len(json.loads(p.stdout)["domains"]) == 1, "the reachable VM is still reported")
 
 
+def scenario_split_below_above_4g(t):
+    """q35 puts guest RAM beyond ~2.75 GiB above 4 GiB: one backend, two guest ranges, one host range."""
+    with Guest(objects=["memory-backend-ram,id=big,size=3G", "memory-backend-ram,id=small,size=64M"],
+               numa=["node,nodeid=0,memdev=big,cpus=0", "node,nodeid=1,memdev=small,cpus=1"],
+               smp="2", mem="3136M", name="split") as g:
+        mtree = g.hmp("info mtree -f")
+        view = mtree.split("FlatView #1")[0]
+        big_ranges = [l for l in view.splitlines() if l.rstrip().endswith(": big") or ": big @" in l]
+        t.check(len(big_ranges) >= 2, "the 3 GiB backend is split in the guest: %s" % big_ranges)
+        doc = json.loads(vnumactl("show", "--json", "--qmp", g.qmp_path).stdout)
+        check_domain(t, g, doc["domains"][0], {
+            0: (3 << 30, {0}, "big", "ram", [("big", None)]),
+            1: (64 * MiB, {1}, "small", "ram", [("small", None)]),
+        })
+
+
 def main():
     skip_without_qemu()
     t = Failures()
-    for s in (scenario_mixed_backends, scenario_four_cells, scenario_two_sockets):
+    for s in (scenario_mixed_backends, scenario_four_cells, scenario_two_sockets, scenario_split_below_above_4g):
         print("== " + s.__name__)
         s(t)
     t.done()

@@ -1,0 +1,50 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Sourced by every lab test. meson passes LAB (contrib/lab/lab), VNUMA_SOURCE_ROOT and
+# VNUMA_BUILD_ROOT in the environment. Prints the test's wall time when it ends, skips
+# (exit 77) only when the lab cannot run at all on this machine.
+set -euo pipefail
+
+: "${LAB:?LAB must name contrib/lab/lab}"
+: "${VNUMA_SOURCE_ROOT:?}"
+: "${VNUMA_BUILD_ROOT:?}"
+LAB_TEST_NAME=$(basename "$0" .sh)
+LAB_TEST_T0=$EPOCHREALTIME
+
+lab_test_end() {
+        local rc=$? t1=$EPOCHREALTIME
+        LC_ALL=C printf '%s: wall time %.1f s (exit %d)\n' "$LAB_TEST_NAME" \
+                "$(awk -v a="$LAB_TEST_T0" -v b="$t1" 'BEGIN { print b - a }')" "$rc"
+        [ -n "${LAB_TEST_TMP:-}" ] && rm -rf "$LAB_TEST_TMP"
+        exit "$rc"
+}
+trap lab_test_end EXIT
+
+if ! command -v qemu-system-x86_64 >/dev/null; then
+        echo "SKIP: qemu-system-x86_64 is not installed, the lab cannot run"
+        exit 77
+fi
+
+# Scratch space on the build machine, outside /tmp's usual churn but visible in the lab
+# (the lab's root is the build machine's root).
+LAB_TEST_TMP=$(mktemp -d "$VNUMA_BUILD_ROOT/lab-test.XXXXXX")
+
+fail() {
+        echo "FAIL: $*" >&2
+        exit 1
+}
+
+note() {
+        echo "== $*"
+}
+
+# lab_run OUTFILE LAB-OPTIONS... -- COMMAND...: runs the lab, tees its output into OUTFILE
+# and returns the lab's exit status.
+lab_run() {
+        local out=$1 rc
+        shift
+        set +e
+        "$LAB" run "$@" | tee "$out"
+        rc=${PIPESTATUS[0]}
+        set -e
+        return "$rc"
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# `lab run` exits with COMMAND's status, 124 when --timeout expires (and does so on time),
+# and 125 for a usage error, without booting.
+. "$(dirname "$0")/lib.sh"
+
+out=$LAB_TEST_TMP/out
+
+note "a command that prints and fails with status 7"
+rc=0
+lab_run "$out" --timeout 120 -- sh -c 'echo "hello from $(uname -n)"; echo to-stderr >&2; exit 7' || rc=$?
+[ $rc -eq 7 ] || fail "expected exit status 7, got $rc"
+grep -qx 'hello from lab' "$out" || fail "COMMAND's stdout did not stream out"
+grep -qx 'to-stderr' "$out" || fail "COMMAND's stderr did not stream out"
+
+note "a command that is not there"
+rc=0
+lab_run "$out" --timeout 120 -- /nonexistent/command || rc=$?
+[ $rc -eq 127 ] || fail "expected exit status 127 for a missing command, got $rc"
+
+note "a command that outlives --timeout 15"
+t0=$SECONDS
+rc=0
+lab_run "$out" --timeout 15 -- sleep 600 || rc=$?
+took=$((SECONDS - t0))
+[ $rc -eq 124 ] || fail "expected exit status 124 on timeout, got $rc"
+[ $took -le 30 ] || fail "the timeout of 15 s took ${took} s to act"
+echo "timed out after ${took} s with status 124"
+
+note "a usage error"
+rc=0
+"$LAB" run --nodes 9 -- true 2>"$out" || rc=$?
+[ $rc -eq 125 ] || fail "expected exit status 125 for --nodes 9, got $rc"
+grep -q -- '--nodes' "$out" || fail "the usage error does not name --nodes"
+
+echo "PASS: exit statuses propagate"

@@ -103,7 +103,7 @@ int info_numa_parse(const char *text, struct info_numa **ret)
                 unsigned long long mb;
 
                 if (sscanf(line, "%u nodes%n", &declared, &off) == 1 && line[off] == '\0') {
-                        if (declared > IDSET_MAX)
+                        if (have_count || declared > IDSET_MAX)
                                 return -EBADMSG;
                         n->nodes = calloc(declared ?: 1, sizeof(*n->nodes));
                         if (!n->nodes)

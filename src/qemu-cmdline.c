@@ -122,9 +122,15 @@ int numa_args_parse(const char *argv, size_t size, struct numa_args **ret)
                 val = p;
                 p += strnlen(p, (size_t)(end - p)) + 1;
 
+                /* The blob need not end in NUL: parse a bounded copy of the argument. */
+                _cleanup_free_ char *copy = strndup(val, (size_t)(end - val));
                 struct numa_node_arg node = {}, *nn;
-                int r = val[0] == '{' ? parse_json(val, (int)a->n_nodes, &node)
-                                      : parse_keyval(val, (int)a->n_nodes, &node);
+                int r;
+
+                if (!copy)
+                        return -ENOMEM;
+                r = copy[0] == '{' ? parse_json(copy, (int)a->n_nodes, &node)
+                                   : parse_keyval(copy, (int)a->n_nodes, &node);
                 if (r < 0)
                         return r;
                 if (r > 0)

@@ -66,6 +66,8 @@ START_TEST(test_info_numa_zero_and_errors)
         ck_assert_int_eq(info_numa_parse("1 nodes\nnode 0 size: 1 MB\nnode 1 size: 1 MB\n", &untouched),
                          -EBADMSG);
         ck_assert_int_eq(info_numa_parse("1 nodes\nnode 0 colour: 1 MB\n", &untouched), -EBADMSG);
+        /* A second count line (found by fuzzing: it leaked the first node array). */
+        ck_assert_int_eq(info_numa_parse("1 nodes\nnode 0 size: 1 MB\n1 nodes\n", &untouched), -EBADMSG);
         ck_assert_ptr_eq(untouched, (struct info_numa *)0x1);
 }
 END_TEST

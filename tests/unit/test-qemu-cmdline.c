@@ -69,4 +69,16 @@ START_TEST(test_no_memdev_and_errors)
 }
 END_TEST
 
-TEST_MAIN("qemu-cmdline", test_keyval, test_json_and_implicit_ids, test_no_memdev_and_errors)
+START_TEST(test_unterminated_blob)
+{
+        /* The last argument without its NUL (found by fuzzing: the JSON parser ran past it). */
+        static const char blob[] = "qemu\0-numa\0{\"type\":\"node\",\"memdev\":\"m0\"}";
+        _cleanup_(numa_args_freep) struct numa_args *a = NULL;
+
+        ck_assert_int_eq(numa_args_parse(blob, sizeof(blob) - 1, &a), 0);
+        ck_assert_str_eq(numa_args_memdev(a, 0), "m0");
+}
+END_TEST
+
+TEST_MAIN("qemu-cmdline", test_keyval, test_json_and_implicit_ids, test_no_memdev_and_errors,
+          test_unterminated_blob)

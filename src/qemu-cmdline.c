@@ -106,10 +106,14 @@ out:
 int numa_args_parse(const char *argv, size_t size, struct numa_args **ret)
 {
         _cleanup_(numa_args_freep) struct numa_args *a = calloc(1, sizeof(struct numa_args));
-        const char *p = argv, *end = argv + size;
+        /* The blob need not end in NUL (a truncated read): work on a terminated copy. */
+        _cleanup_free_ char *blob = malloc(size + 1);
+        const char *p = blob, *end = blob + size;
 
-        if (!a)
+        if (!a || !blob)
                 return -ENOMEM;
+        memcpy(blob, argv, size);
+        blob[size] = '\0';
         while (p < end) {
                 const char *arg = p, *val;
                 size_t len = strnlen(p, (size_t)(end - p));
@@ -122,15 +126,9 @@ int numa_args_parse(const char *argv, size_t size, struct numa_args **ret)
                 val = p;
                 p += strnlen(p, (size_t)(end - p)) + 1;
 
-                /* The blob need not end in NUL: parse a bounded copy of the argument. */
-                _cleanup_free_ char *copy = strndup(val, (size_t)(end - val));
                 struct numa_node_arg node = {}, *nn;
-                int r;
-
-                if (!copy)
-                        return -ENOMEM;
-                r = copy[0] == '{' ? parse_json(copy, (int)a->n_nodes, &node)
-                                   : parse_keyval(copy, (int)a->n_nodes, &node);
+                int r = val[0] == '{' ? parse_json(val, (int)a->n_nodes, &node)
+                                      : parse_keyval(val, (int)a->n_nodes, &node);
                 if (r < 0)
                         return r;
                 if (r > 0)

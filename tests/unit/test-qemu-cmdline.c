@@ -77,6 +77,11 @@ START_TEST(test_unterminated_blob)
 
         ck_assert_int_eq(numa_args_parse(blob, sizeof(blob) - 1, &a), 0);
         ck_assert_str_eq(numa_args_memdev(a, 0), "m0");
+        numa_args_free(TAKE_PTR(a));
+        /* ...or a blob cut right after a flag, in the middle of its name. */
+        ck_assert_int_eq(numa_args_parse("qemu\0-numa", 10, &a), -EBADMSG);
+        ck_assert_int_eq(numa_args_parse("qemu\0-num", 9, &a), 0);
+        ck_assert_uint_eq(a->n_nodes, 0);
 }
 END_TEST
 

@@ -80,6 +80,9 @@ struct policy_state {
         size_t allocated;
         struct vm_state *vms;
         struct policy_ledger ledger;
+        /* Read-only input for policies outside the registry (the simulator's baselines get their
+         * precomputed assignment here); product policies never look at it. */
+        const void *ext;
         /* Reused working memory for candidate lists; not meaningful between calls. */
         void *scratch;
         size_t scratch_size;

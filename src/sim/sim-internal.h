@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "vnuma/sim.h"
+
+double sim_node_load(const struct sim_world *w, int node);
+/* Least loaded (busy per CPU) node with CPUs inside allowed (0 = any), or -1. */
+int sim_least_loaded(const struct sim_world *w, nodemask_t allowed, const double *load);
+uint64_t sim_node_free(const struct sim_world *w, int node);
+/* Per cell, the share of its access weight resident on each node. */
+void sim_vm_hot_fractions(const struct sim_world *w, const struct sim_vm *vm, double (*frac)[SNAP_NODES_MAX],
+                          bool count_transit);
+double sim_cell_access_share(const struct sim_vm *vm, double (*frac)[SNAP_NODES_MAX], unsigned c, int h);

@@ -105,7 +105,6 @@ START_TEST(test_capacity_refusal)
         tb_vm(s, 1, 2, 1, 5, 2 * TB_GIB, TB_GIB); /* 5 busy vCPUs fill node 1 (4 CPUs * 125 %) */
         tb_cell_on(s, 1, 0, 1);
         tb_vcpus_on(s, 1, 0, 1, 1.0);
-        policy_state_new(NULL, &st);
         tb_finish(s);
         ck_assert(s->host.node[1].cpu_load > 4.99);
         plan_period(s, st, &p, 1); /* period 1: VM 2 is planned first */

@@ -2,6 +2,7 @@
 #include "vnuma/log.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 
 static int max_level = LOG_INFO;
 static const char *program;
+static bool use_syslog;
 
 void log_set_max_level(int level)
 {
@@ -23,6 +25,12 @@ int log_get_max_level(void)
 void log_set_program(const char *name)
 {
         program = name;
+}
+
+void log_open_syslog(void)
+{
+        openlog(program, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+        use_syslog = true;
 }
 
 int log_internal(int level, int error, const char *fmt, ...)
@@ -42,7 +50,9 @@ int log_internal(int level, int error, const char *fmt, ...)
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
 
-        if (isatty(STDERR_FILENO))
+        if (use_syslog)
+                syslog(level, "%s", msg);
+        else if (isatty(STDERR_FILENO))
                 fprintf(stderr, "%s%s%s\n", program ?: "", program ? ": " : "", msg);
         else
                 fprintf(stderr, "<%d>%s\n", level, msg);

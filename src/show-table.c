@@ -1,106 +1,137 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Human tables, laid out like numastat (MiB per node) and virsh vcpuinfo. */
+/* Human tables, laid out like numastat (MiB per node) and virsh vcpuinfo. They are rendered from
+ * the JSON document, so `vnumactl show --qmp` and the daemon's `show` print the same thing. */
+#include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "vnuma/json-util.h"
 #include "vnuma/show.h"
 
 #define MIB(x) ((double)(x) / (1024.0 * 1024.0))
 
-static const char *idset_str(const struct idset *s, char *buf, size_t size)
+static const char *s_or(struct json_object *o, const char *key, const char *dflt)
 {
-        if (idset_format(s, buf, size) < 0)
-                return "?";
-        return buf[0] ? buf : "-";
+        const char *v;
+        return json_member_string(o, key, &v) == 0 ? (*v ? v : dflt) : dflt;
 }
 
-static void ratio_str(const struct locality *l, char *buf, size_t size)
+static int64_t i_or(struct json_object *o, const char *key, int64_t dflt)
 {
-        double v;
+        int64_t v;
+        return json_member_int64(o, key, &v) == 0 ? v : dflt;
+}
 
-        if (locality_ratio(l, &v) < 0)
-                snprintf(buf, size, "-");
+static uint64_t u_or(struct json_object *o, const char *key)
+{
+        uint64_t v;
+        return json_member_uint64(o, key, &v) == 0 ? v : 0;
+}
+
+static void ratio_str(struct json_object *o, char *buf, size_t size)
+{
+        struct json_object *v;
+
+        if (json_object_object_get_ex(o, "locality_ratio", &v) && v &&
+            (json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int)))
+                snprintf(buf, size, "%.1f", json_object_get_double(v) * 100.0);
         else
-                snprintf(buf, size, "%.1f", v * 100.0);
+                snprintf(buf, size, "-");
+}
+
+static void int_or_dash(char *buf, size_t size, struct json_object *o, const char *key)
+{
+        int64_t v = i_or(o, key, -1);
+
+        if (v >= 0)
+                snprintf(buf, size, "%lld", (long long)v);
+        else
+                snprintf(buf, size, "-");
 }
 
 /* CPU, node and affinity columns; the affinity is padded only when more columns follow. */
-static void thread_cols(FILE *f, const struct thread_observation *t, bool last)
+static void thread_cols(FILE *f, struct json_object *t, bool last)
 {
-        char aff[256];
+        char cpu[24], node[24];
 
-        if (t->gone) {
-                fprintf(f, "  %4s  %4s  %s", "-", "-", "(exited)");
-                return;
-        }
-        fprintf(f, "  %4d  ", t->placement.last_cpu);
-        if (t->host_node >= 0)
-                fprintf(f, "%4d", t->host_node);
-        else
-                fprintf(f, "%4s", "?");
-        fprintf(f, last ? "  %s" : "  %-9s", idset_str(&t->placement.affinity, aff, sizeof(aff)));
+        int_or_dash(cpu, sizeof(cpu), t, "host_cpu");
+        int_or_dash(node, sizeof(node), t, "host_node");
+        fprintf(f, "  %4s  %4s", cpu, node);
+        fprintf(f, last ? "  %s" : "  %-9s", s_or(t, "affinity", "-"));
 }
 
-void show_table_domain(FILE *f, const struct vm_observation *o, const struct host_topology *topo,
-                       const char *source)
+void show_table_domain(FILE *f, struct json_object *dom, struct json_object *host)
 {
-        const struct guest_model *m = o->model;
-        char buf[256], pct[16];
+        struct json_object *nodes = NULL, *cells = NULL, *vcpus = NULL, *threads = NULL, *policy = NULL;
+        char pct[16], buf[64];
 
-        ratio_str(&o->total, pct, sizeof(pct));
-        fprintf(f, "Domain %s  (pid %d, QEMU %d.%d.%d%s%s)\n", m->name ?: "?", (int)m->pid, m->qemu_major,
-                m->qemu_minor, m->qemu_micro, source ? ", " : "", source ?: "");
+        json_member_array(host, "nodes", &nodes);
+        json_member_array(dom, "guest_nodes", &cells);
+        json_member_array(dom, "vcpus", &vcpus);
+        json_member_array(dom, "threads", &threads);
+        ratio_str(dom, pct, sizeof(pct));
+        fprintf(f, "Domain %s  (pid %lld, QEMU %s, %s)\n", s_or(dom, "name", "?"),
+                (long long)i_or(dom, "pid", 0), s_or(dom, "qemu_version", "?"), s_or(dom, "qmp", "?"));
+        if (json_member_object(dom, "policy", &policy) == 0) {
+                const char *err = s_or(policy, "error", NULL);
+                fprintf(f, "Policy %s (%s)%s%s\n", s_or(policy, "mode", "?"), s_or(policy, "source", "?"),
+                        err ? "  INVALID: " : "", err ?: "");
+        }
         fprintf(f, "Locality %s %%  (%.1f of %.1f MiB present are on their cell's home node)\n\n", pct,
-                MIB(o->total.local_bytes), MIB(o->total.present_bytes));
+                MIB(u_or(dom, "local_bytes")), MIB(u_or(dom, "present_bytes")));
 
         fprintf(f, "%4s  %-7s  %-12s  %-5s  %4s  %9s", "Cell", "vCPUs", "Backend", "Kind", "Home",
                 "Size MiB");
-        for (unsigned i = 0; i < topo->n_nodes; i++) {
-                snprintf(buf, sizeof(buf), "Node %d", topo->nodes[i].id);
+        for (size_t i = 0; nodes && i < json_object_array_length(nodes); i++) {
+                snprintf(buf, sizeof(buf), "Node %lld",
+                         (long long)i_or(json_object_array_get_idx(nodes, i), "id", -1));
                 fprintf(f, "  %9s", buf);
         }
         fprintf(f, "  %9s  %11s  %7s\n", "Total", "Not present", "Local %");
 
-        for (unsigned c = 0; c < m->n_cells; c++) {
-                const struct guest_cell *cell = &m->cells[c];
-                const struct cell_observation *co = &o->cells[c];
-                char home[16];
+        for (size_t c = 0; cells && c < json_object_array_length(cells); c++) {
+                struct json_object *cell = json_object_array_get_idx(cells, c), *hb = NULL, *regions = NULL;
+                size_t n_regions;
+                char home[24];
 
-                if (co->locality.home_node >= 0)
-                        snprintf(home, sizeof(home), "%d", co->locality.home_node);
-                else
-                        snprintf(home, sizeof(home), "-");
-                snprintf(buf, sizeof(buf), "%s%s", cell->regions[0].backend_id,
-                         cell->n_regions > 1 ? "+" : "");
-                fprintf(f, "%4d  %-7s  %-12s  %-5s  %4s  %9.1f", cell->id,
-                        idset_str(&cell->vcpus, (char[64]){}, 64), buf,
-                        backend_kind_to_string(cell->regions[0].kind), home, MIB(cell->size_bytes));
-                for (unsigned i = 0; i < topo->n_nodes; i++) {
-                        int id = topo->nodes[i].id;
-                        fprintf(f, "  %9.1f",
-                                MIB(id < RESIDENCY_MAX_NODES ? co->residency.node_bytes[id] : 0));
+                json_member_object(cell, "host_bytes", &hb);
+                json_member_array(cell, "regions", &regions);
+                n_regions = regions ? json_object_array_length(regions) : 0;
+                int_or_dash(home, sizeof(home), cell, "home_node");
+                snprintf(buf, sizeof(buf), "%s%s", s_or(cell, "backend", "?"), n_regions > 1 ? "+" : "");
+                fprintf(f, "%4lld  %-7s  %-12s  %-5s  %4s  %9.1f", (long long)i_or(cell, "id", -1),
+                        s_or(cell, "vcpus", "-"), buf, s_or(cell, "backend_kind", "?"), home,
+                        MIB(u_or(cell, "size_bytes")));
+                for (size_t i = 0; nodes && i < json_object_array_length(nodes); i++) {
+                        snprintf(buf, sizeof(buf), "%lld",
+                                 (long long)i_or(json_object_array_get_idx(nodes, i), "id", -1));
+                        fprintf(f, "  %9.1f", MIB(u_or(hb, buf)));
                 }
-                ratio_str(&co->locality, pct, sizeof(pct));
-                fprintf(f, "  %9.1f  %11.1f  %7s\n", MIB(co->locality.present_bytes),
-                        MIB(co->residency.not_present_bytes), pct);
-                for (unsigned r = 1; r < cell->n_regions; r++)
+                ratio_str(cell, pct, sizeof(pct));
+                fprintf(f, "  %9.1f  %11.1f  %7s\n", MIB(u_or(cell, "present_bytes")),
+                        MIB(u_or(cell, "not_present_bytes")), pct);
+                for (size_t r = 1; r < n_regions; r++) {
+                        struct json_object *rg = json_object_array_get_idx(regions, r);
                         fprintf(f, "%4s  %-7s  + %-10s  %-5s  %4s  %9.1f  (%s)\n", "", "",
-                                cell->regions[r].backend_id, backend_kind_to_string(cell->regions[r].kind),
-                                "", MIB(cell->regions[r].size_bytes), cell->regions[r].device_id ?: "");
+                                s_or(rg, "backend", "?"), s_or(rg, "kind", "?"), "",
+                                MIB(u_or(rg, "size_bytes")), s_or(rg, "device", ""));
+                }
         }
 
         fprintf(f, "\n%5s  %8s  %4s  %4s  %4s  %s\n", "vCPU", "TID", "Cell", "CPU", "Node", "Affinity");
-        for (unsigned i = 0; i < m->n_vcpus; i++) {
-                fprintf(f, "%5d  %8d  %4d", m->vcpus[i].index, (int)m->vcpus[i].tid, m->vcpus[i].cell);
-                thread_cols(f, &o->vcpus[i], true);
+        for (size_t i = 0; vcpus && i < json_object_array_length(vcpus); i++) {
+                struct json_object *v = json_object_array_get_idx(vcpus, i);
+                fprintf(f, "%5lld  %8lld  %4lld", (long long)i_or(v, "index", -1),
+                        (long long)i_or(v, "tid", -1), (long long)i_or(v, "guest_node", -1));
+                thread_cols(f, v, true);
                 fputc('\n', f);
         }
 
         fprintf(f, "\n%-8s  %8s  %4s  %4s  %-9s  %s\n", "Thread", "TID", "CPU", "Node", "Affinity", "Name");
-        for (unsigned i = 0; i < m->n_threads; i++) {
-                fprintf(f, "%-8s  %8d", guest_thread_kind_to_string(m->threads[i].kind),
-                        (int)m->threads[i].tid);
-                thread_cols(f, &o->threads[i], false);
-                fprintf(f, "  %s\n", m->threads[i].name);
+        for (size_t i = 0; threads && i < json_object_array_length(threads); i++) {
+                struct json_object *t = json_object_array_get_idx(threads, i);
+                fprintf(f, "%-8s  %8lld", s_or(t, "kind", "?"), (long long)i_or(t, "tid", -1));
+                thread_cols(f, t, false);
+                fprintf(f, "  %s\n", s_or(t, "name", "?"));
         }
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vnuma/daemon-config.h"
 #include "vnuma/guest-query.h"
 #include "vnuma/json-util.h"
 #include "vnuma/log.h"
@@ -13,17 +14,21 @@
 #include "vnuma/qmp.h"
 #include "vnuma/show.h"
 #include "vnuma/topology.h"
+#include "vnumactl.h"
 
 #define MAX_QMP 64
 
 static struct {
         bool json;
+        bool dry_run;
+        const char *socket_path;
         const char *qmp[MAX_QMP];
         unsigned n_qmp;
         const char *sysfs_root;
         const char *procfs_root;
         int timeout_ms;
 } arg = {
+        .socket_path = VNUMAD_SOCKET_PATH,
         .sysfs_root = "/sys",
         .procfs_root = "/proc",
         .timeout_ms = QMP_DEFAULT_TIMEOUT_MS,
@@ -31,33 +36,54 @@ static struct {
 
 static void help(void)
 {
-        printf("Usage: vnumactl [OPTIONS] COMMAND\n"
+        printf("Usage: vnumactl [OPTIONS] COMMAND [ARGS]\n"
                "\n"
-               "Show where guest NUMA cells and vCPU threads sit on the host.\n"
+               "Show and steer where guest NUMA cells and vCPU threads sit on the host.\n"
                "\n"
-               "Commands:\n"
-               "  show --qmp PATH...    Residency per guest cell and host node, vCPU placement\n"
-               "  topology              Host NUMA nodes, CPUs, memory and distances\n"
+               "Commands that read QEMU directly (no daemon needed):\n"
+               "  show --qmp PATH...     Residency per guest cell and host node, vCPU placement\n"
+               "  topology               Host NUMA nodes, CPUs, memory and distances\n"
+               "\n"
+               "Commands that ask the vnumad daemon:\n"
+               "  status                 Daemon state, sampler, managed VMs and their locality\n"
+               "  show [VM]              Like show --qmp, for the VMs vnumad manages\n"
+               "  rebalance [--dry-run] VM  Run a period now (dry run: what the last one planned)\n"
+               "  policy get VM          The VM's effective policy and where it comes from\n"
+               "  explain VM             Recent actions with their reasons, locality timeline\n"
+               "  metrics                Prometheus text format\n"
                "\n"
                "Options:\n"
-               "  --qmp PATH            QEMU QMP socket (repeatable)\n"
-               "  --json                Machine-readable output (stable keys, base units)\n"
-               "  --timeout MS          QMP command timeout (default %d)\n"
-               "  --sysfs-root DIR      Read host topology below DIR (default /sys)\n"
-               "  --procfs-root DIR     Read process state below DIR (default /proc)\n"
-               "  -h, --help            Show this help\n"
-               "  --version             Show the version\n"
+               "  --qmp PATH             QEMU QMP socket (repeatable)\n"
+               "  --socket PATH          vnumad control socket (default %s)\n"
+               "  --json                 Machine-readable output (stable keys, base units)\n"
+               "  --dry-run              With rebalance: change nothing\n"
+               "  --timeout MS           Socket timeout (default %d)\n"
+               "  --sysfs-root DIR       Read host topology below DIR (default /sys)\n"
+               "  --procfs-root DIR      Read process state below DIR (default /proc)\n"
+               "  -h, --help             Show this help\n"
+               "  --version              Show the version\n"
                "\n"
                "See vnumactl(8).\n",
-               QMP_DEFAULT_TIMEOUT_MS);
+               VNUMAD_SOCKET_PATH, QMP_DEFAULT_TIMEOUT_MS);
 }
 
 static int parse_argv(int argc, char *argv[])
 {
-        enum { ARG_QMP = 0x100, ARG_JSON, ARG_TIMEOUT, ARG_SYSFS, ARG_PROCFS, ARG_VERSION };
+        enum {
+                ARG_QMP = 0x100,
+                ARG_JSON,
+                ARG_TIMEOUT,
+                ARG_SYSFS,
+                ARG_PROCFS,
+                ARG_VERSION,
+                ARG_SOCKET,
+                ARG_DRY_RUN
+        };
         static const struct option options[] = {
                 {"qmp", required_argument, NULL, ARG_QMP},
                 {"json", no_argument, NULL, ARG_JSON},
+                {"socket", required_argument, NULL, ARG_SOCKET},
+                {"dry-run", no_argument, NULL, ARG_DRY_RUN},
                 {"timeout", required_argument, NULL, ARG_TIMEOUT},
                 {"sysfs-root", required_argument, NULL, ARG_SYSFS},
                 {"procfs-root", required_argument, NULL, ARG_PROCFS},
@@ -78,6 +104,12 @@ static int parse_argv(int argc, char *argv[])
                         break;
                 case ARG_JSON:
                         arg.json = true;
+                        break;
+                case ARG_SOCKET:
+                        arg.socket_path = optarg;
+                        break;
+                case ARG_DRY_RUN:
+                        arg.dry_run = true;
                         break;
                 case ARG_TIMEOUT: {
                         char *end;
@@ -152,26 +184,35 @@ static int observe_one(const char *path, const struct host_topology *topo, struc
                 return log_error_errno(r, "%s: cannot read the placement of QEMU pid %d: %m", path,
                                        (int)m->pid);
 
-        if (arg.json)
-                json_object_array_add(domains, show_json_domain(o, topo, path));
-        else {
-                show_table_domain(stdout, o, topo, path);
-                fputc('\n', stdout);
-        }
+        json_object_array_add(domains, show_json_domain(o, topo, path));
         return 0;
 }
 
-static int cmd_show(const struct host_topology *topo)
+void print_doc(struct json_object *doc)
+{
+        printf("%s\n", json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
+                                                                   JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+/* Tables for every domain of a show document. */
+void print_show_tables(struct json_object *doc)
+{
+        struct json_object *host = NULL, *domains = NULL;
+
+        json_member_object(doc, "host", &host);
+        json_member_array(doc, "domains", &domains);
+        for (size_t i = 0; domains && i < json_object_array_length(domains); i++) {
+                show_table_domain(stdout, json_object_array_get_idx(domains, i), host);
+                fputc('\n', stdout);
+        }
+}
+
+static int cmd_show_qmp(const struct host_topology *topo)
 {
         _cleanup_json_ struct json_object *doc = NULL;
         struct json_object *domains;
         int ret = 0;
 
-        if (arg.n_qmp == 0) {
-                log_error("show: no --qmp socket given; talking to the vnumad daemon is not available in "
-                          "this version. Use: vnumactl show --qmp PATH");
-                return -EINVAL;
-        }
         doc = json_object_new_object();
         domains = json_object_new_array();
         if (!doc || !domains)
@@ -186,8 +227,9 @@ static int cmd_show(const struct host_topology *topo)
                         ret = r;
         }
         if (arg.json)
-                printf("%s\n", json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
-                                                                           JSON_C_TO_STRING_NOSLASHESCAPE));
+                print_doc(doc);
+        else
+                print_show_tables(doc);
         return ret;
 }
 
@@ -199,8 +241,7 @@ static int cmd_topology(const struct host_topology *topo)
                 _cleanup_json_ struct json_object *doc = json_object_new_object();
                 json_object_object_add(doc, "version", json_object_new_int(SHOW_JSON_VERSION));
                 json_object_object_add(doc, "host", show_json_host(topo));
-                printf("%s\n", json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
-                                                                           JSON_C_TO_STRING_NOSLASHESCAPE));
+                print_doc(doc);
                 return 0;
         }
         printf("%4s  %-16s  %12s  %12s  Distances\n", "Node", "CPUs", "Total MiB", "Free MiB");
@@ -221,7 +262,8 @@ int main(int argc, char *argv[])
 {
         _cleanup_(host_topology_freep) struct host_topology *topo = NULL;
         const char *verb;
-        int r;
+        char **rest;
+        int n_rest, r;
 
         log_set_program("vnumactl");
         r = parse_argv(argc, argv);
@@ -232,20 +274,29 @@ int main(int argc, char *argv[])
                 return 2;
         }
         verb = argv[optind];
-        if (optind + 1 < argc) {
-                log_error("Unexpected argument \"%s\"; see vnumactl --help.", argv[optind + 1]);
-                return 2;
-        }
-        if (!streq(verb, "show") && !streq(verb, "topology")) {
-                log_error("Unknown command \"%s\"; see vnumactl --help.", verb);
-                return 2;
-        }
+        rest = argv + optind + 1;
+        n_rest = argc - optind - 1;
 
-        r = host_topology_read(arg.sysfs_root, &topo);
-        if (r < 0) {
-                log_error_errno(r, "Cannot read the host NUMA topology below %s: %m", arg.sysfs_root);
-                return 1;
+        if (streq(verb, "topology") || (streq(verb, "show") && arg.n_qmp > 0)) {
+                if (n_rest > 0) {
+                        log_error("Unexpected argument \"%s\"; see vnumactl --help.", rest[0]);
+                        return 2;
+                }
+                r = host_topology_read(arg.sysfs_root, &topo);
+                if (r < 0) {
+                        log_error_errno(r, "Cannot read the host NUMA topology below %s: %m",
+                                        arg.sysfs_root);
+                        return 1;
+                }
+                r = streq(verb, "show") ? cmd_show_qmp(topo) : cmd_topology(topo);
+                return r < 0 ? 1 : 0;
         }
-        r = streq(verb, "show") ? cmd_show(topo) : cmd_topology(topo);
-        return r < 0 ? 1 : 0;
+        struct daemon_client_opts opts = {
+                .socket_path = arg.socket_path,
+                .timeout_ms = arg.timeout_ms,
+                .json = arg.json,
+                .dry_run = arg.dry_run,
+        };
+        r = daemon_verb(&opts, verb, rest, n_rest);
+        return r == -EINVAL ? 2 : r < 0 ? 1 : 0;
 }

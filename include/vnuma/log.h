@@ -13,6 +13,8 @@ void log_set_max_level(int level);
 int log_get_max_level(void);
 /* Prefix every line with this program name (for terminals). */
 void log_set_program(const char *name);
+/* From now on log through syslog(3) (a daemon without stderr). */
+void log_open_syslog(void);
 
 /* Returns -abs(error) when error != 0, so `return log_error_errno(r, "...")` works. */
 int log_internal(int level, int error, const char *fmt, ...) _printf_(3, 4);

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The VMs vnumad manages: where each came from (a QMP socket), its guest model, its policy,
+ * and a short locality timeline. The daemon adds VMs as their sockets appear and drops them
+ * when their QEMU exits. */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "vnuma/guest.h"
+#include "vnuma/policy-mode.h"
+
+#define VM_TIMELINE_LEN 120
+
+struct timeline_point {
+        uint64_t period;
+        double locality; /* < 0: undefined (nothing present) */
+        uint64_t bytes_migrated;
+};
+
+struct managed_vm {
+        uint64_t id;
+        char *name;
+        char *qmp_path;
+        struct guest_model *model;
+        uint64_t start_time; /* /proc/PID/stat starttime: tells a reused pid apart */
+        struct vm_policy policy;
+        char *policy_source; /* "config [vm NAME]", "config [policy]", "metadata" */
+        char *policy_error;  /* invalid policy: the VM is observed, never changed */
+        uint64_t added_period;
+        uint64_t bytes_migrated; /* total */
+        unsigned timeline_n, timeline_head;
+        struct timeline_point timeline[VM_TIMELINE_LEN];
+};
+
+struct vm_manager {
+        const char *procfs_root;
+        int qmp_timeout_ms;
+        uint64_t next_id;
+        size_t n_vms;
+        struct managed_vm **vms;
+};
+
+void vm_manager_init(struct vm_manager *m, const char *procfs_root, int qmp_timeout_ms);
+void vm_manager_done(struct vm_manager *m);
+
+/* Connects to the QMP socket briefly (QEMU serves one client at a time), learns the guest
+ * model and adds the VM. -EEXIST if that socket is already managed. On failure *ret_error
+ * names the socket and the problem. */
+int vm_manager_add_qmp(struct vm_manager *m, const char *qmp_path, struct managed_vm **ret,
+                       char **ret_error);
+void vm_manager_remove(struct vm_manager *m, uint64_t id);
+struct managed_vm *vm_manager_find(const struct vm_manager *m, uint64_t id);
+/* By VM name, or by QMP socket path. */
+struct managed_vm *vm_manager_lookup(const struct vm_manager *m, const char *name_or_path);
+/* False once the QEMU process is gone (or its pid was reused). */
+bool managed_vm_alive(const struct managed_vm *vm, const char *procfs_root);
+
+void managed_vm_record(struct managed_vm *vm, uint64_t period, double locality, uint64_t bytes_migrated);
+/* Timeline points oldest first: fills at most n, returns how many. */
+unsigned managed_vm_timeline(const struct managed_vm *vm, struct timeline_point *out, unsigned n);

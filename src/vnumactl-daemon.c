@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* vnumactl's commands that ask vnumad, over its QMP-shaped control socket. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "vnuma/json-util.h"
+#include "vnuma/log.h"
+#include "vnuma/qmp.h"
+#include "vnumactl.h"
+
+static int call(const struct daemon_client_opts *o, const char *command, struct json_object *args,
+                struct json_object **ret)
+{
+        _cleanup_(qmp_client_freep) struct qmp_client *c = NULL;
+        int r;
+
+        r = qmp_client_connect_unix(o->socket_path, o->timeout_ms, &c);
+        if (r == -ENOENT || r == -ECONNREFUSED)
+                return log_error_errno(r, "vnumad is not running (cannot connect to %s: %m).",
+                                       o->socket_path);
+        if (r < 0)
+                return log_error_errno(r, "Cannot talk to vnumad at %s: %m", o->socket_path);
+        r = qmp_client_execute(c, command, args, ret);
+        if (r < 0)
+                return log_error_errno(r, "%s", qmp_client_error_message(c));
+        return 0;
+}
+
+static const char *s_or(struct json_object *o, const char *key, const char *dflt)
+{
+        const char *v;
+        return json_member_string(o, key, &v) == 0 ? v : dflt;
+}
+
+static uint64_t u_or(struct json_object *o, const char *key)
+{
+        uint64_t v;
+        return json_member_uint64(o, key, &v) == 0 ? v : 0;
+}
+
+static void pct(struct json_object *o, char *buf, size_t size)
+{
+        struct json_object *v;
+        if (json_object_object_get_ex(o, "locality_ratio", &v) && v)
+                snprintf(buf, size, "%.1f", json_object_get_double(v) * 100.0);
+        else
+                snprintf(buf, size, "-");
+}
+
+static void print_status(struct json_object *st)
+{
+        struct json_object *vms = NULL, *last = NULL;
+        bool dry = false;
+
+        json_member_bool(st, "dry_run", &dry);
+        json_member_object(st, "last_period", &last);
+        json_member_array(st, "vms", &vms);
+        printf("vnumad %s, up %.0f s, period %" PRIu64 " (every %" PRIu64 " ms)%s\n",
+               s_or(st, "version", "?"), (double)u_or(st, "uptime_ns") / 1e9, u_or(st, "period"),
+               u_or(st, "period_ms"), dry ? ", DRY RUN" : "");
+        printf("Sampler: %s   Host nodes: %" PRIu64 "\n", s_or(st, "sampler", "?"), u_or(st, "host_nodes"));
+        printf("Actions: %" PRIu64 " applied, %" PRIu64 " failed; %.1f MiB migrated; last plan %.3f ms\n\n",
+               u_or(st, "actions_applied"), u_or(st, "actions_failed"),
+               (double)u_or(st, "bytes_migrated") / 1048576.0, (double)u_or(last, "plan_ns") / 1e6);
+        printf("%-20s  %8s  %5s  %5s  %-10s  %9s  %12s  %s\n", "VM", "PID", "Cells", "vCPUs", "Policy",
+               "Local %", "Migrated MiB", "Notes");
+        for (size_t i = 0; vms && i < json_object_array_length(vms); i++) {
+                struct json_object *vm = json_object_array_get_idx(vms, i), *policy = NULL;
+                char p[16];
+
+                json_member_object(vm, "policy", &policy);
+                pct(vm, p, sizeof(p));
+                printf("%-20s  %8" PRIu64 "  %5" PRIu64 "  %5" PRIu64 "  %-10s  %9s  %12.1f  %s\n",
+                       s_or(vm, "name", "?"), u_or(vm, "pid"), u_or(vm, "cells"), u_or(vm, "vcpus"),
+                       s_or(policy, "mode", "?"), p, (double)u_or(vm, "bytes_migrated") / 1048576.0,
+                       s_or(policy, "error", ""));
+        }
+}
+
+static void print_actions(struct json_object *actions)
+{
+        for (size_t i = 0; actions && i < json_object_array_length(actions); i++) {
+                struct json_object *a = json_object_array_get_idx(actions, i);
+                uint64_t period = u_or(a, "period");
+
+                if (period)
+                        printf("  period %6" PRIu64 "  ", period);
+                else
+                        printf("  ");
+                printf("%s\n", s_or(a, "text", s_or(a, "type", "?")));
+        }
+}
+
+static void print_policy(struct json_object *p)
+{
+        printf("Mode:          %s\n", s_or(p, "mode", "?"));
+        printf("Nodes:         %s\n", *s_or(p, "nodes", "") ? s_or(p, "nodes", "") : "all");
+        printf("Pin:           %s\n", s_or(p, "pin", "?"));
+        printf("Migrate rate:  %.0f MiB/s\n", (double)u_or(p, "migrate_rate_bytes") / 1048576.0);
+        printf("Source:        %s\n", s_or(p, "source", "?"));
+        if (s_or(p, "error", NULL))
+                printf("ERROR:         %s (the VM is left untouched)\n", s_or(p, "error", ""));
+}
+
+static void print_explain(struct json_object *e)
+{
+        struct json_object *policy = NULL, *actions = NULL, *timeline = NULL;
+
+        json_member_object(e, "policy", &policy);
+        json_member_array(e, "actions", &actions);
+        json_member_array(e, "timeline", &timeline);
+        printf("VM %s\n", s_or(e, "domain", "?"));
+        print_policy(policy);
+        printf("\nRecent actions (oldest first):\n");
+        if (!actions || json_object_array_length(actions) == 0)
+                printf("  none\n");
+        print_actions(actions);
+        printf("\nLocality timeline (period: local %%):\n");
+        for (size_t i = 0; timeline && i < json_object_array_length(timeline); i++) {
+                struct json_object *t = json_object_array_get_idx(timeline, i);
+                char p[16];
+                pct(t, p, sizeof(p));
+                printf("  %6" PRIu64 ": %6s%s", u_or(t, "period"), p, (i + 1) % 6 == 0 ? "\n" : "");
+        }
+        putchar('\n');
+}
+
+int daemon_verb(const struct daemon_client_opts *o, const char *verb, char **args, int n_args)
+{
+        _cleanup_json_ struct json_object *req = json_object_new_object(), *ret = NULL;
+        const char *command = verb;
+        int want_args = 0, r;
+
+        if (streq(verb, "status") || streq(verb, "metrics"))
+                want_args = 0;
+        else if (streq(verb, "show"))
+                want_args = n_args > 0 ? 1 : 0;
+        else if (streq(verb, "rebalance") || streq(verb, "explain"))
+                want_args = 1;
+        else if (streq(verb, "policy")) {
+                if (n_args < 1 || !streq(args[0], "get")) {
+                        log_error("Usage: vnumactl policy get VM%s",
+                                  n_args && streq(args[0], "set")
+                                          ? " (policy set comes with libvirt metadata)"
+                                          : "");
+                        return -EINVAL;
+                }
+                command = "policy-get";
+                args++;
+                n_args--;
+                want_args = 1;
+        } else {
+                log_error("Unknown command \"%s\"; see vnumactl --help.", verb);
+                return -EINVAL;
+        }
+        if (n_args != want_args) {
+                log_error("%s: expected %s.", verb, want_args ? "one VM name" : "no arguments");
+                return -EINVAL;
+        }
+        if (want_args)
+                json_object_object_add(req, "domain", json_object_new_string(args[0]));
+        if (streq(verb, "rebalance") && o->dry_run)
+                json_object_object_add(req, "dry_run", json_object_new_boolean(true));
+
+        r = call(o, command, req, &ret);
+        if (r < 0)
+                return r;
+        if (o->json) {
+                print_doc(ret);
+                return 0;
+        }
+        if (streq(verb, "status"))
+                print_status(ret);
+        else if (streq(verb, "show"))
+                print_show_tables(ret);
+        else if (streq(verb, "metrics"))
+                fputs(s_or(ret, "text", ""), stdout);
+        else if (streq(command, "policy-get"))
+                print_policy(ret);
+        else if (streq(verb, "explain"))
+                print_explain(ret);
+        else if (streq(verb, "rebalance")) {
+                struct json_object *actions = NULL;
+                bool dry = false;
+                json_member_array(ret, "actions", &actions);
+                json_member_bool(ret, "dry_run", &dry);
+                printf("%s %s, period %" PRIu64 ": %zu actions%s\n", dry ? "Planned for" : "Rebalanced",
+                       s_or(ret, "domain", "?"), u_or(ret, "period"),
+                       actions ? json_object_array_length(actions) : 0,
+                       dry ? " (dry run: nothing applied)" : "");
+                print_actions(actions);
+        }
+        return 0;
+}

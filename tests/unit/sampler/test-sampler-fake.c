@@ -18,7 +18,8 @@
 #define VCPU1  4244
 #define N_CPUS 32
 
-static char root[] = "/tmp/test-sampler-fake-XXXXXX";
+#define ROOT_TEMPLATE "/tmp/test-sampler-fake-XXXXXX"
+static char root[sizeof(ROOT_TEMPLATE)];
 
 static void write_file(const char *rel, const char *fmt, ...) _printf_(2, 3);
 static void write_file(const char *rel, const char *fmt, ...)
@@ -119,6 +120,7 @@ static void setup(struct fixture *fx)
         _cleanup_free_ char *sysfs = NULL;
         struct sampler_config cfg;
 
+        memcpy(root, ROOT_TEMPLATE, sizeof(ROOT_TEMPLATE)); /* CK_FORK=no runs the tests in one process */
         ck_assert_ptr_nonnull(mkdtemp(root));
         write_file("/sys/kernel/numa_balancing", "1\n");
         write_file("/thread-self/sched", "numa_faults node=0 task_private=0 task_shared=0 group_private=0 "

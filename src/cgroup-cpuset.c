@@ -454,9 +454,8 @@ static int save_mask(struct entered *e)
 
 /* v2: a domain cgroup holds whole processes, so one write of the pid moves every thread at once
  * and either all move or none does. */
-static int enter_v2(const char *procfs_root, const char *path, pid_t pid, struct entered *e, size_t n)
+static int enter_v2(const char *path, pid_t pid, struct entered *e, size_t n)
 {
-        _cleanup_free_ char *from = NULL;
         int r;
 
         for (size_t i = 0; i < n; i++) {
@@ -464,9 +463,6 @@ static int enter_v2(const char *procfs_root, const char *path, pid_t pid, struct
                 if (r < 0)
                         return r;
         }
-        r = cpuset_cgroup_of_thread(procfs_root, pid, pid, CPUSET_V2, &from);
-        if (r < 0)
-                return r;
         r = attach(path, pid);
         if (r < 0)
                 return r;
@@ -518,7 +514,7 @@ int cpuset_cgroup_enter(const char *procfs_root, const char *path, pid_t pid, co
         for (size_t i = 0; i < n_tids; i++)
                 e[i].tid = tids[i];
         if (probed.version == CPUSET_V2)
-                r = enter_v2(procfs_root, path, pid, e, n_tids);
+                r = enter_v2(path, pid, e, n_tids);
         else
                 r = enter_v1(procfs_root, path, pid, e, n_tids);
         for (size_t i = 0; i < n_tids; i++)

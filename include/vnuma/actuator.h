@@ -97,7 +97,8 @@ enum actuator_kind actuator_get_kind(const struct actuator *a);
  *             negative node, vm id mismatch, no snapshot for a region policy)
  *   -ENOENT   the model has no such cell or vCPU index
  *   -ESRCH    a thread or the process is gone (pins: no thread was changed)
- *   -EPERM    not allowed to act on the process
+ *   -EPERM    not allowed to act on the process (move_pages with MPOL_MF_MOVE_ALL needs
+ *             CAP_SYS_NICE)
  *   -ENODEV   migrate to a node the kernel does not have (the pages are counted failed)
  *   -EACCES   migrate to a node outside the process's cpuset
  *   -EOPNOTSUPP  no cpuset controller mounted (region policy)
@@ -125,9 +126,9 @@ int actuator_apply(struct actuator *a, const struct snapshot *s, const struct ac
  * cpuset cgroup if vnumad created one and it is empty (-EBUSY if threads remain). 0 if unknown. */
 int actuator_forget_vm(struct actuator *a, uint64_t vm_id);
 
-/* The last recorded action lines, oldest first: fills at most n pointers (valid until the next
- * apply) and returns how many. Every apply records one line, prefixed "dry-run: " on a dry-run
- * actuator; a failed apply records its error. */
+/* The newest min(n, kept) recorded action lines, oldest of them first: fills that many pointers
+ * (valid until the next apply) and returns the count. Every apply records one line, prefixed "dry-run: " on
+ * a dry-run actuator; a failed apply records its error. */
 size_t actuator_recorded(const struct actuator *a, const char **lines, size_t n);
 /* Lines recorded since actuator_new, including those no longer kept. */
 uint64_t actuator_recorded_total(const struct actuator *a);

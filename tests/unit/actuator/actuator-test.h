@@ -63,6 +63,17 @@ static inline void test_thread_stop(struct test_thread *t)
         t->running = false;
 }
 
+/* The id of a thread that existed and is gone, so every use of it fails with ESRCH. A joined thread
+ * rather than a forked child: a child exiting under valgrind would report the test's allocations. */
+static inline pid_t test_dead_tid(void)
+{
+        struct test_thread t = {};
+
+        test_thread_start(&t);
+        test_thread_stop(&t);
+        return t.tid;
+}
+
 /* The CPU set a thread may run on, read back two ways: the syscall and /proc status. */
 static inline struct idset test_affinity(pid_t tid)
 {

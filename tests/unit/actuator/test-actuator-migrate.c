@@ -9,9 +9,9 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/wait.h>
 
 #include "../test-util.h"
+#include "actuator-test.h"
 #include "vnuma/actuator.h"
 
 #define N_PAGES 64
@@ -269,15 +269,9 @@ START_TEST(test_migrate_gone_process_is_esrch)
         struct actuator_result res;
         struct mig_env e;
         struct action act;
-        pid_t child;
 
         env_start(&e);
-        child = fork();
-        ck_assert_int_ge(child, 0);
-        if (child == 0)
-                _exit(0);
-        ck_assert_int_eq(waitpid(child, NULL, 0), child);
-        e.model.pid = child;
+        e.model.pid = test_dead_tid();
         act = migrate(0, N_PAGES * e.ps, 0);
         ck_assert_int_eq(actuator_apply(a, NULL, &act, &e.vm, &res), -ESRCH);
         ck_assert_uint_eq(res.pages_moved, 0);

@@ -109,17 +109,6 @@ static void reap_child(pid_t pid)
         ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
 }
 
-static pid_t dead_tid(void)
-{
-        pid_t pid = fork();
-
-        ck_assert_int_ge(pid, 0);
-        if (pid == 0)
-                _exit(0);
-        ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
-        return pid;
-}
-
 static void assert_in(pid_t pid, pid_t tid, const char *path)
 {
         _cleanup_free_ char *now = NULL;
@@ -201,7 +190,7 @@ START_TEST(test_enter_moves_keeps_affinity_and_rolls_back)
         /* A gone thread after a live one: the live one goes back to p, where it was. */
         ck_assert_int_eq(cpuset_cgroup_set_mems(q, &root_mems, NULL), 0);
         pair[0] = tids[0];
-        pair[1] = dead_tid();
+        pair[1] = test_dead_tid();
         moved = 99;
         /* (v1 moves the live thread and back; v2 notices before moving the process.) */
         ck_assert_int_eq(cpuset_cgroup_enter(NULL, q, child, pair, 2, &moved), -ESRCH);
@@ -260,7 +249,7 @@ START_TEST(test_actuator_region_policy)
         ck_assert_int_eq(actuator_new(&cfg, &a), 0);
 
         /* The process is gone before the threads can move: the new cgroup is removed again. */
-        model.pid = dead_tid();
+        model.pid = test_dead_tid();
         act = region_policy(0, REGION_POLICY_BIND, 0x1);
         ck_assert_int_eq(actuator_apply(a, s, &act, &vm, &res), 0); /* cell 1 still open: no cgroup */
         act = region_policy(1, REGION_POLICY_BIND, 0x1);

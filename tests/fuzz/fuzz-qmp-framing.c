@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* QMP framing and message parsing. The input is a QMP byte stream behind a two-byte header:
- * byte 0 picks the object size limit, byte 1 seeds the split points. The stream is framed
- * twice, once in pieces and once whole, and both must yield the same objects and outcome;
- * each object is then parsed as a QMP message. Finally a client is driven over a transport
- * that plays the stream back, so greeting, id matching and event queueing see it too. */
+/* QMP framing and message parsing. The input is a raw QMP byte stream (a transcript of what
+ * QEMU sends), so any recorded session is a seed. A hash of the input picks the object size
+ * limit and seeds the split points. The stream is framed twice, in pieces and whole, and both
+ * must yield the same objects and outcome; each object is then parsed as a QMP message.
+ * Finally a client is driven over a transport that plays the stream back, so greeting, id
+ * matching ("vnuma-1" is qmp_capabilities, then "vnuma-2", ...) and event queueing see it. */
 #include <json-c/json.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -179,20 +180,25 @@ static void drive_client(const uint8_t *data, size_t size, size_t max_object, ui
         }
 }
 
+/* FNV-1a: the limit and the split points follow from the input, not from a clock. */
+static uint32_t hash(const uint8_t *data, size_t size)
+{
+        uint32_t h = 2166136261u;
+
+        for (size_t i = 0; i < size; i++)
+                h = (h ^ data[i]) * 16777619u;
+        return h;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         struct framed split = {}, whole = {};
-        size_t max_object;
-        uint32_t seed;
+        uint32_t h = hash(data, size);
+        /* Mostly roomy, one input in four with a small limit to reach -EMSGSIZE. */
+        size_t max_object = (h & 3) == 0 ? 8 + (h >> 2) % 1024 : 65536;
+        size_t max_piece = 1 + (h >> 12) % 64;
 
-        if (size < 2)
-                return 0;
-        max_object = 8 + (size_t)data[0] * 32;
-        seed = 0x9e3779b9u ^ data[1] ^ ((uint32_t)size << 8);
-        data += 2;
-        size -= 2;
-
-        frame(data, size, max_object, seed, 1 + data[-1] % 64, &split);
+        frame(data, size, max_object, h, max_piece, &split);
         frame(data, size, max_object, 0, 0, &whole);
         /* Framing must not depend on where the reads split the stream. */
         if (split.result != whole.result || split.n != whole.n)
@@ -204,6 +210,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         framed_clear(&split);
         framed_clear(&whole);
 
-        drive_client(data, size, max_object, seed);
+        drive_client(data, size, max_object, h);
         return 0;
 }

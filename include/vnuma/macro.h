@@ -17,18 +17,25 @@
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
 
-#define MIN(a, b)                       \
-        ({                              \
-                __typeof__(a) _a = (a); \
-                __typeof__(b) _b = (b); \
-                _a < _b ? _a : _b;      \
+/* Unique local names, so MIN(MIN(a, b), c) does not shadow. */
+#define XCONCATENATE(x, y) x##y
+#define CONCATENATE(x, y)  XCONCATENATE(x, y)
+#define UNIQ_T(x, uniq)    CONCATENATE(__unique_prefix_, CONCATENATE(x, uniq))
+
+#define __MIN(aq, a, bq, b)                                                                               \
+        ({                                                                                                \
+                const __typeof__(a) UNIQ_T(A, aq) = (a);                                                  \
+                const __typeof__(b) UNIQ_T(B, bq) = (b);                                                  \
+                UNIQ_T(A, aq) < UNIQ_T(B, bq) ? UNIQ_T(A, aq) : UNIQ_T(B, bq);                            \
         })
-#define MAX(a, b)                       \
-        ({                              \
-                __typeof__(a) _a = (a); \
-                __typeof__(b) _b = (b); \
-                _a > _b ? _a : _b;      \
+#define __MAX(aq, a, bq, b)                                                                               \
+        ({                                                                                                \
+                const __typeof__(a) UNIQ_T(A, aq) = (a);                                                  \
+                const __typeof__(b) UNIQ_T(B, bq) = (b);                                                  \
+                UNIQ_T(A, aq) > UNIQ_T(B, bq) ? UNIQ_T(A, aq) : UNIQ_T(B, bq);                            \
         })
+#define MIN(a, b) __MIN(__COUNTER__, a, __COUNTER__, b)
+#define MAX(a, b) __MAX(__COUNTER__, a, __COUNTER__, b)
 
 /* Hand ownership of a pointer out of a _cleanup_ variable. */
 #define TAKE_PTR(p)                     \

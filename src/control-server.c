@@ -5,7 +5,6 @@
 #include <grp.h>
 #include <json-c/json.h>
 #include <poll.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,24 +226,39 @@ static void client_readable(int fd, bool readable, bool hangup, void *userdata)
         }
 }
 
-static bool uid_in_group(uid_t uid, gid_t primary, const char *group)
+/* Whether the peer process belongs to the group: its gid from SO_PEERCRED, or one of its
+ * supplementary groups as the kernel shows them in /proc/PID/status (what the process really
+ * holds, not what /etc/group says its user could hold). */
+static bool peer_in_group(pid_t pid, gid_t gid, const char *group)
 {
         struct group *g = getgrnam(group);
-        struct passwd *pw;
-        gid_t groups[256];
-        int n = (int)ELEMENTSOF(groups);
+        char path[64], line[4096];
+        bool found = false;
+        FILE *f;
 
         if (!g)
                 return false;
-        if (primary == g->gr_gid)
+        if (gid == g->gr_gid)
                 return true;
-        pw = getpwuid(uid);
-        if (!pw || getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0)
+        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+        f = fopen(path, "re");
+        if (!f)
                 return false;
-        for (int i = 0; i < n; i++)
-                if (groups[i] == g->gr_gid)
-                        return true;
-        return false;
+        while (!found && fgets(line, sizeof(line), f)) {
+                char *p, *end;
+
+                if (!startswith(line, "Groups:"))
+                        continue;
+                for (p = line + 7;; p = end) {
+                        unsigned long v = strtoul(p, &end, 10);
+                        if (end == p)
+                                break;
+                        if ((gid_t)v == g->gr_gid)
+                                found = true;
+                }
+        }
+        fclose(f);
+        return found;
 }
 
 static void listener_readable(int fd, bool readable, bool hangup, void *userdata)
@@ -280,9 +294,9 @@ static void listener_readable(int fd, bool readable, bool hangup, void *userdata
         c->fd = cfd;
         c->pid = cred.pid;
         c->uid = cred.uid;
-        c->access = cred.uid == 0                                                      ? ACCESS_WRITE
-                    : s->read_group && uid_in_group(cred.uid, cred.gid, s->read_group) ? ACCESS_READ
-                                                                                       : ACCESS_NONE;
+        c->access = cred.uid == 0                                                       ? ACCESS_WRITE
+                    : s->read_group && peer_in_group(cred.pid, cred.gid, s->read_group) ? ACCESS_READ
+                                                                                        : ACCESS_NONE;
         c->watch = event_loop_add_io(cfd, client_readable, c);
         if (c->watch < 0) {
                 client_free(c);

@@ -197,18 +197,19 @@ static int cmd_rebalance(void *userdata, struct json_object *args, bool may_writ
         bool dry_run = false;
         const struct plan *plan;
         struct json_object *o, *actions;
-        int r = want_domain(d, args, true, &vm, ret_error);
+        int r;
 
-        if (r < 0)
-                return r;
         if (json_member_bool(args, "dry_run", &dry_run) == -EBADMSG)
                 return asprintf(ret_error, "\"dry_run\" must be a boolean") < 0 ? -ENOMEM : -EINVAL;
+        /* Permission first: a read-only peer learns nothing from a change it may not make. */
+        if (!dry_run && !may_write)
+                return asprintf(ret_error, "permission denied: rebalance needs root (or use dry_run)") < 0
+                               ? -ENOMEM
+                               : -EPERM;
+        r = want_domain(d, args, true, &vm, ret_error);
+        if (r < 0)
+                return r;
         if (!dry_run) {
-                if (!may_write)
-                        return asprintf(ret_error,
-                                        "permission denied: rebalance needs root (or use dry_run)") < 0
-                                       ? -ENOMEM
-                                       : -EPERM;
                 r = daemon_run_period(d);
                 if (r < 0)
                         return asprintf(ret_error, "the period failed: %s", strerror(-r)) < 0 ? -ENOMEM : r;

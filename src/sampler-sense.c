@@ -5,34 +5,45 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "sampler-internal.h"
 #include "sampler-softdirty.h"
 #include "vnuma/fileio.h"
 #include "vnuma/proc-task.h"
 
+/* Whether QEMU still runs: /proc/PID is there and it is not a zombie (exited, not yet reaped
+ * by libvirt, with no memory left to sample). */
 static bool process_alive(const struct sampler *s, pid_t pid)
 {
-        _cleanup_free_ char *path = NULL;
+        _cleanup_free_ char *line = NULL;
+        const char *close;
         char rel[32];
-        struct stat st;
-
-        snprintf(rel, sizeof(rel), "/%d", (int)pid);
-        if (path_join_root(s->procfs_root, rel, &path) < 0)
-                return true; /* cannot tell: do not declare it dead */
-        return stat(path, &st) == 0 || errno != ENOENT;
-}
-
-/* Records why the VM is left out this period and returns error (or -ENOMEM). A vanished file
- * or process means QEMU exited (gone) or, if it still runs, that the model is out of date. */
-static int vm_error(struct sampler *s, const struct sampler_vm *in, int error, const char *what)
-{
-        enum sampler_issue_kind kind = SAMPLER_ISSUE_FAILED;
         int r;
 
-        if (error == -ENOENT || error == -ESRCH)
-                kind = process_alive(s, in->model->pid) ? SAMPLER_ISSUE_STALE : SAMPLER_ISSUE_GONE;
+        snprintf(rel, sizeof(rel), "/%d/stat", (int)pid);
+        r = read_one_line_at(s->procfs_root, rel, &line);
+        if (r == -ENOENT || r == -ESRCH)
+                return false;
+        if (r < 0)
+                return true; /* cannot tell: do not declare it dead */
+        close = strrchr(line, ')');
+        return !close || (close[1] != ' ' || (close[2] != 'Z' && close[2] != 'X'));
+}
+
+/* Records why the VM is left out this period and returns error (or -ENOMEM). Whatever failed, a
+ * QEMU that is no more is "gone" (move_pages on a zombie is -EINVAL, not -ESRCH); a vanished
+ * file of a live one means the model is out of date. */
+static int vm_error(struct sampler *s, const struct sampler_vm *in, int error, const char *what)
+{
+        enum sampler_issue_kind kind;
+        int r;
+
+        if (!process_alive(s, in->model->pid))
+                kind = SAMPLER_ISSUE_GONE;
+        else if (error == -ENOENT || error == -ESRCH)
+                kind = SAMPLER_ISSUE_STALE;
+        else
+                kind = SAMPLER_ISSUE_FAILED;
         r = sampler_add_issue(s, in->id, kind, error, "%s: %s", what, strerror(-error));
         return r < 0 ? r : error;
 }

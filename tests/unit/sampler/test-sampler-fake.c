@@ -192,6 +192,7 @@ START_TEST(test_fake_vm_periods)
         vm.policy.mode = VM_POLICY_OBSERVE;
 
         /* Period 1: baselines. */
+        write_file("/4242/stat", "4242 (qemu-system-x86) S 1 4242 4242 0 -1 0\n");
         write_task(PID, VCPU0, 3, 1000);
         write_task(PID, VCPU1, 9, 5000);
         write_task(PID, PID, 10, 0);
@@ -296,9 +297,16 @@ START_TEST(test_fake_vm_periods)
         ck_assert_uint_eq(only_issue(&fx)->vm_id, VM_ID);
         snapshot_free(s);
 
-        /* Period 6: QEMU itself is gone. */
-        remove_tree("/4242");
+        /* Period 6: QEMU exited and is a zombie until libvirt reaps it: gone, whatever failed. */
+        write_file("/4242/stat", "4242 (qemu-system-x86) Z 1 4242 4242 0 -1 0\n");
         s = sense(&fx, two, 2, 6);
+        ck_assert_uint_eq(s->n_vms, 1);
+        ck_assert_int_eq(only_issue(&fx)->kind, SAMPLER_ISSUE_GONE);
+        snapshot_free(s);
+
+        /* Period 7: reaped, nothing left under /proc. */
+        remove_tree("/4242");
+        s = sense(&fx, two, 2, 7);
         ck_assert_uint_eq(s->n_vms, 1);
         ck_assert_int_eq(only_issue(&fx)->kind, SAMPLER_ISSUE_GONE);
         snapshot_free(s);
@@ -306,7 +314,7 @@ START_TEST(test_fake_vm_periods)
         /* The same id twice: the second is left out. No model: left out. */
         struct sampler_vm dup[3] = {two[1], two[1], {.id = 9, .name = "none"}};
         vm_policy_init(&dup[2].policy);
-        s = sense(&fx, dup, 3, 7);
+        s = sense(&fx, dup, 3, 8);
         ck_assert_uint_eq(s->n_vms, 1);
         ck_assert_uint_eq(sampler_issues(fx.sampler, &issues), 2);
         ck_assert_int_eq(issues[0].error, -EEXIST);

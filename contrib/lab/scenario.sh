@@ -23,7 +23,7 @@
 #   --prealloc          fault all guest RAM in at start (QEMU prealloc), so placement is
 #                       measurable at once
 #
-# Environment: LAB_KERNEL (set by lab run), SCN_GUEST_INITRD (lab guest-initrd output),
+# Environment: LAB_GUEST_KERNEL or LAB_KERNEL (set by lab run), SCN_GUEST_INITRD (lab guest-initrd output),
 # VNUMACTL (default: vnumactl in $VNUMA_BUILD_ROOT/src or PATH).
 
 SCN_STATE=/run/scenario
@@ -95,7 +95,8 @@ scn_parse_guest() {
                 scn_err "invalid guest options (cells $scn_cells, cell MiB $scn_cell_mib, vCPUs per cell $scn_vpc, host node $scn_host_node)" ||
                 return
         if [ $scn_use_workload -eq 1 ]; then
-                [ -r "${LAB_KERNEL:-}" ] || scn_err "--workload needs LAB_KERNEL (set by lab run)" || return
+                scn_kernel=${LAB_GUEST_KERNEL:-${LAB_KERNEL:-}}
+                [ -r "$scn_kernel" ] || scn_err "--workload needs LAB_GUEST_KERNEL or LAB_KERNEL (set by lab run)" || return
                 [ -r "${SCN_GUEST_INITRD:-}" ] ||
                         scn_err "--workload needs SCN_GUEST_INITRD (from: lab guest-initrd --workload PROGRAM)" || return
         fi
@@ -124,7 +125,7 @@ EOF
         echo "  <os>"
         echo "    <type arch='x86_64' machine='q35'>hvm</type>"
         if [ $scn_use_workload -eq 1 ]; then
-                echo "    <kernel>$LAB_KERNEL</kernel>"
+                echo "    <kernel>$scn_kernel</kernel>"
                 echo "    <initrd>$SCN_GUEST_INITRD</initrd>"
                 echo "    <cmdline>$(scn_guest_append)</cmdline>"
         fi
@@ -188,7 +189,7 @@ scn_qemu_start() { # name [guest options]
         total=$((scn_cells * scn_cell_mib))
         vcpus=$((scn_cells * scn_vpc))
         local -a args=(
-                -name "$name,debug-threads=on" -machine q35 -accel tcg,thread=multi -cpu max
+                -name "$name,debug-threads=on" -machine q35 -accel tcg,thread=multi -cpu qemu64
                 -m "${total}M" -smp "$vcpus,sockets=$scn_cells,cores=$scn_vpc,threads=1"
                 -display none -nodefaults -no-reboot
                 -serial "file:$SCN_STATE/$name.serial"
@@ -202,7 +203,7 @@ scn_qemu_start() { # name [guest options]
                         -numa "node,nodeid=$i,memdev=m$i,cpus=$((i * scn_vpc))-$((i * scn_vpc + scn_vpc - 1))")
         done
         if [ $scn_use_workload -eq 1 ]; then
-                args+=(-kernel "$LAB_KERNEL" -initrd "$SCN_GUEST_INITRD" -append "$(scn_guest_append)")
+                args+=(-kernel "$scn_kernel" -initrd "$SCN_GUEST_INITRD" -append "$(scn_guest_append)")
         fi
         numactl --membind="$scn_host_node" qemu-system-x86_64 "${args[@]}" ||
                 scn_err "plain QEMU $name did not start" || return

@@ -133,6 +133,9 @@ static void *worker_main(void *arg)
                 goto fail;
         }
         w->buf = p;
+        /* Small pages: a transparent huge page falls back to another node whenever the
+         * thread's node has no free 2 MiB block, which small guest nodes often lack. */
+        (void)madvise(w->buf, w->len, MADV_NOHUGEPAGE);
         if (w->cfg->alloc == WORKLOAD_MBIND) {
                 r = bind_to_node(w->buf, w->len, w->node);
                 if (r < 0)

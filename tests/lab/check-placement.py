@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Checks `vnumactl show --json` (stdin) against the kernel's own numa_maps.
+
+Every guest named on the command line must be there with CELLS guest nodes, each with at
+least 90 % of its RAM present and all of it on HOME_NODE, as numa_maps says too (within
+5 % per cell). Usage: check-placement.py CELLS HOME_NODE NAME... < vnumactl.json"""
+import json
+import sys
+
+
+def vma_node_bytes(pid, start, end):
+    """Bytes per node of the VMAs inside [start, end), from /proc/PID/{maps,numa_maps}."""
+    page = 4096
+    maps = {}
+    with open(f"/proc/{pid}/maps") as f:
+        for line in f:
+            lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+            maps[lo] = hi
+    per_node = {}
+    with open(f"/proc/{pid}/numa_maps") as f:
+        for line in f:
+            words = line.split()
+            lo = int(words[0], 16)
+            hi = maps.get(lo)
+            if hi is None or lo < start or hi > end:
+                continue
+            psize = page
+            for w in words:
+                if w.startswith("kernelpagesize_kB="):
+                    psize = int(w.split("=")[1]) * 1024
+            for w in words:
+                if w.startswith("N") and "=" in w:
+                    n, count = w[1:].split("=")
+                    per_node[n] = per_node.get(n, 0) + int(count) * psize
+    return per_node
+
+
+def main():
+    cells, home = int(sys.argv[1]), sys.argv[2]
+    names = sys.argv[3:]
+    doc = json.load(sys.stdin)
+    if doc.get("version") != 1:
+        sys.exit(f"FAIL: vnumactl JSON version {doc.get('version')!r}, expected 1")
+    doms = {d["name"]: d for d in doc["domains"]}
+    failed = False
+    for name in names:
+        d = doms.get(name)
+        if d is None:
+            print(f"FAIL: {name} is not in vnumactl's output (has {sorted(doms)})")
+            failed = True
+            continue
+        gns = d["guest_nodes"]
+        if len(gns) != cells:
+            print(f"FAIL: {name} has {len(gns)} guest nodes, expected {cells}")
+            failed = True
+        for g in gns:
+            hb = {k: int(v) for k, v in g["host_bytes"].items()}
+            present = sum(hb.values())
+            size = g["size_bytes"]
+            truth = {}
+            for r in g["hva_ranges"]:
+                for n, b in vma_node_bytes(d["pid"], r["start"], r["end"]).items():
+                    truth[n] = truth.get(n, 0) + b
+            print(f"{name} cell {g['id']} ({g['backend']}): size {size >> 20} MiB, vnumactl "
+                  f"{ {k: v >> 20 for k, v in sorted(hb.items())} } MiB, numa_maps "
+                  f"{ {k: v >> 20 for k, v in sorted(truth.items())} } MiB, not present "
+                  f"{g['not_present_bytes'] >> 20} MiB")
+            if present < 0.9 * size:
+                print(f"FAIL: {name} cell {g['id']}: only {present} of {size} bytes present")
+                failed = True
+            if hb.get(home, 0) < 0.98 * present:
+                print(f"FAIL: {name} cell {g['id']}: not all on host node {home}")
+                failed = True
+            for n in set(hb) | set(truth):
+                a, b = hb.get(n, 0), truth.get(n, 0)
+                if abs(a - b) > 0.05 * size:
+                    print(f"FAIL: {name} cell {g['id']} node {n}: vnumactl says {a} bytes, "
+                          f"numa_maps {b}")
+                    failed = True
+        print(f"{name}: locality_ratio {d['locality_ratio']}")
+    sys.exit(1 if failed else 0)
+
+
+main()

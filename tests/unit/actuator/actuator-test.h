@@ -7,6 +7,7 @@
 #include <check.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
@@ -53,6 +54,8 @@ static inline void test_thread_start(struct test_thread *t)
 /* Ends the thread and waits for it: afterwards its tid no longer exists. */
 static inline void test_thread_stop(struct test_thread *t)
 {
+        char path[64];
+
         if (!t->running)
                 return;
         close(t->hold[1]);
@@ -61,6 +64,13 @@ static inline void test_thread_stop(struct test_thread *t)
         close(t->ready[0]);
         close(t->ready[1]);
         t->running = false;
+        /* pthread_join returns when the kernel clears the tid, a moment before the task is gone
+         * (until then sched_setaffinity or move_pages on the tid still work). */
+        snprintf(path, sizeof(path), "/proc/self/task/%d", (int)t->tid);
+        for (int i = 0; i < 2000 && access(path, F_OK) == 0; i++)
+                usleep(1000);
+        ck_assert_int_ne(access(path, F_OK), 0);
+        ck_assert_int_ne(kill(t->tid, 0), 0); /* no live task by that id, thread or process */
 }
 
 /* The id of a thread that existed and is gone, so every use of it fails with ESRCH. A joined thread

@@ -271,7 +271,8 @@ START_TEST(test_actuator_region_policy)
         ck_assert_int_eq(actuator_apply(a, s, &act, &vm, &res), 0);
         ck_assert_uint_eq(res.threads_moved, 2);
         ck_assert_int_eq(cpuset_cgroup_get_mems(leaf, &mems), 0);
-        ck_assert(idset_equal(&mems, &root_mems));
+        struct idset bound = test_idset_of(s->host.node[0].id);
+        ck_assert(idset_equal(&mems, &bound));
         assert_in(model.pid, tids[0], leaf);
         assert_in(model.pid, tids[1], leaf);
         ck_assert_uint_eq(actuator_recorded(a, &line, 1), 1);

@@ -33,6 +33,20 @@ START_TEST(test_parse_6_1)
 }
 END_TEST
 
+/* Captured verbatim in contrib/lab (Debian 6.1.0-56, 2 nodes, numa_balancing=1) from `cat`. */
+START_TEST(test_parse_captured)
+{
+        struct sched_numa_faults f;
+
+        ck_assert_int_eq(parse_fixture("sampler/sched/lab-6.1.0-56-cat.txt", &f, NULL), 0);
+        ck_assert(f.have_scan_seq);
+        ck_assert_uint_eq(f.scan_seq, 0);
+        ck_assert_uint_eq(f.n_nodes, 2);
+        ck_assert_int_eq(f.node[1].node, 1);
+        ck_assert_uint_eq(f.node[1].task_private + f.node[1].task_shared, 0);
+}
+END_TEST
+
 START_TEST(test_parse_sparse_and_absent)
 {
         struct sched_numa_faults f;
@@ -249,6 +263,6 @@ START_TEST(test_faults_delta)
 }
 END_TEST
 
-TEST_MAIN("sampler-sched", test_parse_6_1, test_parse_sparse_and_absent, test_parse_malformed,
-          test_parse_malformed_inline, test_parse_too_many_nodes, test_decay, test_counter_delta,
-          test_decays_between, test_faults_delta)
+TEST_MAIN("sampler-sched", test_parse_6_1, test_parse_captured, test_parse_sparse_and_absent,
+          test_parse_malformed, test_parse_malformed_inline, test_parse_too_many_nodes, test_decay,
+          test_counter_delta, test_decays_between, test_faults_delta)

@@ -42,6 +42,7 @@ static int interleave_plan_vm(const struct snapshot *s, unsigned vi, struct poli
         static const struct migrate_pass pass = {
                 .dest = interleave_dest,
                 .two_stage = false,
+                .bound = true,
                 .why = "interleave",
         };
         return fixed_plan_vm(s, vi, st, vs, out, REGION_POLICY_INTERLEAVE, interleave_mask, &pass);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Capacity bookkeeping for one planning pass: what each cell has been promised where. */
+/* Capacity bookkeeping for one planning pass (what each cell has been promised where), home
+ * changes, and the ping-pong guard. */
 #include "vnuma/policy-rules.h"
 
 #include "policy-internal.h"
@@ -21,14 +22,9 @@ int vcpu_effective_node(const struct snap_vcpu *v, const struct cell_state *cs)
 double cell_demand_off(const struct snapshot *s, const struct snap_vm *vm, unsigned cell,
                        const struct cell_state *cs, int node)
 {
-        double d = 0;
-
-        for (unsigned i = 0; i < vm->n_vcpus; i++) {
-                const struct snap_vcpu *v = &vm->vcpus[i];
-                if (v->cell == cell && v->node != node)
-                        d += vcpu_demand(s, v);
-        }
-        return d;
+        if (node < 0 || node >= SNAP_NODES_MAX)
+                return cs->demand;
+        return cs->demand - cs->demand_on[node];
 }
 
 void ledger_commit_cell(struct policy_state *st, const struct snapshot *s, const struct snap_vm *vm,
@@ -38,27 +34,34 @@ void ledger_commit_cell(struct policy_state *st, const struct snapshot *s, const
         const struct cell_state *cs = &vs->cells[cell];
         const struct snap_cell *c = &vm->cells[cell];
 
-        for (unsigned i = 0; i < vm->n_vcpus; i++) {
-                const struct snap_vcpu *v = &vm->vcpus[i];
-                int eff;
-                double d;
+        /* vCPUs outside the home count at the home (where they are about to be pinned). */
+        if (cs->home_cpu) {
+                int first = nodemask_first(cs->home_cpu);
 
-                if (v->cell != cell)
-                        continue;
-                eff = vcpu_effective_node(v, cs);
-                if (eff == v->node || eff < 0)
-                        continue;
-                d = vcpu_demand(s, v);
-                if (v->node >= 0)
-                        l->cpu_load[v->node] -= sign * d;
-                l->cpu_load[eff] += sign * d;
+                for (unsigned h = 0; h < s->host.n_nodes; h++)
+                        if (!NODEMASK_TEST(cs->home_cpu, h) && cs->demand_on[h] > 0) {
+                                l->cpu_load[h] -= sign * cs->demand_on[h];
+                                l->cpu_load[first] += sign * cs->demand_on[h];
+                        }
+                l->cpu_load[first] += sign * cs->demand_unknown;
         }
 
-        if (nodemask_count(cs->home_mem) == 1) {
-                int h = nodemask_first(cs->home_mem);
-                uint64_t present = snap_cell_present_bytes(c);
-                uint64_t pending = present - MIN(present, c->resident_bytes[h]);
-                l->mem_free[h] -= sign * (int64_t)pending;
+        /* Memory is planned against where it will be once every home is reached: what lies
+         * outside the home will leave its node, and arrives at the home's node with CPUs (a
+         * spread home takes it wherever there is room, so it is not booked). */
+        if (cs->home_mem) {
+                nodemask_t into = cs->home_mem & cs->home_cpu;
+                uint64_t pending = 0;
+
+                if (!into && nodemask_count(cs->home_mem) == 1)
+                        into = cs->home_mem;
+                for (unsigned h = 0; h < s->host.n_nodes; h++)
+                        if (!NODEMASK_TEST(cs->home_mem, h) && c->resident_bytes[h] > 0) {
+                                l->mem_free[h] += sign * (int64_t)c->resident_bytes[h];
+                                pending += c->resident_bytes[h];
+                        }
+                if (nodemask_count(into) == 1)
+                        l->mem_free[nodemask_first(into)] -= sign * (int64_t)pending;
         }
 }
 
@@ -70,6 +73,7 @@ int cell_set_home(const struct snapshot *s, unsigned vm_index, struct policy_sta
         struct action *a;
         int r, node;
 
+        cs->provisional = false;
         if (cs->home_mem == home_mem && cs->home_cpu == home_cpu)
                 return 0;
         if (cs->home_mem != home_mem) {
@@ -80,6 +84,8 @@ int cell_set_home(const struct snapshot *s, unsigned vm_index, struct policy_sta
         }
         cs->home_mem = home_mem;
         cs->home_cpu = home_cpu;
+        cs->candidate = -1;
+        cs->candidate_periods = 0;
 
         r = plan_add(out, ACTION_SET_HOME, vm->id, vm_index, (int)cell, &a);
         if (r < 0)
@@ -90,4 +96,27 @@ int cell_set_home(const struct snapshot *s, unsigned vm_index, struct policy_sta
         a->node_mask = home_mem;
         action_set_reason(a, "%s", why);
         return 1;
+}
+
+void cell_make_provisional(const struct policy_params *p, struct cell_state *cs, uint64_t period)
+{
+        cs->provisional = true;
+        cs->confirm_at = period + p->hysteresis_periods;
+}
+
+bool cell_may_return(const struct policy_params *p, const struct cell_state *cs, int node, uint64_t period)
+{
+        if (node < 0 || node >= SNAP_NODES_MAX || cs->left_at[node] == 0)
+                return true;
+        /* left_at is 1 + the period it left: it may come back once settle_periods have passed. */
+        return period >= cs->left_at[node] + p->settle_periods;
+}
+
+bool cell_may_return_mask(const struct policy_params *p, const struct cell_state *cs, nodemask_t mask,
+                          uint64_t period)
+{
+        for (int h = nodemask_first(mask); h >= 0; h = nodemask_first(mask &= mask - 1))
+                if (!cell_may_return(p, cs, h, period))
+                        return false;
+        return true;
 }

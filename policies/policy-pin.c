@@ -33,6 +33,9 @@ int cell_emit_pins(const struct snapshot *s, unsigned vm_index, struct vm_state 
         }
         if (idset_is_empty(&vcpus) || (!stray && cs->pinned == cs->home_cpu))
                 return 0;
+        /* Toward a provisional home only the affinity is held; nothing is moved yet. */
+        if (stray && cs->provisional)
+                return 0;
 
         r = plan_add(out, ACTION_PIN_VCPUS, vm->id, vm_index, (int)cell, &a);
         if (r < 0)

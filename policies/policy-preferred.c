@@ -47,6 +47,8 @@ static int preferred_plan_vm(const struct snapshot *s, unsigned vi, struct polic
         static const struct migrate_pass pass = {
                 .dest = preferred_dest,
                 .two_stage = false,
+                .bound = true,
+                .home_is_set = true,
                 .why = "preferred",
         };
         return fixed_plan_vm(s, vi, st, vs, out, REGION_POLICY_PREFERRED, preferred_mask, &pass);

@@ -23,6 +23,7 @@ void policy_params_init(struct policy_params *p)
                 .local_threshold_pct = 70,
                 .swap_retry_periods = 2,
                 .consolidate_vm = true,
+                .settle_periods = 10,
         };
 }
 
@@ -86,6 +87,7 @@ struct policy_state *policy_state_free(struct policy_state *s)
                 vm_state_done(&s->vms[i]);
         free(s->vms);
         free(s->scratch);
+        policy_work_free(s->work);
         free(s);
         return NULL;
 }
@@ -98,30 +100,71 @@ struct vm_state *policy_state_find(struct policy_state *st, uint64_t vm_id)
         return NULL;
 }
 
+struct id_index {
+        uint64_t id;
+        size_t index;
+};
+
+static int id_index_cmp(const void *a, const void *b)
+{
+        const struct id_index *x = a, *y = b;
+        if (x->id != y->id)
+                return x->id < y->id ? -1 : 1;
+        return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* The old state of a VM id that is not taken yet, or SIZE_MAX: binary search in the sorted ids. */
+static size_t find_old(const struct id_index *ids, size_t n, const bool *taken, uint64_t id)
+{
+        size_t lo = 0, hi = n;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (ids[mid].id < id)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        for (; lo < n && ids[lo].id == id; lo++)
+                if (!taken[ids[lo].index])
+                        return ids[lo].index;
+        return SIZE_MAX;
+}
+
 int policy_state_sync(struct policy_state *st, const struct snapshot *s)
 {
         _cleanup_free_ struct vm_state *fresh = NULL;
         _cleanup_free_ bool *taken = NULL, *created = NULL;
+        _cleanup_free_ struct id_index *ids = NULL;
+        bool sorted = false;
         int r;
 
         fresh = calloc(s->n_vms ? s->n_vms : 1, sizeof(*fresh));
         created = calloc(s->n_vms ? s->n_vms : 1, sizeof(*created));
         taken = calloc(st->n_vms ? st->n_vms : 1, sizeof(*taken));
-        if (!fresh || !taken || !created)
+        ids = calloc(st->n_vms ? st->n_vms : 1, sizeof(*ids));
+        if (!fresh || !taken || !created || !ids)
                 return -ENOMEM;
 
         for (unsigned i = 0; i < s->n_vms; i++) {
                 const struct snap_vm *vm = &s->vms[i];
                 size_t found = SIZE_MAX;
 
-                /* Usually the order is unchanged, so try the same index first. */
-                if (i < st->n_vms && st->vms[i].vm_id == vm->id)
+                /* Usually the order is unchanged, so try the same index first; else look the id up
+                 * (sorted once, on the first miss): O(n log n) at worst, never O(n^2). */
+                if (i < st->n_vms && st->vms[i].vm_id == vm->id && !taken[i])
                         found = i;
-                for (size_t j = 0; found == SIZE_MAX && j < st->n_vms; j++)
-                        if (!taken[j] && st->vms[j].vm_id == vm->id)
-                                found = j;
+                if (found == SIZE_MAX && st->n_vms > 0) {
+                        if (!sorted) {
+                                for (size_t j = 0; j < st->n_vms; j++)
+                                        ids[j] = (struct id_index){.id = st->vms[j].vm_id, .index = j};
+                                qsort(ids, st->n_vms, sizeof(*ids), id_index_cmp);
+                                sorted = true;
+                        }
+                        found = find_old(ids, st->n_vms, taken, vm->id);
+                }
 
-                if (found != SIZE_MAX && !taken[found] && st->vms[found].n_cells == vm->n_cells) {
+                if (found != SIZE_MAX && st->vms[found].n_cells == vm->n_cells) {
                         fresh[i] = st->vms[found];
                         taken[found] = true;
                         continue;
@@ -147,6 +190,36 @@ int policy_state_sync(struct policy_state *st, const struct snapshot *s)
         return 0;
 }
 
+/* The period's per-cell view: resident bytes and vCPU demand by node, in one pass over the vCPUs. */
+static void vm_cache_period(const struct snapshot *s, const struct snap_vm *vm, struct vm_state *vs)
+{
+        vs->demand = 0;
+        for (unsigned c = 0; c < vm->n_cells && c < vs->n_cells; c++) {
+                struct cell_state *cs = &vs->cells[c];
+                cs->present = snap_cell_present_bytes(&vm->cells[c]);
+                cs->demand = 0;
+                cs->demand_unknown = 0;
+                for (unsigned h = 0; h < s->host.n_nodes; h++)
+                        cs->demand_on[h] = 0;
+        }
+        for (unsigned i = 0; i < vm->n_vcpus; i++) {
+                const struct snap_vcpu *v = &vm->vcpus[i];
+                struct cell_state *cs;
+                double d;
+
+                if (v->cell >= vm->n_cells || v->cell >= vs->n_cells)
+                        continue;
+                cs = &vs->cells[v->cell];
+                d = vcpu_demand(s, v);
+                cs->demand += d;
+                vs->demand += d;
+                if (v->node >= 0 && (unsigned)v->node < s->host.n_nodes)
+                        cs->demand_on[v->node] += d;
+                else
+                        cs->demand_unknown += d;
+        }
+}
+
 void policy_state_begin_period(struct policy_state *st, const struct snapshot *s)
 {
         const struct snap_host *h = &s->host;
@@ -163,12 +236,44 @@ void policy_state_begin_period(struct policy_state *st, const struct snapshot *s
         for (unsigned i = 0; i < s->n_vms && i < st->n_vms; i++) {
                 const struct snap_vm *vm = &s->vms[i];
                 struct vm_state *vs = &st->vms[i];
-                uint64_t rate = vm->policy.migrate_rate ?: st->params.vm_migrate_rate;
 
-                vs->budget_left = rule_budget_for_period(rate, s->period_ns);
+                vm_cache_period(s, vm, vs);
+                vs->budget_left =
+                        rule_budget_for_period(rule_vm_migrate_rate(&st->params, vm), s->period_ns);
                 /* Commitments: vCPUs and memory already promised to a home count there now, so two
                  * cells cannot both be promised the same free room. */
                 for (unsigned c = 0; c < vm->n_cells && c < vs->n_cells; c++)
                         ledger_commit_cell(st, s, vm, vs, c, +1);
+        }
+}
+
+void policy_state_note_applied(struct policy_state *st, const struct snapshot *s, const struct action *a)
+{
+        const struct snap_vm *vm;
+        struct cell_state *cs;
+
+        if (a->vm_index >= s->n_vms || a->vm_index >= st->n_vms || st->vms[a->vm_index].vm_id != a->vm_id)
+                return;
+        vm = &s->vms[a->vm_index];
+        if (a->cell < 0 || (unsigned)a->cell >= st->vms[a->vm_index].n_cells)
+                return;
+        cs = &st->vms[a->vm_index].cells[a->cell];
+
+        switch (a->type) {
+        case ACTION_MIGRATE:
+                if (a->from_node >= 0 && a->from_node < SNAP_NODES_MAX && a->from_node != a->node)
+                        cs->left_at[a->from_node] = s->period + 1;
+                break;
+        case ACTION_PIN_VCPUS:
+                /* Only vCPUs outside the new mask actually move. */
+                for (unsigned i = 0; i < vm->n_vcpus; i++) {
+                        const struct snap_vcpu *v = &vm->vcpus[i];
+                        if (v->node >= 0 && v->node < SNAP_NODES_MAX &&
+                            idset_test(&a->vcpus, (int)v->index) && !NODEMASK_TEST(a->node_mask, v->node))
+                                cs->left_at[v->node] = s->period + 1;
+                }
+                break;
+        default:
+                break;
         }
 }

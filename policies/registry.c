@@ -39,9 +39,12 @@ int policy_plan(const struct snapshot *s, const struct policy_ops *override, str
         if (r < 0)
                 return r;
         policy_state_begin_period(st, s);
+        r = policy_work_prepare(st, s);
+        if (r < 0)
+                return r;
 
         for (unsigned k = 0; k < s->n_vms; k++) {
-                unsigned i = (unsigned)((k + s->period) % s->n_vms);
+                unsigned i = st->work->order[k];
                 const struct snap_vm *vm = &s->vms[i];
                 const struct policy_ops *ops = policy_for_mode(vm->policy.mode);
 
@@ -53,5 +56,5 @@ int policy_plan(const struct snapshot *s, const struct policy_ops *override, str
                 if (r < 0)
                         return r;
         }
-        return 0;
+        return migrate_pool_settle(s, st, out);
 }

@@ -8,6 +8,19 @@ uint64_t rule_budget_for_period(uint64_t rate, uint64_t period_ns)
         return (uint64_t)((long double)rate * (long double)period_ns / 1e9L);
 }
 
+uint64_t rule_vm_migrate_rate(const struct policy_params *p, const struct snap_vm *vm)
+{
+        uint64_t size;
+
+        if (vm->policy.migrate_rate)
+                return vm->policy.migrate_rate;
+        if (p->vm_migrate_rate_max <= p->vm_migrate_rate)
+                return p->vm_migrate_rate;
+        /* task_scan_min: the whole resident set per second, capped (MAX_SCAN_WINDOW). */
+        size = snap_vm_size_bytes(vm);
+        return MAX(p->vm_migrate_rate, MIN(size, p->vm_migrate_rate_max));
+}
+
 uint64_t rule_budget_available(const struct policy_state *st, const struct vm_state *vs)
 {
         return MIN(vs->budget_left, st->ledger.host_budget_left);

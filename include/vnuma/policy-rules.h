@@ -62,5 +62,8 @@ void rule_two_stage_clear(struct cell_state *cs);
 uint64_t rule_budget_available(const struct policy_state *st, const struct vm_state *vs);
 /* Charges a migration against both budgets. */
 void rule_budget_charge(struct policy_state *st, struct vm_state *vs, uint64_t bytes);
+/* The budget rate (bytes/s) of one VM: its own migrate_rate; else vm_migrate_rate, grown with the
+ * VM's size up to vm_migrate_rate_max when that is set. */
+uint64_t rule_vm_migrate_rate(const struct policy_params *p, const struct snap_vm *vm);
 /* Bytes one period of `rate` bytes/s allows. */
 uint64_t rule_budget_for_period(uint64_t rate, uint64_t period_ns);

@@ -18,6 +18,8 @@
 #include "vnuma/plan.h"
 #include "vnuma/snapshot.h"
 
+struct policy_work;
+
 struct policy_params {
         unsigned imbalance_pct;      /* vCPU demand may reach n_cpus * pct / 100 (kernel: 125) */
         uint64_t mem_reserve_bytes;  /* never plan a node below this much free memory */
@@ -30,6 +32,14 @@ struct policy_params {
         unsigned local_threshold_pct; /* lengthen the scan period at or above this locality */
         unsigned swap_retry_periods;  /* retry a failed placement at most this often */
         bool consolidate_vm;          /* the VM is the numa_group: keep a VM that fits on one node */
+        /* No home change may send anything back to a node it left less than this many periods ago
+         * (the ping-pong guard; moves count once the engine reports them applied). */
+        unsigned settle_periods;
+        /* When non-zero, the default per-VM budget grows with the VM's size, like the kernel's scan
+         * rate (the whole RSS per second, at most 2.5 GB/s): min(size per second, this), but never
+         * below vm_migrate_rate. 0 keeps vm_migrate_rate for every VM. An explicit
+         * vm_policy.migrate_rate always wins. */
+        uint64_t vm_migrate_rate_max;
 };
 
 void policy_params_init(struct policy_params *p);
@@ -48,6 +58,19 @@ struct cell_state {
         uint64_t last_retry;  /* period of the last failed placement attempt */
         bool retry_pending;
         bool region_policy_sent;
+        /* A home chosen for room rather than preference is provisional: nothing is moved toward it
+         * (no migration, no pin that moves a vCPU) until it is confirmed, so a better home found
+         * meanwhile (the preferred node frees up, or a swap) costs nothing. */
+        bool provisional;
+        uint64_t confirm_at; /* period a provisional home becomes final */
+        /* Per host node: 1 + the period something of this cell (a chunk or a vCPU) was last moved
+         * away from it, 0 never. A home change back to such a node waits for settle_periods. */
+        uint64_t left_at[SNAP_NODES_MAX];
+        /* This period's view of the snapshot, filled by policy_state_begin_period. */
+        uint64_t present;                 /* resident bytes */
+        double demand;                    /* vCPU demand in CPUs */
+        double demand_on[SNAP_NODES_MAX]; /* ... of the vCPUs that ran on each node */
+        double demand_unknown;            /* ... of the vCPUs whose node is unknown */
         /* Two-stage filter: one bit per chunk index, set when that chunk was seen misplaced at its
          * last scan. */
         size_t n_seen_words;
@@ -64,6 +87,11 @@ struct vm_state {
         int emulator_node;    /* node the emulator was last pinned to, -1 none */
         uint64_t budget_left; /* bytes this VM may still migrate this period */
         uint64_t periods_seen;
+        bool split;         /* placed cell by cell: it fit no single node when it was placed */
+        unsigned rank;      /* position in this period's visiting order */
+        unsigned turn;      /* position in this period's rotation (fair turns for the budgets) */
+        uint64_t misplaced; /* this period: bytes its migration pass found away from home */
+        double demand;      /* this period: vCPU demand of the whole VM, in CPUs */
 };
 
 /* Per-period view of what is left on each node after the actions planned so far. */
@@ -86,6 +114,8 @@ struct policy_state {
         /* Reused working memory for candidate lists; not meaningful between calls. */
         void *scratch;
         size_t scratch_size;
+        /* Per-period working data of the policies (visiting order, swap index, migration pool). */
+        struct policy_work *work;
 };
 
 int policy_state_new(const struct policy_params *params, struct policy_state **ret);
@@ -98,6 +128,9 @@ int policy_state_sync(struct policy_state *st, const struct snapshot *s);
 void policy_state_begin_period(struct policy_state *st, const struct snapshot *s);
 /* The state of a VM by id, or NULL. */
 struct vm_state *policy_state_find(struct policy_state *st, uint64_t vm_id);
+/* The engine reports each action it applied successfully, so the ping-pong guard counts only
+ * moves that happened (not dry-run plans, not failures). s is the snapshot the plan came from. */
+void policy_state_note_applied(struct policy_state *st, const struct snapshot *s, const struct action *a);
 
 struct policy_ops {
         const char *name;
@@ -113,7 +146,9 @@ const struct policy_ops *policy_lookup(const char *name);
 
 /* One planning pass over the whole snapshot: sync, begin period, then each VM with the policy of
  * its mode. When override is non-NULL it replaces the policy of every VM whose mode acts (used by
- * the simulator's baselines); VMs in observe or off mode keep theirs. VMs are visited starting at
- * a period-dependent offset so the host budget is shared fairly over time. */
+ * the simulator's baselines); VMs in observe or off mode keep theirs. VMs are visited biggest
+ * (vCPU demand) first, so placement packs like first-fit decreasing; equals in a period-dependent
+ * rotation. The product policies offer their migrations to a pool that is settled last: the most
+ * valuable bytes of the host (hotness share times vCPU demand) go first within every budget. */
 int policy_plan(const struct snapshot *s, const struct policy_ops *override, struct policy_state *st,
                 struct plan *out);

@@ -138,5 +138,7 @@ struct sim_result {
         double *series; /* locality per period */
 };
 
+/* The engine parameters every simulated scenario runs with (budgets scaled to the host). */
+void sim_engine_params(const struct sim_world *w, struct policy_params *p);
 int sim_run(const struct sim_config *cfg, const char *policy_name, struct sim_result *ret);
 void sim_result_done(struct sim_result *r);

@@ -120,8 +120,8 @@ static size_t enforce_limits(struct engine *e, const struct snapshot *s)
 
         vm_left = calloc(s->n_vms ? s->n_vms : 1, sizeof(*vm_left));
         for (unsigned v = 0; vm_left && v < s->n_vms; v++)
-                vm_left[v] = rule_budget_for_period(
-                        s->vms[v].policy.migrate_rate ?: e->cfg.params.vm_migrate_rate, s->period_ns);
+                vm_left[v] = rule_budget_for_period(rule_vm_migrate_rate(&e->cfg.params, &s->vms[v]),
+                                                    s->period_ns);
 
         for (size_t i = 0; i < e->plan.n_actions; i++) {
                 const struct action *a = &e->plan.actions[i];
@@ -179,6 +179,7 @@ int engine_step(struct engine *e, struct engine_step_result *ret)
                 if (r < 0)
                         res.n_failed++;
                 else {
+                        policy_state_note_applied(e->state, s, a);
                         res.n_applied++;
                         if (a->type == ACTION_MIGRATE)
                                 res.bytes_migrated += a->bytes;

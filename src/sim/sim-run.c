@@ -7,6 +7,15 @@
 
 #include "sim-internal.h"
 
+void sim_engine_params(const struct sim_world *w, struct policy_params *p)
+{
+        /* The host-wide budget scales with the host: 1 GiB/s per node. */
+        p->host_migrate_rate = (UINT64_C(1) << 30) * w->host.n_nodes;
+        /* Per-VM budgets grow with the VM like the kernel's scan rate (its size per second, at most
+         * 2.5 GiB/s): a VM of hundreds of GiB is not held to 256 MiB/s. */
+        p->vm_migrate_rate_max = UINT64_C(2560) << 20;
+}
+
 static const struct policy_ops *baseline_by_name(const char *name)
 {
         if (streq(name, "none"))
@@ -63,8 +72,7 @@ int sim_run(const struct sim_config *cfg, const char *policy_name, struct sim_re
                         w->vms[i].policy.mode = (enum vm_policy_mode)vm_policy_mode_from_string(policy_name);
         engine_config_init(&ecfg);
         ecfg.override = override;
-        /* The host-wide budget scales with the host: 1 GiB/s per node. */
-        ecfg.params.host_migrate_rate = (UINT64_C(1) << 30) * w->host.n_nodes;
+        sim_engine_params(w, &ecfg.params);
         r = engine_new(&ecfg, &sampler, &actuator, &clock_ops, w, &e);
         if (r < 0)
                 return r;

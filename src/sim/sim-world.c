@@ -231,7 +231,10 @@ static void host_generate(struct sim_world *w)
                         demand += w->vms[i].vcpus[v].busy;
         }
         n_cpu_nodes = cpuless ? n - 1 : n;
-        node_mem = (uint64_t)ceil((double)total_mem / (cfg->mem_load * n) / (double)(UINT64_C(1) << 30))
+        /* Memory and CPUs are both sized for the nodes that can host a cell whole (the ones with
+         * CPUs, which is all the reference placement uses); a CPU-less node is extra capacity. */
+        node_mem = (uint64_t)ceil((double)total_mem / (cfg->mem_load * n_cpu_nodes) /
+                                  (double)(UINT64_C(1) << 30))
                    << 30;
         node_mem += UINT64_C(1) << 30;
         cpus = (unsigned)ceil(demand / (cfg->cpu_load * n_cpu_nodes));
@@ -277,7 +280,7 @@ static int make_large_vms(struct sim_world *w)
                 return 0;
         /* Grow the nodes so that, after adding the large VMs, the rest keeps its load factors:
          * M' = M / (1 - 4 * share * n_large / (fill * n)). */
-        node_mem = (uint64_t)((double)node_mem / (1.0 - 4 * share * n_large / (fill * w->host.n_nodes)));
+        node_mem = (uint64_t)((double)node_mem / (1.0 - 4 * share * n_large / (fill * n_cpu_nodes)));
         node_mem &= ~(SIM_CHUNK_BYTES - 1);
         cpus = (unsigned)((double)cpus / (1.0 - 4 * share * n_large / (fill * n_cpu_nodes)) + 0.999);
         per_cell = MAX(1u, (unsigned)(share * cpus / 0.9 + 0.5));

@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Auto, per-cell placement (a split VM, or one with operator-named cell nodes): each cell on its
+ * preferred node when that node has room; else provisionally on the best node that has, while a
+ * swap or room on the preferred node is looked for; cells larger than any node spread over the
+ * fewest, closest nodes. */
+#include "vnuma/policy-rules.h"
+
+#include "auto-internal.h"
+
+static int place_operator(const struct snapshot *s, unsigned vi, unsigned cell, struct policy_state *st,
+                          struct vm_state *vs, const struct idset *ids, struct plan *out)
+{
+        const struct snap_host *h = &s->host;
+        nodemask_t mem = snap_host_mask_of_ids(h, ids), cpu = mem & snap_host_cpu_nodes(h);
+
+        if (cpu == 0 && mem && rule_cpu_node_for(h, nodemask_first(mem)) >= 0)
+                cpu = NODEMASK_BIT(rule_cpu_node_for(h, nodemask_first(mem)));
+        return cell_set_home(s, vi, st, vs, cell, mem, cpu, out, "operator named this cell's nodes");
+}
+
+static int place_spread(const struct snapshot *s, unsigned vi, unsigned cell, struct policy_state *st,
+                        struct vm_state *vs, nodemask_t allowed, uint64_t size, struct plan *out)
+{
+        const struct snap_vm *vm = &s->vms[vi];
+        const struct snap_cell *c = &vm->cells[cell];
+        struct cell_state *cs = &vs->cells[cell];
+        uint64_t usable[SNAP_NODES_MAX] = {0};
+        uint64_t have = 0;
+        nodemask_t mem, cpu;
+        int anchor;
+
+        for (unsigned h = 0; h < s->host.n_nodes; h++) {
+                int64_t room = st->ledger.mem_free[h] - (int64_t)st->params.mem_reserve_bytes;
+                usable[h] = (room > 0 ? (uint64_t)room : 0) + c->resident_bytes[h];
+                if (NODEMASK_TEST(cs->home_mem, h))
+                        have += usable[h];
+        }
+        /* A spread home is kept while it still holds the cell: no reshuffling as free memory moves. */
+        if (nodemask_count(cs->home_mem) > 1 && have >= size)
+                return 0;
+        anchor = cs->pref >= 0 ? cs->pref : rule_argmax(c->resident_bytes, s->host.n_nodes, allowed);
+        mem = rule_spread_nodes(&s->host, usable, anchor, size, c->resident_bytes, allowed);
+        if (mem == 0)
+                mem = allowed; /* nothing holds it: use every allowed node */
+        cpu = mem & snap_host_cpu_nodes(&s->host);
+        if (cpu == 0 && anchor >= 0 && rule_cpu_node_for(&s->host, anchor) >= 0)
+                cpu = NODEMASK_BIT(rule_cpu_node_for(&s->host, anchor));
+        if (cs->home_mem && !cell_may_return_mask(&st->params, cs, mem | cpu, s->period))
+                return 0;
+        return cell_set_home(s, vi, st, vs, cell, mem, cpu, out,
+                             "cell larger than any node: spread over the fewest, closest nodes");
+}
+
+static int set_node(const struct snapshot *s, unsigned vi, unsigned cell, struct policy_state *st,
+                    struct vm_state *vs, int node, bool provisional, struct plan *out, const char *why)
+{
+        nodemask_t mem = 0, cpu = 0;
+        int r;
+
+        (void)auto_homes_for(&s->host, node, &mem, &cpu);
+        r = cell_set_home(s, vi, st, vs, cell, mem, cpu, out, why);
+        if (r >= 0 && provisional)
+                cell_make_provisional(&st->params, &vs->cells[cell], s->period);
+        return r;
+}
+
+static bool may_move_to(const struct snapshot *s, const struct policy_state *st, const struct cell_state *cs,
+                        int node)
+{
+        nodemask_t mem, cpu;
+
+        return auto_homes_for(&s->host, node, &mem, &cpu) &&
+               cell_may_return_mask(&st->params, cs, mem | cpu, s->period);
+}
+
+/* The first node by score that takes the cell and beats `home` (if any) by hysteresis_pct;
+ * CPU-less nodes only when they are the preference. */
+static int first_fit(const struct snapshot *s, unsigned vi, unsigned cell, const struct policy_state *st,
+                     const struct cell_state *cs, nodemask_t allowed, int home)
+{
+        const struct snap_vm *vm = &s->vms[vi];
+        int order[SNAP_NODES_MAX];
+        unsigned n = auto_nodes_by_score(s, st, cs->mem, allowed, order);
+
+        for (unsigned k = 0; k < n; k++) {
+                int t = order[k];
+                if (t == home)
+                        break;
+                if (home >= 0 && cs->mem[t] * 100 < cs->mem[home] * st->params.hysteresis_pct)
+                        break;
+                if (t != cs->pref && s->host.node[t].n_cpus == 0)
+                        continue;
+                if (auto_cell_fits(s, vm, cell, st, cs, t) && may_move_to(s, st, cs, t))
+                        return t;
+        }
+        return -1;
+}
+
+static bool retry_wait(const struct policy_state *st, const struct cell_state *cs, uint64_t period)
+{
+        return cs->retry_pending && period < cs->last_retry + st->params.swap_retry_periods;
+}
+
+static void retry_later(struct cell_state *cs, uint64_t period)
+{
+        cs->retry_pending = true;
+        cs->last_retry = period;
+}
+
+/* Both homes have CPUs, so a swap can trade the two cells' vCPUs. */
+static bool swappable(const struct snap_host *h, int src, int dst)
+{
+        return src >= 0 && dst >= 0 && src != dst && h->node[src].n_cpus > 0 && h->node[dst].n_cpus > 0;
+}
+
+static int place_new(const struct snapshot *s, unsigned vi, unsigned cell, struct policy_state *st,
+                     struct vm_state *vs, nodemask_t allowed, struct plan *out)
+{
+        struct cell_state *cs = &vs->cells[cell];
+        int target;
+
+        if (retry_wait(st, cs, s->period))
+                return 0;
+        target = first_fit(s, vi, cell, st, cs, allowed, -1);
+        if (target < 0) {
+                retry_later(cs, s->period);
+                return 0;
+        }
+        cs->retry_pending = false;
+        return set_node(s, vi, cell, st, vs, target, target != cs->pref, out,
+                        target == cs->pref ? "most of this cell's accesses go to this node"
+                                           : "its preferred node is full: provisionally here");
+}
+
+/* Nothing has moved toward a provisional home: take the preferred node as soon as it has room or a
+ * swap frees it; otherwise the home becomes final after hysteresis_periods. */
+static int place_provisional(const struct snapshot *s, unsigned vi, unsigned cell, struct policy_state *st,
+                             struct vm_state *vs, int home, struct plan *out)
+{
+        const struct snap_vm *vm = &s->vms[vi];
+        struct cell_state *cs = &vs->cells[cell];
+        int pref = cs->pref, r;
+
+        if (pref == home) {
+                cs->provisional = false;
+                return 0;
+        }
+        if (auto_cell_fits(s, vm, cell, st, cs, pref) && may_move_to(s, st, cs, pref)) {
+                cs->retry_pending = false;
+                return set_node(s, vi, cell, st, vs, pref, false, out, "its preferred node has room now");
+        }
+        if (swappable(&s->host, home, pref) && !retry_wait(st, cs, s->period)) {
+                r = auto_try_swap(s, vi, cell, st, home, pref, out);
+                if (r != 0)
+                        return r;
+                retry_later(cs, s->period);
+        }
+        /* Confirmed only while it still has room: vCPUs left unpinned meanwhile may have filled it. */
+        if (s->period >= cs->confirm_at && auto_cell_fits(s, vm, cell, st, cs, home))
+                cs->provisional = false;
+        return 0;
+}
+
+/* A final home: the preferred node must win the hysteresis, then have room (or a swap partner). */
+static int place_final(const struct snapshot *s, unsigned vi, unsigned cell, struct policy_state *st,
+                       struct vm_state *vs, nodemask_t allowed, int home, struct plan *out)
+{
+        struct cell_state *cs = &vs->cells[cell];
+        int pref = cs->pref, target, r;
+
+        if (retry_wait(st, cs, s->period))
+                return 0;
+        if (!rule_hysteresis(&st->params, home, home >= 0 ? cs->mem[home] : 0, pref, cs->mem[pref],
+                             &cs->candidate, &cs->candidate_periods))
+                return 0;
+        target = first_fit(s, vi, cell, st, cs, allowed, home);
+        if (target != pref && swappable(&s->host, home, pref)) {
+                r = auto_try_swap(s, vi, cell, st, home, pref, out);
+                if (r != 0) {
+                        cs->retry_pending = false;
+                        return r;
+                }
+        }
+        if (target < 0) {
+                retry_later(cs, s->period);
+                return 0;
+        }
+        cs->retry_pending = false;
+        return set_node(s, vi, cell, st, vs, target, false, out,
+                        home < 0 ? "most of this cell's accesses go to this node"
+                                 : "this cell's accesses moved to another node");
+}
+
+int auto_place_cell(const struct snapshot *s, unsigned vi, unsigned cell, struct policy_state *st,
+                    struct vm_state *vs, nodemask_t allowed, struct plan *out)
+{
+        const struct snap_vm *vm = &s->vms[vi];
+        const struct snap_host *h = &s->host;
+        struct cell_state *cs = &vs->cells[cell];
+        const struct idset *operator_nodes = vm_policy_cell_nodes(&vm->policy, cell);
+        uint64_t size, max_usable = 0;
+        int r = 0;
+
+        ledger_commit_cell(st, s, vm, vs, cell, -1);
+        if (operator_nodes) {
+                r = place_operator(s, vi, cell, st, vs, operator_nodes, out);
+                goto finish;
+        }
+
+        size = MAX(vm->cells[cell].size_bytes, cs->present);
+        for (unsigned i = 0; i < h->n_nodes; i++)
+                if (NODEMASK_TEST(allowed, i) && h->node[i].mem_total_bytes > st->params.mem_reserve_bytes)
+                        max_usable =
+                                MAX(max_usable, h->node[i].mem_total_bytes - st->params.mem_reserve_bytes);
+        if (size > max_usable) {
+                r = place_spread(s, vi, cell, st, vs, allowed, size, out);
+                goto finish;
+        }
+        if (cs->pref < 0)
+                goto finish;
+
+        if (cs->home_mem == 0)
+                r = place_new(s, vi, cell, st, vs, allowed, out);
+        else if (cs->provisional)
+                r = place_provisional(s, vi, cell, st, vs, auto_home_node(h, cs->home_mem), out);
+        else
+                r = place_final(s, vi, cell, st, vs, allowed, auto_home_node(h, cs->home_mem), out);
+finish:
+        ledger_commit_cell(st, s, vm, vs, cell, +1);
+        return r;
+}

@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Auto, whole-VM placement: the VM is the numa_group. Its preferred node is the argmax of the
+ * summed statistics of its cells; all cells share the home. A VM that fits no node when it is
+ * first placed is split for good and placed cell by cell (auto-cell.c). */
+#include "vnuma/policy-rules.h"
+
+#include "auto-internal.h"
+
+static bool group_fits(const struct snapshot *s, const struct snap_vm *vm, const struct policy_state *st,
+                       const struct vm_state *vs, int node)
+{
+        nodemask_t mem, cpu;
+        double demand = 0;
+        uint64_t bytes = 0;
+        int cpu_node;
+
+        if (!auto_homes_for(&s->host, node, &mem, &cpu))
+                return false;
+        cpu_node = nodemask_first(cpu);
+        for (unsigned c = 0; c < vm->n_cells; c++) {
+                demand += cell_demand_off(s, vm, c, &vs->cells[c], cpu_node);
+                bytes += auto_bytes_off(&vm->cells[c], &vs->cells[c], mem, s->host.n_nodes);
+        }
+        return rule_cpu_fits(&s->host, &st->ledger, st->params.imbalance_pct, cpu_node, demand) &&
+               rule_mem_fits(&st->ledger, st->params.mem_reserve_bytes, node, bytes);
+}
+
+/* The ping-pong guard for the whole VM moving to node. */
+static bool group_may_move(const struct snapshot *s, const struct policy_state *st,
+                           const struct vm_state *vs, int node)
+{
+        nodemask_t mem, cpu;
+
+        if (!auto_homes_for(&s->host, node, &mem, &cpu))
+                return false;
+        for (unsigned c = 0; c < vs->n_cells; c++)
+                if (!cell_may_return_mask(&st->params, &vs->cells[c], mem | cpu, s->period))
+                        return false;
+        return true;
+}
+
+static void vm_commit(struct policy_state *st, const struct snapshot *s, const struct snap_vm *vm,
+                      struct vm_state *vs, int sign)
+{
+        for (unsigned c = 0; c < vm->n_cells; c++)
+                ledger_commit_cell(st, s, vm, vs, c, sign);
+}
+
+static int group_set_home(const struct snapshot *s, unsigned vi, struct policy_state *st,
+                          struct vm_state *vs, int node, bool provisional, struct plan *out, const char *why)
+{
+        nodemask_t mem = 0, cpu = 0;
+        int r = 0;
+
+        (void)auto_homes_for(&s->host, node, &mem, &cpu);
+        vs->group_home = node;
+        vs->group_candidate = -1;
+        vs->group_candidate_periods = 0;
+        for (unsigned c = 0; c < s->vms[vi].n_cells && r >= 0; c++) {
+                r = cell_set_home(s, vi, st, vs, c, mem, cpu, out, why);
+                if (provisional)
+                        cell_make_provisional(&st->params, &vs->cells[c], s->period);
+        }
+        return r;
+}
+
+static void group_confirm(struct vm_state *vs)
+{
+        for (unsigned c = 0; c < vs->n_cells; c++)
+                vs->cells[c].provisional = false;
+}
+
+/* The first node by score that takes the whole VM; CPU-less nodes only when they are the
+ * preference itself (their memory then stays tiered there). */
+static int group_first_fit(const struct snapshot *s, const struct snap_vm *vm, const struct policy_state *st,
+                           const struct vm_state *vs, const uint64_t *gstat, nodemask_t allowed, int pref)
+{
+        int order[SNAP_NODES_MAX];
+        unsigned n = auto_nodes_by_score(s, st, gstat, allowed, order);
+
+        for (unsigned k = 0; k < n; k++) {
+                int t = order[k];
+                if (t != pref && s->host.node[t].n_cpus == 0)
+                        continue;
+                if (group_fits(s, vm, st, vs, t))
+                        return t;
+        }
+        return -1;
+}
+
+/* A final home: a challenger must beat it by hysteresis_pct for hysteresis_periods, fit, and move
+ * nothing back to where it came from too early. */
+static int group_review(const struct snapshot *s, unsigned vi, struct policy_state *st, struct vm_state *vs,
+                        const uint64_t *gstat, nodemask_t allowed, struct plan *out)
+{
+        const struct snap_vm *vm = &s->vms[vi];
+        int order[SNAP_NODES_MAX];
+        int home = vs->group_home, challenger = -1;
+        unsigned n = auto_nodes_by_score(s, st, gstat, allowed, order);
+
+        for (unsigned k = 0; k < n; k++) {
+                int t = order[k];
+                if (t == home) {
+                        challenger = home;
+                        break;
+                }
+                if (gstat[t] * 100 < gstat[home] * st->params.hysteresis_pct)
+                        break;
+                if (group_fits(s, vm, st, vs, t)) {
+                        challenger = t;
+                        break;
+                }
+        }
+        if (!rule_hysteresis(&st->params, home, gstat[home], challenger,
+                             challenger >= 0 ? gstat[challenger] : 0, &vs->group_candidate,
+                             &vs->group_candidate_periods))
+                return 0;
+        if (!group_may_move(s, st, vs, challenger))
+                return 0;
+        return group_set_home(s, vi, st, vs, challenger, false, out,
+                              "whole VM: another node now holds clearly more accesses");
+}
+
+int auto_place_group(const struct snapshot *s, unsigned vi, struct policy_state *st, struct vm_state *vs,
+                     nodemask_t allowed, struct plan *out)
+{
+        const struct snap_vm *vm = &s->vms[vi];
+        uint64_t gstat[SNAP_NODES_MAX] = {0};
+        int home = vs->group_home, pref, r = 0;
+
+        if (home < 0 && vs->split)
+                return 0;
+        if (vm->n_cells == 0)
+                return 1;
+        for (unsigned c = 0; c < vm->n_cells; c++)
+                for (unsigned h = 0; h < s->host.n_nodes; h++)
+                        gstat[h] += vs->cells[c].mem[h];
+        pref = rule_argmax(gstat, s->host.n_nodes, allowed);
+        if (pref < 0 && home < 0)
+                return 1; /* no evidence yet: wait, as one group */
+
+        vm_commit(st, s, vm, vs, -1);
+        if (home < 0) {
+                int pick = group_first_fit(s, vm, st, vs, gstat, allowed, pref);
+                if (pick < 0) {
+                        /* Fits no node: from now on its cells are placed one by one. */
+                        vs->split = true;
+                        vm_commit(st, s, vm, vs, +1);
+                        return 0;
+                }
+                r = group_set_home(s, vi, st, vs, pick, pick != pref, out,
+                                   pick == pref
+                                           ? "whole VM fits one node: most accesses there"
+                                           : "whole VM: its preferred node is full, provisionally here");
+        } else if (vs->cells[0].provisional) {
+                if (pref == home)
+                        group_confirm(vs);
+                else if (pref >= 0 && group_fits(s, vm, st, vs, pref) && group_may_move(s, st, vs, pref))
+                        r = group_set_home(s, vi, st, vs, pref, false, out,
+                                           "whole VM: its preferred node has room now");
+                else if (s->period >= vs->cells[0].confirm_at && group_fits(s, vm, st, vs, home))
+                        group_confirm(vs); /* still has room: unpinned vCPUs may have filled it */
+        } else
+                r = group_review(s, vi, st, vs, gstat, allowed, out);
+        vm_commit(st, s, vm, vs, +1);
+        return r < 0 ? r : 1;
+}

@@ -182,6 +182,7 @@ static bool entry_absent(uint64_t e)
 /* One batch of consecutive pages: ask where they are, move those elsewhere, retry the busy. */
 static int move_batch(struct mover *mv, uint64_t first, size_t n)
 {
+        bool have_entries = false, tried = false;
         size_t k = 0;
         int r;
 
@@ -193,7 +194,6 @@ static int move_batch(struct mover *mv, uint64_t first, size_t n)
                 mv->res->pages_failed += n;
                 return mv->err;
         }
-        bool have_entries = false, tried = false;
         for (size_t i = 0; i < n; i++) {
                 int st = mv->status[i];
 

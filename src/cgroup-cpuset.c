@@ -294,8 +294,7 @@ static int cgroup_with_values(const char *name, const char *cpus, const char *me
         c = cgroup_add_controller(g, CPUSET);
         if (!c)
                 return -ENOMEM;
-        /* v1 checks mems against cpus of the same cpuset only for exclusivity; cpus first anyway, as
-         * a new v1 cpuset needs both before it can take tasks. */
+        /* cpus before mems; a new v1 cpuset needs both before it can take tasks. */
         if (cpus && cgroup_add_value_string(c, "cpuset.cpus", cpus) != 0)
                 return -ENOMEM;
         if (mems && cgroup_add_value_string(c, "cpuset.mems", mems) != 0)

@@ -46,7 +46,10 @@ int cpuset_cgroup_get_mems(const char *path, struct idset *ret_mems);
  * tasks), on v2 libcgroup enables +cpuset in the parents' cgroup.subtree_control and CPUs are
  * inherited. An existing cgroup is modified in place; the kernel rejects a bad cpuset.mems as a
  * whole, leaving the old value. ret_created (may be NULL) tells whether the leaf was created by
- * this call; on failure, levels this call created are removed again. */
+ * this call; on failure, levels this call created are removed again.
+ * Pages already outside the new mems: on v2 (kernel >= 5.15) the kernel migrates them at once, on
+ * a mems change and when a process moves in; on v1 memory_migrate stays off, so only new
+ * allocations are bound and move_pages moves the rest at the engine's rate. */
 int cpuset_cgroup_set_mems(const char *path, const struct idset *mems, bool *ret_created);
 
 /* Moves threads into path: on v1 each tid of tids, on v2 the whole process pid (cgroup.procs; v2

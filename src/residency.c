@@ -54,6 +54,15 @@ static int read_present(int fd, uint64_t start, uint64_t n, uint64_t page_size, 
         return 0;
 }
 
+static bool page_present(int pagemap, uint64_t addr)
+{
+        uint64_t entry;
+        off_t off = (off_t)(addr / (uint64_t)sysconf(_SC_PAGESIZE) * sizeof(uint64_t));
+
+        /* Unreadable: keep the kernel's answer. */
+        return pread(pagemap, &entry, sizeof(entry), off) != sizeof(entry) || (entry >> 63 & 1);
+}
+
 int residency_scan(pid_t pid, uint64_t start, uint64_t length, uint64_t page_size, struct residency *acc)
 {
         _cleanup_free_ void **pages = NULL;
@@ -103,8 +112,14 @@ int residency_scan(pid_t pid, uint64_t start, uint64_t length, uint64_t page_siz
                         if (numa_move_pages(pid, n, pages, NULL, status, 0) < 0)
                                 return negative_errno();
                         r.syscalls++;
-                        for (unsigned long i = 0; i < n; i++)
+                        for (unsigned long i = 0; i < n; i++) {
+                                /* Kernel 6.1 answers -EFAULT, not -ENOENT, for a page never
+                                 * touched; pagemap tells it from the shared zero page. */
+                                if (status[i] == -EFAULT && !use_pagemap && pagemap >= 0 &&
+                                    !page_present(pagemap, (uint64_t)(uintptr_t)pages[i]))
+                                        status[i] = -ENOENT;
                                 account(&r, status[i], page_size);
+                        }
                 }
                 /* Skip pagemap while batches are >= 90 % present; resume it when they are not. */
                 use_pagemap = pagemap >= 0 && (r.not_present_bytes - absent_before) / page_size * 10 > batch;

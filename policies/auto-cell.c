@@ -201,6 +201,13 @@ int auto_place_cell(const struct snapshot *s, unsigned vi, unsigned cell, struct
         uint64_t size, max_usable = 0;
         int r = 0;
 
+        if (!operator_nodes && cs->home_mem && !cs->provisional && cs->pref >= 0 &&
+            cs->pref == auto_home_node(h, cs->home_mem)) {
+                /* Settled where it wants to be: no challenger, nothing to weigh. */
+                cs->candidate = -1;
+                cs->candidate_periods = 0;
+                return 0;
+        }
         ledger_commit_cell(st, s, vm, vs, cell, -1);
         if (operator_nodes) {
                 r = place_operator(s, vi, cell, st, vs, operator_nodes, out);

@@ -138,6 +138,12 @@ int auto_place_group(const struct snapshot *s, unsigned vi, struct policy_state 
         pref = rule_argmax(gstat, s->host.n_nodes, allowed);
         if (pref < 0 && home < 0)
                 return 1; /* no evidence yet: wait, as one group */
+        if (home >= 0 && pref == home && !vs->cells[0].provisional) {
+                /* Settled where it wants to be: no challenger, nothing to weigh. */
+                vs->group_candidate = -1;
+                vs->group_candidate_periods = 0;
+                return 1;
+        }
 
         vm_commit(st, s, vm, vs, -1);
         if (home < 0) {

@@ -87,11 +87,12 @@ static int auto_dest(const struct snapshot *s, const struct snap_vm *vm, const s
                      uint64_t reserve)
 {
         const struct cell_state *cs = &vs->cells[cell];
-        nodemask_t cpu_part;
+        nodemask_t cpu_part = cs->home_mem & cs->home_cpu;
 
         if (cs->home_mem == 0 || NODEMASK_TEST(cs->home_mem, ch->node))
                 return -1;
-        cpu_part = cs->home_mem & snap_host_cpu_nodes(&s->host);
+        if (nodemask_count(cpu_part) == 1)
+                return nodemask_first(cpu_part);
         return mask_roomiest(s, l, cpu_part ? cpu_part : cs->home_mem, ch->node);
 }
 
@@ -171,6 +172,7 @@ static int auto_plan_vm(const struct snapshot *s, unsigned vi, struct policy_sta
                 .dest = auto_dest,
                 .two_stage = true,
                 .home_is_set = true,
+                .dest_by_node = true,
                 .why = "auto",
         };
         const struct snap_vm *vm = &s->vms[vi];

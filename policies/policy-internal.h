@@ -28,10 +28,13 @@ struct cell_ref {
 
 /* One chunk a policy wants moved this period. */
 struct migrate_candidate {
-        double value; /* what moving it is worth: its share of the cell's accesses times the cell's
-                       * vCPU demand (per byte); the pool moves the most valuable bytes first */
-        bool bound;   /* the operator's binding (strict, preferred, interleave): goes before guesses */
-        uint32_t vm;  /* snapshot index */
+        double value;  /* what moving it is worth: its share of the cell's accesses times the cell's
+                        * vCPU demand (per byte); the pool moves the most valuable bytes first */
+        bool bound;    /* the operator's binding (strict, preferred, interleave): goes before guesses */
+        uint32_t rank; /* the VM's visiting rank, turn and misplaced bytes this period (copied */
+        uint32_t turn; /* here so ordering the pool never chases pointers) */
+        uint64_t misplaced;
+        uint32_t vm; /* snapshot index */
         uint32_t cell;
         int from;
         int to;
@@ -104,11 +107,13 @@ typedef int (*chunk_dest_fn)(const struct snapshot *s, const struct snap_vm *vm,
 
 struct migrate_pass {
         chunk_dest_fn dest;
-        bool two_stage;   /* apply the two-stage filter (auto); strict/interleave move directly */
-        bool bound;       /* the destination is the operator's, not a guess: served first */
-        bool home_is_set; /* a chunk belongs anywhere in home_mem: a cell resident there entirely
-                           * needs no chunk walk (auto, strict; not interleave) */
-        const char *why;  /* reason prefix */
+        bool two_stage;    /* apply the two-stage filter (auto); strict/interleave move directly */
+        bool bound;        /* the destination is the operator's, not a guess: served first */
+        bool dest_by_node; /* dest depends only on the chunk's node (not its offset): asked once per
+                            * node and cell in a window */
+        bool home_is_set;  /* a chunk belongs anywhere in home_mem: a cell resident there entirely
+                            * needs no chunk walk (auto, strict; not interleave) */
+        const char *why;   /* reason prefix */
 };
 
 /* Scans each cell whose scan is due and offers its misplaced chunks to the period's pool. Adapts

@@ -21,21 +21,18 @@ int cell_emit_pins(const struct snapshot *s, unsigned vm_index, struct vm_state 
         struct action *a;
         int r;
 
-        if (vm->policy.pin != VM_PIN_VCPUS || cs->home_cpu == 0)
+        if (vm->policy.pin != VM_PIN_VCPUS || cs->home_cpu == 0 || cs->n_vcpus == 0)
                 return 0;
-        for (unsigned i = 0; i < vm->n_vcpus; i++) {
-                const struct snap_vcpu *v = &vm->vcpus[i];
-                if (v->cell != cell)
-                        continue;
-                idset_add(&vcpus, (int)v->index);
-                if (v->node >= 0 && !NODEMASK_TEST(cs->home_cpu, v->node))
-                        stray = true;
-        }
-        if (idset_is_empty(&vcpus) || (!stray && cs->pinned == cs->home_cpu))
+        /* From the period's per-cell summary: no walk over the vCPUs unless a pin is due. */
+        stray = (cs->vcpu_nodes & ~cs->home_cpu) != 0;
+        if (!stray && cs->pinned == cs->home_cpu)
                 return 0;
         /* Toward a provisional home only the affinity is held; nothing is moved yet. */
         if (stray && cs->provisional)
                 return 0;
+        for (unsigned i = 0; i < vm->n_vcpus; i++)
+                if (vm->vcpus[i].cell == cell)
+                        idset_add(&vcpus, (int)vm->vcpus[i].index);
 
         r = plan_add(out, ACTION_PIN_VCPUS, vm->id, vm_index, (int)cell, &a);
         if (r < 0)

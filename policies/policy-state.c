@@ -199,6 +199,8 @@ static void vm_cache_period(const struct snapshot *s, const struct snap_vm *vm, 
                 cs->present = snap_cell_present_bytes(&vm->cells[c]);
                 cs->demand = 0;
                 cs->demand_unknown = 0;
+                cs->n_vcpus = 0;
+                cs->vcpu_nodes = 0;
                 for (unsigned h = 0; h < s->host.n_nodes; h++)
                         cs->demand_on[h] = 0;
         }
@@ -213,9 +215,11 @@ static void vm_cache_period(const struct snapshot *s, const struct snap_vm *vm, 
                 d = vcpu_demand(s, v);
                 cs->demand += d;
                 vs->demand += d;
-                if (v->node >= 0 && (unsigned)v->node < s->host.n_nodes)
+                cs->n_vcpus++;
+                if (v->node >= 0 && (unsigned)v->node < s->host.n_nodes) {
                         cs->demand_on[v->node] += d;
-                else
+                        cs->vcpu_nodes |= NODEMASK_BIT(v->node);
+                } else
                         cs->demand_unknown += d;
         }
 }

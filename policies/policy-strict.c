@@ -37,6 +37,7 @@ static int strict_plan_vm(const struct snapshot *s, unsigned vi, struct policy_s
                 .two_stage = false,
                 .bound = true,
                 .home_is_set = true,
+                .dest_by_node = true,
                 .why = "strict",
         };
         return fixed_plan_vm(s, vi, st, vs, out, REGION_POLICY_BIND, strict_mask, &pass);

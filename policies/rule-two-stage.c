@@ -28,19 +28,3 @@ void rule_two_stage_clear(struct cell_state *cs)
         if (cs->seen_misplaced)
                 memset(cs->seen_misplaced, 0, cs->n_seen_words * sizeof(*cs->seen_misplaced));
 }
-
-bool rule_two_stage(struct cell_state *cs, uint64_t chunk_index, bool misplaced)
-{
-        size_t w = (size_t)(chunk_index / 64);
-        uint64_t bit = UINT64_C(1) << (chunk_index % 64);
-        bool was;
-
-        if (w >= cs->n_seen_words)
-                return false; /* no room reserved: never move blindly */
-        was = cs->seen_misplaced[w] & bit;
-        if (misplaced)
-                cs->seen_misplaced[w] |= bit;
-        else
-                cs->seen_misplaced[w] &= ~bit;
-        return misplaced && was;
-}

@@ -53,7 +53,22 @@ unsigned rule_scan_period(const struct policy_params *p, unsigned current, unsig
 
 /* The two-stage filter for one chunk: returns true if the chunk may migrate now (it was seen
  * misplaced at its previous scan too). Records this scan's observation. */
-bool rule_two_stage(struct cell_state *cs, uint64_t chunk_index, bool misplaced);
+static inline bool rule_two_stage(struct cell_state *cs, uint64_t chunk_index, bool misplaced)
+{
+        /* Inline: the migration pass calls it for every chunk of every window. */
+        size_t w = (size_t)(chunk_index / 64);
+        uint64_t bit = UINT64_C(1) << (chunk_index % 64);
+        bool was;
+
+        if (w >= cs->n_seen_words)
+                return false; /* no room reserved: never move blindly */
+        was = cs->seen_misplaced[w] & bit;
+        if (misplaced)
+                cs->seen_misplaced[w] |= bit;
+        else
+                cs->seen_misplaced[w] &= ~bit;
+        return misplaced && was;
+}
 /* Makes sure the filter has room for n_chunk_indexes bits. */
 int rule_two_stage_reserve(struct cell_state *cs, uint64_t n_chunk_indexes);
 void rule_two_stage_clear(struct cell_state *cs);

@@ -71,6 +71,8 @@ struct cell_state {
         double demand;                    /* vCPU demand in CPUs */
         double demand_on[SNAP_NODES_MAX]; /* ... of the vCPUs that ran on each node */
         double demand_unknown;            /* ... of the vCPUs whose node is unknown */
+        unsigned n_vcpus;                 /* vCPUs of the cell */
+        nodemask_t vcpu_nodes;            /* nodes its vCPUs ran on */
         /* Two-stage filter: one bit per chunk index, set when that chunk was seen misplaced at its
          * last scan. */
         size_t n_seen_words;

@@ -13,6 +13,9 @@
 
 #define SIM_CHUNK_BYTES     (UINT64_C(64) << 20)
 #define SIM_PINGPONG_WINDOW 10
+/* Chunks per cell the simulated sampler reports each period (4 GiB): a window that advances over
+ * the cell like the residency sampler's move_pages window (task_numa_work's scan offset). */
+#define SIM_SCAN_WINDOW_CHUNKS 64
 
 struct sim_config {
         unsigned n_nodes; /* 2, 4 or 8 (any 1..SNAP_NODES_MAX works) */
@@ -48,6 +51,7 @@ struct sim_cell {
         uint64_t size_bytes;
         unsigned n_chunks;
         struct sim_chunk *chunks;
+        unsigned scan_next; /* first chunk of the next scan window */
 };
 
 struct sim_vm {

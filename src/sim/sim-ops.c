@@ -35,7 +35,7 @@ int sim_sense(void *userdata, uint64_t period, struct snapshot **ret)
         }
 
         for (unsigned i = 0; i < w->n_vms; i++) {
-                const struct sim_vm *vm = &w->vms[i];
+                struct sim_vm *vm = &w->vms[i];
                 struct snap_vm *sv;
                 double frac[4][SNAP_NODES_MAX];
 
@@ -67,21 +67,29 @@ int sim_sense(void *userdata, uint64_t period, struct snapshot **ret)
                         }
                 }
                 for (unsigned c = 0; c < vm->n_cells; c++) {
-                        const struct sim_cell *cell = &vm->cells[c];
+                        struct sim_cell *cell = &vm->cells[c];
                         struct snap_cell *sc = &sv->cells[c];
                         struct snap_chunk *win;
 
                         sc->size_bytes = cell->size_bytes;
                         sc->chunk_bytes = SIM_CHUNK_BYTES;
-                        r = snapshot_cell_alloc_chunks(sc, cell->n_chunks, &win);
+                        unsigned n_win = MIN(cell->n_chunks, (unsigned)SIM_SCAN_WINDOW_CHUNKS);
+
+                        r = snapshot_cell_alloc_chunks(sc, n_win, &win);
                         if (r < 0)
                                 return r;
-                        for (unsigned q = 0; q < cell->n_chunks; q++) {
+                        for (unsigned j = 0; j < n_win; j++) {
+                                unsigned q = (cell->scan_next + j) % cell->n_chunks;
                                 const struct sim_chunk *ch = &cell->chunks[q];
-                                win[q] = (struct snap_chunk){.offset = q * SIM_CHUNK_BYTES,
+                                win[j] = (struct snap_chunk){.offset = (uint64_t)q * SIM_CHUNK_BYTES,
                                                              .bytes = SIM_CHUNK_BYTES,
                                                              .node = ch->node,
                                                              .hotness = ch->hot};
+                        }
+                        if (cell->n_chunks > 0)
+                                cell->scan_next = (cell->scan_next + n_win) % cell->n_chunks;
+                        for (unsigned q = 0; q < cell->n_chunks; q++) {
+                                const struct sim_chunk *ch = &cell->chunks[q];
                                 if (ch->node >= 0)
                                         sc->resident_bytes[ch->node] += SIM_CHUNK_BYTES;
                                 else

@@ -73,27 +73,38 @@ static bool may_move_to(const struct snapshot *s, const struct policy_state *st,
                cell_may_return_mask(&st->params, cs, mem | cpu, s->period);
 }
 
-/* The first node by score that takes the cell and beats `home` (if any) by hysteresis_pct;
- * CPU-less nodes only when they are the preference. */
+/* The node for the cell among those that take it: most siblings first (a guest node's memory is
+ * also used by its siblings' vCPUs, and the group is the kernel's unit), then by score. With a
+ * home, only nodes that beat it by hysteresis_pct and keep at least as many siblings together
+ * qualify. CPU-less nodes only when they are the preference. */
 static int first_fit(const struct snapshot *s, unsigned vi, unsigned cell, const struct policy_state *st,
-                     const struct cell_state *cs, nodemask_t allowed, int home)
+                     const struct vm_state *vs, nodemask_t allowed, int home)
 {
         const struct snap_vm *vm = &s->vms[vi];
-        int order[SNAP_NODES_MAX];
+        const struct cell_state *cs = &vs->cells[cell];
+        unsigned home_sib = home >= 0 ? auto_siblings_on(&s->host, vs, cell, home) : 0, best_sib = 0;
+        int order[SNAP_NODES_MAX], best = -1;
         unsigned n = auto_nodes_by_score(s, st, cs->mem, allowed, order);
 
         for (unsigned k = 0; k < n; k++) {
                 int t = order[k];
+                unsigned sib;
+
                 if (t == home)
                         break;
                 if (home >= 0 && cs->mem[t] * 100 < cs->mem[home] * st->params.hysteresis_pct)
                         break;
                 if (t != cs->pref && s->host.node[t].n_cpus == 0)
                         continue;
-                if (auto_cell_fits(s, vm, cell, st, cs, t) && may_move_to(s, st, cs, t))
-                        return t;
+                sib = auto_siblings_on(&s->host, vs, cell, t);
+                if (sib < home_sib || (best >= 0 && sib <= best_sib))
+                        continue;
+                if (auto_cell_fits(s, vm, cell, st, cs, t) && may_move_to(s, st, cs, t)) {
+                        best = t;
+                        best_sib = sib;
+                }
         }
-        return -1;
+        return best;
 }
 
 static bool retry_wait(const struct policy_state *st, const struct cell_state *cs, uint64_t period)
@@ -121,15 +132,19 @@ static int place_new(const struct snapshot *s, unsigned vi, unsigned cell, struc
 
         if (retry_wait(st, cs, s->period))
                 return 0;
-        target = first_fit(s, vi, cell, st, cs, allowed, -1);
+        target = first_fit(s, vi, cell, st, vs, allowed, -1);
         if (target < 0) {
                 retry_later(cs, s->period);
                 return 0;
         }
         cs->retry_pending = false;
-        return set_node(s, vi, cell, st, vs, target, target != cs->pref, out,
-                        target == cs->pref ? "most of this cell's accesses go to this node"
-                                           : "its preferred node is full: provisionally here");
+        if (target == cs->pref)
+                return set_node(s, vi, cell, st, vs, target, false, out,
+                                "most of this cell's accesses go to this node");
+        if (auto_siblings_on(&s->host, vs, cell, target) > 0)
+                return set_node(s, vi, cell, st, vs, target, false, out, "next to its sibling cells");
+        return set_node(s, vi, cell, st, vs, target, true, out,
+                        "its preferred node is full: provisionally here");
 }
 
 /* Nothing has moved toward a provisional home: take the preferred node as soon as it has room or a
@@ -145,11 +160,13 @@ static int place_provisional(const struct snapshot *s, unsigned vi, unsigned cel
                 cs->provisional = false;
                 return 0;
         }
-        if (auto_cell_fits(s, vm, cell, st, cs, pref) && may_move_to(s, st, cs, pref)) {
+        if (auto_siblings_on(&s->host, vs, cell, pref) >= auto_siblings_on(&s->host, vs, cell, home) &&
+            auto_cell_fits(s, vm, cell, st, cs, pref) && may_move_to(s, st, cs, pref)) {
                 cs->retry_pending = false;
                 return set_node(s, vi, cell, st, vs, pref, false, out, "its preferred node has room now");
         }
-        if (swappable(&s->host, home, pref) && !retry_wait(st, cs, s->period)) {
+        if (swappable(&s->host, home, pref) && !retry_wait(st, cs, s->period) &&
+            auto_siblings_on(&s->host, vs, cell, pref) >= auto_siblings_on(&s->host, vs, cell, home)) {
                 r = auto_try_swap(s, vi, cell, st, home, pref, out);
                 if (r != 0)
                         return r;
@@ -173,8 +190,9 @@ static int place_final(const struct snapshot *s, unsigned vi, unsigned cell, str
         if (!rule_hysteresis(&st->params, home, home >= 0 ? cs->mem[home] : 0, pref, cs->mem[pref],
                              &cs->candidate, &cs->candidate_periods))
                 return 0;
-        target = first_fit(s, vi, cell, st, cs, allowed, home);
-        if (target != pref && swappable(&s->host, home, pref)) {
+        target = first_fit(s, vi, cell, st, vs, allowed, home);
+        if (target != pref && swappable(&s->host, home, pref) &&
+            auto_siblings_on(&s->host, vs, cell, pref) >= auto_siblings_on(&s->host, vs, cell, home)) {
                 r = auto_try_swap(s, vi, cell, st, home, pref, out);
                 if (r != 0) {
                         cs->retry_pending = false;

@@ -13,6 +13,8 @@ bool auto_homes_for(const struct snap_host *h, int node, nodemask_t *ret_mem, no
 /* The node a home is judged by: a single-node home, or the CPU-less node of a tiered pair; -1 for
  * no home or a spread home. */
 int auto_home_node(const struct snap_host *h, nodemask_t home_mem);
+/* Siblings of the cell (other cells of its VM) whose vCPUs live on node's CPU node. */
+unsigned auto_siblings_on(const struct snap_host *h, const struct vm_state *vs, unsigned cell, int node);
 /* Present bytes of the cell outside mem. */
 uint64_t auto_bytes_off(const struct snap_cell *c, const struct cell_state *cs, nodemask_t mem,
                         unsigned n_nodes);

@@ -62,8 +62,11 @@ static bool find_partner(const struct snapshot *s, unsigned vi, unsigned cell, c
                 imp = rule_swap_improvement(cs->mem, cs2->mem, s->host.n_nodes, src, dst, cs2->pref);
                 if (!rule_swap_accept(imp, best_imp))
                         continue;
-                /* The partner would move back to src: only if nothing of it left src lately. */
-                if (!cell_may_return(p, cs2, src, s->period))
+                /* The partner would move back to src: only if nothing of it left src lately, and
+                 * without leaving more of its siblings than it joins. */
+                if (!cell_may_return(p, cs2, src, s->period) ||
+                    auto_siblings_on(&s->host, &st->vms[ref->vm], ref->cell, src) <
+                            auto_siblings_on(&s->host, &st->vms[ref->vm], ref->cell, dst))
                         continue;
                 if (!rule_cpu_fits(&s->host, &st->ledger, p->imbalance_pct, dst, cs->demand - cs2->demand) ||
                     !rule_cpu_fits(&s->host, &st->ledger, p->imbalance_pct, src, cs2->demand - cs->demand))

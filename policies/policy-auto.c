@@ -38,6 +38,19 @@ int auto_home_node(const struct snap_host *h, nodemask_t home_mem)
         return -1;
 }
 
+unsigned auto_siblings_on(const struct snap_host *h, const struct vm_state *vs, unsigned cell, int node)
+{
+        int cpu = node >= 0 ? rule_cpu_node_for(h, node) : -1;
+        unsigned n = 0;
+
+        if (cpu < 0)
+                return 0;
+        for (unsigned c = 0; c < vs->n_cells; c++)
+                if (c != cell && NODEMASK_TEST(vs->cells[c].home_cpu, cpu))
+                        n++;
+        return n;
+}
+
 uint64_t auto_bytes_off(const struct snap_cell *c, const struct cell_state *cs, nodemask_t mem,
                         unsigned n_nodes)
 {

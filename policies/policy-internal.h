@@ -68,6 +68,12 @@ struct policy_work {
 int policy_work_prepare(struct policy_state *st, const struct snapshot *s);
 void policy_work_free(struct policy_work *w);
 
+/* Placement packs like first-fit decreasing on the converged host: an auto VM that has no home
+ * yet and is placed whole has its vCPU demand and memory counted as free where they are now, until
+ * its own turn (VMs are visited biggest first), when it takes them back and is placed. */
+void ledger_make_fluid(struct policy_state *st, const struct snapshot *s);
+void ledger_unfluid_vm(struct policy_state *st, const struct snapshot *s, unsigned vm_index);
+
 /* CPUs a vCPU used over the period. */
 double vcpu_demand(const struct snapshot *s, const struct snap_vcpu *v);
 /* Where the vCPU counts in the ledger: its current node if inside its cell's home, else the

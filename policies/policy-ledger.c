@@ -120,3 +120,45 @@ bool cell_may_return_mask(const struct policy_params *p, const struct cell_state
                         return false;
         return true;
 }
+
+static void vm_fluid(struct policy_state *st, const struct snapshot *s, unsigned vi, int sign)
+{
+        const struct snap_vm *vm = &s->vms[vi];
+        const struct vm_state *vs = &st->vms[vi];
+
+        for (unsigned c = 0; c < vm->n_cells && c < vs->n_cells; c++)
+                for (unsigned h = 0; h < s->host.n_nodes; h++) {
+                        st->ledger.mem_free[h] += sign * (int64_t)vm->cells[c].resident_bytes[h];
+                        st->ledger.cpu_load[h] -= sign * vs->cells[c].demand_on[h];
+                }
+}
+
+void ledger_make_fluid(struct policy_state *st, const struct snapshot *s)
+{
+        for (unsigned i = 0; i < s->n_vms && i < st->n_vms; i++) {
+                struct vm_state *vs = &st->vms[i];
+                bool homed = false;
+
+                vs->fluid = false;
+                /* Whole VMs only: they are the items the packing moves as a unit. Cells placed one
+                 * by one keep their place in the ledger until placed. */
+                if (s->vms[i].policy.mode != VM_POLICY_AUTO || vs->split ||
+                    s->vms[i].policy.n_cell_nodes > 0 ||
+                    !(s->vms[i].n_cells == 1 || st->params.consolidate_vm))
+                        continue;
+                for (unsigned c = 0; c < vs->n_cells && !homed; c++)
+                        homed = vs->cells[c].home_mem != 0;
+                if (homed)
+                        continue;
+                vs->fluid = true;
+                vm_fluid(st, s, i, +1);
+        }
+}
+
+void ledger_unfluid_vm(struct policy_state *st, const struct snapshot *s, unsigned vm_index)
+{
+        if (vm_index >= st->n_vms || !st->vms[vm_index].fluid)
+                return;
+        st->vms[vm_index].fluid = false;
+        vm_fluid(st, s, vm_index, -1);
+}

@@ -42,6 +42,8 @@ int policy_plan(const struct snapshot *s, const struct policy_ops *override, str
         r = policy_work_prepare(st, s);
         if (r < 0)
                 return r;
+        if (!override)
+                ledger_make_fluid(st, s);
 
         for (unsigned k = 0; k < s->n_vms; k++) {
                 unsigned i = st->work->order[k];
@@ -52,6 +54,7 @@ int policy_plan(const struct snapshot *s, const struct policy_ops *override, str
                         return -EINVAL;
                 if (override && vm_policy_mode_acts(vm->policy.mode))
                         ops = override;
+                ledger_unfluid_vm(st, s, i); /* its turn: its load is its own again */
                 r = ops->plan_vm(s, i, st, &st->vms[i], out);
                 if (r < 0)
                         return r;

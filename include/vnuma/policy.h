@@ -90,6 +90,7 @@ struct vm_state {
         uint64_t budget_left; /* bytes this VM may still migrate this period */
         uint64_t periods_seen;
         bool split;         /* placed cell by cell: it fit no single node when it was placed */
+        bool fluid;         /* this period: not placed yet, its load counted as free until its turn */
         unsigned rank;      /* position in this period's visiting order */
         unsigned turn;      /* position in this period's rotation (fair turns for the budgets) */
         uint64_t misplaced; /* this period: bytes its migration pass found away from home */

@@ -229,23 +229,34 @@ static void bnb_search(struct bnb *b, unsigned k, double done_value)
 }
 
 /* Fewest bytes that must move, from where each VM's memory first landed, to give the VM the value it
- * has in the reference assignment (capacity ignored, so it is a lower bound). */
+ * has in the reference assignment: over every assignment of its cells to nodes with CPUs that the
+ * VM's own cells fit (CPUs and memory of each node; the other VMs are ignored, so it is a lower
+ * bound on the bytes of any placement as good as the reference). */
 static uint64_t vm_lower_bound_bytes(const struct packer *p, const struct sim_vm *vm, double target)
 {
         unsigned n = vm->n_cells, m = p->n_cpu_nodes, combos = 1;
         uint64_t best = UINT64_MAX;
+        double d[4];
         int a[4];
 
-        for (unsigned c = 0; c < n; c++)
+        for (unsigned c = 0; c < n; c++) {
                 combos *= m;
+                d[c] = cell_demand(vm, c);
+        }
         for (unsigned x = 0; x < combos; x++) {
+                double cpu[SNAP_NODES_MAX] = {0}, mem[SNAP_NODES_MAX] = {0};
                 unsigned y = x;
                 uint64_t bytes = 0;
+                bool fit = true;
+
                 for (unsigned c = 0; c < n; c++) {
                         a[c] = p->cpu_nodes[y % m];
                         y /= m;
+                        cpu[a[c]] += d[c];
+                        mem[a[c]] += (double)vm->cells[c].size_bytes;
+                        fit = fit && cpu[a[c]] <= p->cpu_cap[a[c]] + 1e-9 && mem[a[c]] <= p->mem_cap[a[c]];
                 }
-                if (vm_value(vm, a) + 1e-9 < target)
+                if (!fit || vm_value(vm, a) + 1e-9 < target)
                         continue;
                 for (unsigned c = 0; c < n; c++)
                         bytes += vm->cells[c].size_bytes -

@@ -65,7 +65,7 @@ def main():
             print(f"{name} cell {g['id']} ({g['backend']}): size {size >> 20} MiB, vnumactl "
                   f"{ {k: v >> 20 for k, v in sorted(hb.items())} } MiB, numa_maps "
                   f"{ {k: v >> 20 for k, v in sorted(truth.items())} } MiB, not present "
-                  f"{g['not_present_bytes'] >> 20} MiB")
+                  f"{g['not_present_bytes'] >> 20} MiB, unavailable {g.get('unavailable_bytes')}")
             if present < 0.9 * size:
                 print(f"FAIL: {name} cell {g['id']}: only {present} of {size} bytes present")
                 failed = True

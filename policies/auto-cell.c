@@ -200,6 +200,9 @@ static int place_final(const struct snapshot *s, unsigned vi, unsigned cell, str
                 }
         }
         if (target < 0) {
+                /* Deferred, not forgotten: retried while the preferred node keeps winning. */
+                cs->candidate = pref;
+                cs->candidate_periods = st->params.hysteresis_periods - 1;
                 retry_later(cs, s->period);
                 return 0;
         }

@@ -115,8 +115,12 @@ static int group_review(const struct snapshot *s, unsigned vi, struct policy_sta
                              challenger >= 0 ? gstat[challenger] : 0, &vs->group_candidate,
                              &vs->group_candidate_periods))
                 return 0;
-        if (!group_may_move(s, st, vs, challenger))
+        if (!group_may_move(s, st, vs, challenger)) {
+                /* Deferred, not forgotten: it moves as soon as the window allows, if it still wins. */
+                vs->group_candidate = challenger;
+                vs->group_candidate_periods = st->params.hysteresis_periods - 1;
                 return 0;
+        }
         return group_set_home(s, vi, st, vs, challenger, false, out,
                               "whole VM: another node now holds clearly more accesses");
 }

@@ -203,8 +203,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* Framing must not depend on where the reads split the stream. */
         if (split.result != whole.result || split.n != whole.n)
                 abort();
+        /* Compared as text: json_object_equal() calls NaN (which json-c accepts) unequal to itself. */
         for (size_t i = 0; i < split.n; i++)
-                if (!json_object_equal(split.objects[i], whole.objects[i]))
+                if (!streq(json_object_to_json_string_ext(split.objects[i], JSON_C_TO_STRING_PLAIN),
+                           json_object_to_json_string_ext(whole.objects[i], JSON_C_TO_STRING_PLAIN)))
                         abort();
         parse_messages(&whole);
         framed_clear(&split);

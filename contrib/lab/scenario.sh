@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# shellcheck shell=bash
 # Scenario helpers for lab tests and the demo. Source this INSIDE a lab (`lab run`): it
 # starts libvirt, and guests placed on the wrong host nodes, on the lab's throwaway overlay
 # root. Every function returns non-zero with a message on stderr when something fails.
@@ -188,6 +189,7 @@ scn_qemu_start() { # name [guest options]
         mkdir -p "$SCN_STATE" "$SCN_QMP_DIR"
         total=$((scn_cells * scn_cell_mib))
         vcpus=$((scn_cells * scn_vpc))
+        # shellcheck disable=SC2054 # commas belong to QEMU option values
         local -a args=(
                 -name "$name,debug-threads=on" -machine q35 -accel tcg,thread=multi -cpu qemu64
                 -m "${total}M" -smp "$vcpus,sockets=$scn_cells,cores=$scn_vpc,threads=1"
@@ -253,7 +255,7 @@ scn_prealloc() { # name
 
 # The project's own reader, from outside the guests.
 scn_measure() { # name... (extra vnumactl options may follow --)
-        local v n
+        local v
         local -a args=()
         v=$(scn_vnumactl) || return
         while [ $# -gt 0 ]; do

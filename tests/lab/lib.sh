@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# shellcheck shell=bash
 # Sourced by every lab test. meson passes LAB (contrib/lab/lab), VNUMA_SOURCE_ROOT and
 # VNUMA_BUILD_ROOT in the environment. Prints the test's wall time when it ends, skips
 # (exit 77) only when the lab cannot run at all on this machine.

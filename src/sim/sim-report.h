@@ -16,9 +16,10 @@ struct sim_row {
 
 int sim_csv_write(FILE *f, const struct sim_row *rows, size_t n);
 /* Prints the per-size, per-policy table with medians and ratios against the baselines of the
- * same run; returns the number of missed targets for auto. */
+ * same run, and auto's targets (locality/optimal >= 0.99, above every baseline, bytes/LB <= 1.1,
+ * no ping-pong, median plan time <= 1 ms); returns the number of missed targets. */
 int sim_table_print(FILE *f, const struct sim_row *rows, size_t n, const char *const *policies,
                     size_t n_policies);
-/* Mean locality per period per policy over the rows of one size, as an SVG line chart. */
+/* Mean locality per period per policy, one SVG line chart per size (stacked). */
 int sim_plot_svg(FILE *f, const struct sim_row *rows, size_t n, const char *const *policies,
                  size_t n_policies);

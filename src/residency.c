@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "vnuma/residency.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <numa.h>
 #include <numaif.h>
 #include <stdbool.h>
@@ -54,13 +56,80 @@ static int read_present(int fd, uint64_t start, uint64_t n, uint64_t page_size, 
         return 0;
 }
 
-static bool page_present(int pagemap, uint64_t addr)
+#define PAGEMAP_PRESENT  (UINT64_C(1) << 63)
+#define PAGEMAP_PFN_MASK ((UINT64_C(1) << 55) - 1)
+
+static int pagemap_entry(int pagemap, uint64_t addr, uint64_t *ret)
 {
-        uint64_t entry;
         off_t off = (off_t)(addr / (uint64_t)sysconf(_SC_PAGESIZE) * sizeof(uint64_t));
 
-        /* Unreadable: keep the kernel's answer. */
-        return pread(pagemap, &entry, sizeof(entry), off) != sizeof(entry) || (entry >> 63 & 1);
+        return pread(pagemap, ret, sizeof(*ret), off) == sizeof(*ret) ? 0 : -EIO;
+}
+
+/* The node of a page frame: the memory block holding it links to its node in sysfs. Pages are
+ * laid out in blocks of 128 MiB or more, so the last block looked up is kept. */
+struct pfn_node_cache {
+        uint64_t block_bytes; /* 0: not read yet; UINT64_MAX: unavailable */
+        uint64_t block;
+        int node;
+};
+
+static int pfn_node(struct pfn_node_cache *c, uint64_t pfn)
+{
+        uint64_t block;
+        char path[96];
+        DIR *d;
+        struct dirent *de;
+        int node = -ENOENT;
+
+        if (pfn == 0)
+                return -ENOENT; /* without CAP_SYS_ADMIN pagemap hides frame numbers */
+        if (c->block_bytes == 0) {
+                FILE *f = fopen("/sys/devices/system/memory/block_size_bytes", "re");
+                unsigned long long v = 0;
+
+                c->block_bytes = f && fscanf(f, "%llx", &v) == 1 && v ? v : UINT64_MAX;
+                if (f)
+                        fclose(f);
+                c->node = -ENOENT;
+        }
+        if (c->block_bytes == UINT64_MAX)
+                return -ENOENT;
+        block = pfn * (uint64_t)sysconf(_SC_PAGESIZE) / c->block_bytes;
+        if (c->node >= 0 && block == c->block)
+                return c->node;
+        snprintf(path, sizeof(path), "/sys/devices/system/memory/memory%" PRIu64, block);
+        d = opendir(path);
+        if (!d)
+                return -ENOENT;
+        while ((de = readdir(d)))
+                if (startswith(de->d_name, "node") && de->d_name[4] >= '0' && de->d_name[4] <= '9') {
+                        node = atoi(de->d_name + 4);
+                        break;
+                }
+        closedir(d);
+        if (node >= 0) {
+                c->block = block;
+                c->node = node;
+        }
+        return node;
+}
+
+/* move_pages cannot see every present page: one the kernel's NUMA balancing has just made
+ * PROT_NONE (to take a hinting fault) answers -EFAULT on 6.1 and -ENOENT on newer kernels,
+ * like a page never touched (6.1 also says -EFAULT for that). pagemap tells absent from
+ * present, and the frame number tells the node. Without pagemap the kernel's answer stands. */
+static int resolve_hidden(int pagemap, struct pfn_node_cache *cache, uint64_t addr, int status)
+{
+        uint64_t e;
+        int node;
+
+        if (pagemap < 0 || pagemap_entry(pagemap, addr, &e) < 0)
+                return status;
+        if (!(e & PAGEMAP_PRESENT))
+                return -ENOENT;
+        node = pfn_node(cache, e & PAGEMAP_PFN_MASK);
+        return node >= 0 ? node : status;
 }
 
 int residency_scan(pid_t pid, uint64_t start, uint64_t length, uint64_t page_size, struct residency *acc)
@@ -71,6 +140,7 @@ int residency_scan(pid_t pid, uint64_t start, uint64_t length, uint64_t page_siz
         _cleanup_free_ bool *present = NULL;
         _cleanup_close_ int pagemap = -1;
         struct residency r = {};
+        struct pfn_node_cache cache = {};
         uint64_t n_pages, done = 0, batch_max;
         char path[64];
 
@@ -113,11 +183,9 @@ int residency_scan(pid_t pid, uint64_t start, uint64_t length, uint64_t page_siz
                                 return negative_errno();
                         r.syscalls++;
                         for (unsigned long i = 0; i < n; i++) {
-                                /* Kernel 6.1 answers -EFAULT, not -ENOENT, for a page never
-                                 * touched; pagemap tells it from the shared zero page. */
-                                if (status[i] == -EFAULT && !use_pagemap && pagemap >= 0 &&
-                                    !page_present(pagemap, (uint64_t)(uintptr_t)pages[i]))
-                                        status[i] = -ENOENT;
+                                if (status[i] == -EFAULT || status[i] == -ENOENT)
+                                        status[i] = resolve_hidden(pagemap, &cache,
+                                                                   (uint64_t)(uintptr_t)pages[i], status[i]);
                                 account(&r, status[i], page_size);
                         }
                 }

@@ -12,7 +12,7 @@
 struct residency {
         uint64_t node_bytes[RESIDENCY_MAX_NODES]; /* indexed by host node id */
         uint64_t not_present_bytes;               /* -ENOENT: never touched, or swapped out */
-        uint64_t efault_bytes;                    /* -EFAULT on a present page: the zero page, or no VMA */
+        uint64_t efault_bytes;                    /* -EFAULT on a page pagemap cannot place: no VMA */
         uint64_t busy_bytes;                      /* -EBUSY: pinned or under I/O at the time */
         uint64_t denied_bytes; /* -EACCES: shared with another process (only with MOVE_ALL) */
         uint64_t other_bytes;  /* any other status, or node id >= RESIDENCY_MAX_NODES */

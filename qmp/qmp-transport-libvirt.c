@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* QMP command-level transport over virDomainQemuMonitorCommand, with a read-only allow-list. */
+
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <libvirt/libvirt-qemu.h>
+
+#include "vnuma/libvirt-error.h"
+#include "vnuma/libvirt-qmp.h"
+#include "vnuma/log.h"
+#include "vnuma/macro.h"
+#include "vnuma/qmp.h"
+
+static void json_putp(struct json_object **p)
+{
+        if (*p)
+                json_object_put(*p);
+}
+
+_printf_(2, 3) static int refuse(char **ret_reason, const char *fmt, ...)
+{
+        va_list ap;
+
+        if (ret_reason) {
+                char *m = NULL;
+
+                va_start(ap, fmt);
+                if (vasprintf(&m, fmt, ap) < 0)
+                        m = NULL;
+                va_end(ap);
+                free(*ret_reason);
+                *ret_reason = m;
+        }
+        return -EPERM;
+}
+
+/* HMP commands that only read: "info <anything>" and "gpa2hva ADDR". */
+static bool hmp_read_only(const char *line)
+{
+        while (*line == ' ' || *line == '\t')
+                line++;
+        return (startswith(line, "info ") || startswith(line, "gpa2hva ")) && !strpbrk(line, ";\n\r");
+}
+
+int libvirt_qmp_command_allowed(const char *command_json, char **ret_reason)
+{
+        _cleanup_(json_putp) struct json_object *cmd = NULL;
+        struct json_object *execute, *args, *line;
+        const char *name;
+        int r;
+
+        if (!command_json)
+                return -EINVAL;
+        cmd = json_tokener_parse(command_json);
+        if (!cmd || !json_object_is_type(cmd, json_type_object) ||
+            !json_object_object_get_ex(cmd, "execute", &execute) ||
+            !json_object_is_type(execute, json_type_string)) {
+                r = refuse(ret_reason, "not a QMP command object");
+                return r == -EPERM ? -EINVAL : r;
+        }
+        name = json_object_get_string(execute);
+        if (json_object_object_get_ex(cmd, "id", NULL)) {
+                (void)refuse(ret_reason, "%s: carries an \"id\" (libvirt adds its own)", name);
+                return -EINVAL;
+        }
+        if (json_object_object_get_ex(cmd, "exec-oob", NULL))
+                return refuse(ret_reason, "%s: out-of-band execution is not allowed", name);
+
+        if (startswith(name, "query-") || streq(name, "qom-list") || streq(name, "qom-get"))
+                return 0;
+        if (streq(name, "human-monitor-command")) {
+                if (!json_object_object_get_ex(cmd, "arguments", &args) ||
+                    !json_object_object_get_ex(args, "command-line", &line) ||
+                    !json_object_is_type(line, json_type_string))
+                        return refuse(ret_reason, "human-monitor-command: no command-line");
+                if (!hmp_read_only(json_object_get_string(line)))
+                        return refuse(ret_reason,
+                                      "human-monitor-command \"%s\": not a read-only HMP command",
+                                      json_object_get_string(line));
+                return 0;
+        }
+        return refuse(ret_reason,
+                      "%s: not a read-only query; only query-*, qom-list, qom-get and HMP info/gpa2hva "
+                      "go through libvirt",
+                      name);
+}
+
+static int transport_command(void *userdata, const char *command_json, int timeout_ms, char **ret_reply_json)
+{
+        virDomainPtr dom = userdata;
+        _cleanup_free_ char *reason = NULL, *message = NULL;
+        char *reply = NULL;
+        int r;
+
+        r = libvirt_qmp_command_allowed(command_json, &reason);
+        if (r < 0) {
+                log_debug("QMP via libvirt: refused: %s", strna(reason));
+                return r;
+        }
+        if (virDomainQemuMonitorCommand(dom, command_json, &reply, 0) < 0) {
+                r = libvirt_last_error(&message);
+                log_debug("QMP via libvirt: %s: %s", virDomainGetName(dom) ?: "?", strna(message));
+                return r;
+        }
+        if (!reply)
+                return -EBADMSG;
+        *ret_reply_json = reply;
+        return 0;
+}
+
+static void transport_close(void *userdata)
+{
+        if (userdata)
+                virDomainFree(userdata);
+}
+
+static const struct qmp_transport_ops libvirt_transport_ops = {
+        .name = "libvirt",
+        .command = transport_command,
+        .close = transport_close,
+};
+
+int libvirt_qmp_open(virDomainPtr dom, struct qmp_client **ret)
+{
+        struct qmp_client *c = NULL;
+        int r;
+
+        if (!dom || !ret)
+                return -EINVAL;
+        if (virDomainRef(dom) < 0)
+                return libvirt_last_error(NULL);
+        r = qmp_client_new(&libvirt_transport_ops, dom, QMP_DEFAULT_TIMEOUT_MS, &c);
+        if (r < 0)
+                return r; /* qmp_client_new closes the transport (drops the reference) on failure */
+        *ret = c;
+        return 0;
+}

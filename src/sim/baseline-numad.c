@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Baseline "numad": whole VMs only. Each cycle (period) it binds at most one VM (the first unbound
- * one visited that fits a single node) to the node with the most free memory that holds it, with one
- * affinity mask for all its threads; its memory then follows. VMs that fit no node are left alone. */
+/* Baseline "numad": whole VMs only. Each cycle (period) it binds at most one VM to the node with the
+ * most free memory that holds it, with one affinity mask for all its threads; its memory then
+ * follows. Like numad, which takes the biggest process first, it binds the biggest unbound VM that
+ * fits: policy_plan visits VMs in decreasing vCPU demand, so that is the first one visited that
+ * fits. VMs that fit no node are left alone. */
 #include "vnuma/sim.h"
 
 #include "baseline-util.h"

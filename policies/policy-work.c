@@ -17,19 +17,19 @@ void policy_work_free(struct policy_work *w)
         free(w);
 }
 
-static int grow(void **p, size_t *allocated, size_t want, size_t size)
+/* Makes room for want elements of size bytes in *p (a realloc'd array); returns the array. */
+static void *grow(void *p, size_t *allocated, size_t want, size_t size)
 {
         void *m;
 
         if (want <= *allocated)
-                return 0;
+                return p;
         want = MAX(want, *allocated * 2);
-        m = realloc(*p, want * size);
+        m = realloc(p, want * size);
         if (!m)
-                return -ENOMEM;
-        *p = m;
+                return NULL;
         *allocated = want;
-        return 0;
+        return m;
 }
 
 struct order_key {
@@ -50,11 +50,12 @@ static int order_key_cmp(const void *a, const void *b)
 static int build_order(struct policy_work *w, const struct policy_state *st, const struct snapshot *s)
 {
         _cleanup_free_ struct order_key *keys = NULL;
-        int r;
+        unsigned *order;
 
-        r = grow((void **)&w->order, &w->order_allocated, s->n_vms ? s->n_vms : 1, sizeof(*w->order));
-        if (r < 0)
-                return r;
+        order = grow(w->order, &w->order_allocated, s->n_vms ? s->n_vms : 1, sizeof(*w->order));
+        if (!order)
+                return -ENOMEM;
+        w->order = order;
         keys = calloc(s->n_vms ? s->n_vms : 1, sizeof(*keys));
         if (!keys)
                 return -ENOMEM;
@@ -80,7 +81,7 @@ static int build_order(struct policy_work *w, const struct policy_state *st, con
 static int build_by_node(struct policy_work *w, const struct policy_state *st, const struct snapshot *s)
 {
         size_t count[SNAP_NODES_MAX] = {0}, total = 0;
-        int r;
+        struct cell_ref *by_node;
 
         for (size_t i = 0; i < st->n_vms; i++)
                 for (unsigned c = 0; c < st->vms[i].n_cells; c++)
@@ -88,9 +89,10 @@ static int build_by_node(struct policy_work *w, const struct policy_state *st, c
                                 count[nodemask_first(st->vms[i].cells[c].home_mem)]++;
                                 total++;
                         }
-        r = grow((void **)&w->by_node, &w->by_node_allocated, total ? total : 1, sizeof(*w->by_node));
-        if (r < 0)
-                return r;
+        by_node = grow(w->by_node, &w->by_node_allocated, total ? total : 1, sizeof(*w->by_node));
+        if (!by_node)
+                return -ENOMEM;
+        w->by_node = by_node;
         w->by_node_start[0] = 0;
         for (unsigned h = 0; h < SNAP_NODES_MAX; h++)
                 w->by_node_start[h + 1] = w->by_node_start[h] + count[h];

@@ -1,0 +1,118 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# shellcheck shell=bash
+# Helpers for the vnumad lab tests, sourced INSIDE a lab after contrib/lab/scenario.sh.
+#   vl_start_daemon CONFIG-TEXT      vnumad on the scenario's QMP directory, log in $VL_LOG
+#   vl_reconfigure CONFIG-TEXT       rewrite the config and SIGHUP
+#   vl_ctl ARGS...                   vnumactl against that daemon
+#   vl_cells NAME                    "cell home locality bytes_on_node..." lines, from the daemon
+#   vl_wait_locality NAME MIN SECS   until every cell of NAME has locality >= MIN
+#   vl_vcpus_pinned_home NAME        every vCPU's affinity == the CPUs of its cell's home node
+#   vl_moves_since NAME PERIOD       pin/migrate actions after PERIOD (explain)
+
+VL_DIR=/run/vnumad-lab
+VL_SOCK=$VL_DIR/vnumad.sock
+VL_CONF=$VL_DIR/vnumad.conf
+VL_LOG=$VL_DIR/vnumad.log
+VNUMAD=${VNUMAD:-$VNUMA_BUILD_ROOT/src/vnumad}
+VNUMACTL=${VNUMACTL:-$VNUMA_BUILD_ROOT/src/vnumactl}
+
+vl_start_daemon() { # config text
+        mkdir -p "$VL_DIR"
+        printf '%s\n' "$1" >"$VL_CONF"
+        "$VNUMAD" --foreground --config "$VL_CONF" --socket "$VL_SOCK" --qmp-dir "$SCN_QMP_DIR" \
+                --log-level debug >"$VL_LOG" 2>&1 &
+        VL_PID=$!
+        scn_wait_for 20 test -S "$VL_SOCK" || { tail -20 "$VL_LOG"; scn_err "vnumad did not start"; return; }
+        scn_log "vnumad running (pid $VL_PID)"
+}
+
+vl_reconfigure() { # config text
+        printf '%s\n' "$1" >"$VL_CONF"
+        kill -HUP "$VL_PID"
+        scn_wait_for 10 grep -q "Configuration reloaded" "$VL_LOG" || scn_err "vnumad did not reload"
+}
+
+vl_ctl() {
+        "$VNUMACTL" --socket "$VL_SOCK" "$@"
+}
+
+vl_stop_daemon() {
+        [ -n "${VL_PID:-}" ] && kill "$VL_PID" 2>/dev/null && wait "$VL_PID" 2>/dev/null
+        VL_PID=
+}
+
+# One line per cell: id home locality present node<N>=bytes...
+vl_cells() { # name
+        vl_ctl --json show "$1" | python3 -c '
+import json, sys
+doc = json.load(sys.stdin)
+for d in doc["domains"]:
+    for g in d["guest_nodes"]:
+        loc = g["locality_ratio"]
+        print(g["id"], g["home_node"], "-" if loc is None else "%.4f" % loc, g["present_bytes"],
+              " ".join("node%s=%d" % kv for kv in sorted(g["host_bytes"].items())))
+'
+}
+
+vl_min_locality() { # name
+        vl_cells "$1" | awk 'BEGIN { m = 2 } { v = ($3 == "-") ? 0 : $3 + 0; if (v < m) m = v } END { print (m == 2) ? 0 : m }'
+}
+
+vl_wait_locality() { # name min seconds
+        local deadline=$((SECONDS + $3)) m
+        while [ $SECONDS -lt $deadline ]; do
+                m=$(vl_min_locality "$1" 2>/dev/null || echo 0)
+                awk -v m="$m" -v t="$2" 'BEGIN { exit !(m >= t) }' && return 0
+                sleep 1
+        done
+        return 1
+}
+
+# Every vCPU's affinity must be exactly the CPU list of its cell's home node.
+vl_vcpus_pinned_home() { # name
+        vl_ctl --json show "$1" | python3 -c '
+import json, sys
+doc = json.load(sys.stdin)
+cpus = {str(n["id"]): n["cpus"] for n in doc["host"]["nodes"]}
+ok = True
+for d in doc["domains"]:
+    home = {g["id"]: g["home_node"] for g in d["guest_nodes"]}
+    for v in d["vcpus"]:
+        want = cpus.get(str(home[v["guest_node"]]))
+        print("vcpu %d (cell %d, tid %d): affinity %s, home node %s cpus %s" %
+              (v["index"], v["guest_node"], v["tid"], v["affinity"], home[v["guest_node"]], want))
+        ok = ok and v["affinity"] == want
+sys.exit(0 if ok else 1)
+'
+}
+
+vl_period() {
+        vl_ctl --json status | python3 -c 'import json, sys; print(json.load(sys.stdin)["period"])'
+}
+
+vl_bytes_migrated() {
+        vl_ctl --json status | python3 -c 'import json, sys; print(json.load(sys.stdin)["bytes_migrated"])'
+}
+
+# Pins and migrations applied to NAME after period P.
+vl_moves_since() { # name period
+        vl_ctl --json explain "$1" | python3 -c '
+import json, sys
+p = int(sys.argv[1])
+n = [a for a in json.load(sys.stdin)["actions"]
+     if a["period"] > p and a["type"] in ("migrate", "pin-vcpus", "pin-emulator")]
+for a in n:
+    print("  period %d: %s" % (a["period"], a["text"]), file=sys.stderr)
+print(len(n))
+' "$2"
+}
+
+# sha256 of a stopped guest's whole RAM, dumped with QMP pmemsave.
+vl_guest_ram_sha() { # name bytes
+        local f=$VL_DIR/$1.ram
+        rm -f "$f"
+        scn_qmp_cmd "$1" "{\"execute\": \"pmemsave\", \"arguments\": {\"val\": 0, \"size\": $2, \"filename\": \"$f\"}}" >/dev/null ||
+                return
+        sha256sum "$f" | cut -d' ' -f1
+        rm -f "$f"
+}

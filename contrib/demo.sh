@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # The README's first command. Installs missing Debian packages, builds vnumad, boots a
 # 2-node lab (a real multi-node kernel under QEMU TCG, contrib/lab/lab), starts two guests
-# whose cells sit on the wrong host nodes and prints `vnumactl show`. The daemon that fixes
-# them (vnumad) is a separate issue: until it exists the demo says so and shows no "after".
+# whose cells sit on the wrong host nodes and prints `vnumactl show`; then runs vnumad and
+# prints a locality timeline, the "after" view and the reasons for what vnumad did.
 # Usage: contrib/demo.sh   (as root; build dir: $VNUMA_DEMO_BUILD, default build-demo)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,7 +20,7 @@ if [ -d "$build" ]; then
 else
         meson setup "$build" >/dev/null
 fi
-ninja -C "$build" src/vnumactl tests/lab/guest-workload >/dev/null
+ninja -C "$build" src/vnumactl src/vnumad tests/lab/guest-workload >/dev/null
 
 echo "==> preparing the lab (first run downloads the kernel into ${VNUMA_LAB_CACHE:-/var/cache/vnumad-lab})"
 initrd=$(contrib/lab/lab guest-initrd --workload "$build/tests/lab/guest-workload")

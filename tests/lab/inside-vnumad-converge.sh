@@ -8,7 +8,7 @@
 # middle of a migration is dropped while the other guest is still served.
 set -euo pipefail
 . "$LAB_DIR/scenario.sh"
-. "$(dirname "$(readlink -f "$0")")/vnumad-lab.sh"
+. "$LAB_DIR/vnumad-scenario.sh"
 trap 'vl_stop_daemon; scn_stop_all' EXIT
 fails=0
 check() { # description command...

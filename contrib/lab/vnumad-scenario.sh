@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # shellcheck shell=bash
-# Helpers for the vnumad lab tests, sourced INSIDE a lab after contrib/lab/scenario.sh.
+# vnumad helpers for lab tests and the demo, sourced INSIDE a lab after contrib/lab/scenario.sh.
 #   vl_start_daemon CONFIG-TEXT      vnumad on the scenario's QMP directory, log in $VL_LOG
 #   vl_reconfigure CONFIG-TEXT       rewrite the config and SIGHUP
 #   vl_ctl ARGS...                   vnumactl against that daemon
@@ -115,4 +115,15 @@ vl_guest_ram_sha() { # name bytes
                 return
         sha256sum "$f" | cut -d' ' -f1
         rm -f "$f"
+}
+
+# Locality of every cell of each guest, one line, for a timeline.
+vl_timeline_line() { # t name...
+        local t=$1 line
+        shift
+        line=$(printf 't=%4ss' "$t")
+        for n in "$@"; do
+                line+=$(vl_cells "$n" | awk -v n="$n" '{ l = ($3 == "-") ? "  -  " : sprintf("%5.1f", $3 * 100); s = s " " l "%" } END { printf "   %s:%s", n, s }')
+        done
+        echo "$line   migrated $(($(vl_bytes_migrated) >> 20)) MiB"
 }

@@ -7,7 +7,7 @@
 set -euo pipefail
 . "$LAB_DIR/scenario.sh"
 . "$LAB_DIR/vnumad-scenario.sh"
-trap 'vl_stop_daemon; scn_stop_all' EXIT
+trap 'vl_stop_daemon || true; scn_stop_all || true' EXIT
 fails=0
 check() {
         local what=$1

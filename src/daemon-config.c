@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <syslog.h>
 
+#include "vnuma/log.h"
 #include "vnuma/parse-util.h"
 
 struct load_ctx {
@@ -199,12 +200,7 @@ static int handler(void *user, const char *section, const char *key, const char 
                         if (set_string(&c->read_group, value) < 0)
                                 return bad(x, "out of memory");
                 } else if (streq(key, "log-level")) {
-                        static const char *const levels[] = {"emerg",   "alert",  "crit", "err",
-                                                             "warning", "notice", "info", "debug"};
-                        int level = -1;
-                        for (int i = 0; i < (int)ELEMENTSOF(levels); i++)
-                                if (streq(value, levels[i]))
-                                        level = i;
+                        int level = log_level_from_string(value);
                         if (level < 0)
                                 return bad(x,
                                            "[daemon] log-level: unknown level \"%s\" (err, warning, notice, "

@@ -27,6 +27,17 @@ void log_set_program(const char *name)
         program = name;
 }
 
+int log_level_from_string(const char *s)
+{
+        static const char *const names[] = {"emerg",   "alert",  "crit", "err",
+                                            "warning", "notice", "info", "debug"};
+
+        for (int i = 0; i < (int)ELEMENTSOF(names); i++)
+                if (streq(s, names[i]))
+                        return i;
+        return -EINVAL;
+}
+
 void log_open_syslog(void)
 {
         openlog(program, LOG_PID | LOG_NDELAY, LOG_DAEMON);

@@ -84,8 +84,6 @@ static int parse_argv(int argc, char *argv[], struct daemon_args *a, int *ret_lo
                 {"version", no_argument, NULL, ARG_VERSION},
                 {},
         };
-        static const char *const levels[] = {"emerg",   "alert",  "crit", "err",
-                                             "warning", "notice", "info", "debug"};
         int c;
 
         a->dry_run = -1;
@@ -122,9 +120,7 @@ static int parse_argv(int argc, char *argv[], struct daemon_args *a, int *ret_lo
                         a->foreground = true;
                         break;
                 case ARG_LOG_LEVEL:
-                        for (int i = 0; i < (int)ELEMENTSOF(levels); i++)
-                                if (streq(optarg, levels[i]))
-                                        *ret_log_level = i;
+                        *ret_log_level = log_level_from_string(optarg);
                         if (*ret_log_level < 0)
                                 return log_error_errno(-EINVAL, "Unknown --log-level \"%s\".", optarg);
                         break;

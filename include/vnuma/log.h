@@ -13,6 +13,8 @@ void log_set_max_level(int level);
 int log_get_max_level(void);
 /* Prefix every line with this program name (for terminals). */
 void log_set_program(const char *name);
+/* "err", "warning", "notice", "info", "debug" (and the rest of syslog's names) -> LOG_*, or -EINVAL. */
+int log_level_from_string(const char *s);
 /* From now on log through syslog(3) (a daemon without stderr). */
 void log_open_syslog(void);
 

@@ -31,8 +31,16 @@ static struct {
         .socket_path = VNUMAD_SOCKET_PATH,
         .sysfs_root = "/sys",
         .procfs_root = "/proc",
-        .timeout_ms = QMP_DEFAULT_TIMEOUT_MS,
+        .timeout_ms = -1, /* per verb: QEMU answers at once; the daemon may be mid-period */
 };
+
+/* A daemon request waits for the period in progress, and `show` scans guest RAM. */
+#define DAEMON_TIMEOUT_MS 60000
+
+static int qmp_timeout(void)
+{
+        return arg.timeout_ms > 0 ? arg.timeout_ms : QMP_DEFAULT_TIMEOUT_MS;
+}
 
 static void help(void)
 {
@@ -57,14 +65,14 @@ static void help(void)
                "  --socket PATH          vnumad control socket (default %s)\n"
                "  --json                 Machine-readable output (stable keys, base units)\n"
                "  --dry-run              With rebalance: change nothing\n"
-               "  --timeout MS           Socket timeout (default %d)\n"
+               "  --timeout MS           Reply timeout (default %d for QEMU, %d for vnumad)\n"
                "  --sysfs-root DIR       Read host topology below DIR (default /sys)\n"
                "  --procfs-root DIR      Read process state below DIR (default /proc)\n"
                "  -h, --help             Show this help\n"
                "  --version              Show the version\n"
                "\n"
                "See vnumactl(8).\n",
-               VNUMAD_SOCKET_PATH, QMP_DEFAULT_TIMEOUT_MS);
+               VNUMAD_SOCKET_PATH, QMP_DEFAULT_TIMEOUT_MS, DAEMON_TIMEOUT_MS);
 }
 
 static int parse_argv(int argc, char *argv[])
@@ -160,14 +168,14 @@ static int observe_one(const char *path, const struct host_topology *topo, struc
         _cleanup_free_ char *error = NULL;
         int r;
 
-        r = qmp_client_connect_unix(path, arg.timeout_ms, &qmp);
+        r = qmp_client_connect_unix(path, qmp_timeout(), &qmp);
         if (r == -EPROTO || r == -EBADMSG)
                 return log_error_errno(r, "%s: the peer does not speak QMP (no QMP greeting).", path);
         if (r == -ETIMEDOUT)
                 return log_error_errno(r,
                                        "%s: no QMP greeting within %d ms (is another client connected? "
                                        "QEMU serves one QMP client at a time).",
-                                       path, arg.timeout_ms);
+                                       path, qmp_timeout());
         if (r < 0)
                 return log_error_errno(r, "%s: cannot connect to QMP: %m", path);
         r = guest_model_query(qmp, arg.procfs_root, &m, &error);
@@ -293,7 +301,7 @@ int main(int argc, char *argv[])
         }
         struct daemon_client_opts opts = {
                 .socket_path = arg.socket_path,
-                .timeout_ms = arg.timeout_ms,
+                .timeout_ms = arg.timeout_ms > 0 ? arg.timeout_ms : DAEMON_TIMEOUT_MS,
                 .json = arg.json,
                 .dry_run = arg.dry_run,
         };

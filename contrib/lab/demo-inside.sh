@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# The demo's part inside a 2-node lab (contrib/demo.sh boots it): two guests whose cells sit
-# on the wrong host nodes, shown with vnumactl; then vnumad runs, a locality timeline is
-# printed until every cell is local, and the "after" view and vnumad's reasons follow.
+# The demo's part inside a 2-node lab (contrib/demo.sh boots it): two guests whose vCPUs run
+# on one host node while their memory sits on the other, shown with vnumactl; then vnumad
+# runs, a locality timeline is printed until every cell is local, and the "after" view and
+# vnumad's reasons follow.
 set -euo pipefail
 . "$LAB_DIR/scenario.sh"
 . "$LAB_DIR/vnumad-scenario.sh"
@@ -23,6 +24,12 @@ if [ ${#workload[@]} -gt 0 ]; then
         echo "==> waiting for both guests' workloads (nested guests boot in 1-3 minutes under TCG)"
         scn_wait_progress guest-a 2 420 && scn_wait_progress guest-b 2 420 || echo "==> (a workload is late; going on)"
 fi
+
+# And the vCPUs on the other node, as a stale hand-written vcpupin would leave them: every
+# cell now runs on one node and finds its memory on the other.
+vl_pin_vcpus guest-a "$(cat /sys/devices/system/node/node1/cpulist)"
+vl_pin_vcpus guest-b "$(cat /sys/devices/system/node/node0/cpulist)"
+sleep 3
 
 echo
 echo "==> BEFORE: vnumactl show (the project's reader, from outside the guests)"

@@ -127,3 +127,16 @@ vl_timeline_line() { # t name...
         done
         echo "$line   migrated $(($(vl_bytes_migrated) >> 20)) MiB"
 }
+
+# Misplaces a guest on purpose: pins all of its vCPU threads to CPUS (like a stale vcpupin).
+vl_pin_vcpus() { # name cpus
+        local tid
+        for tid in $(scn_measure "$1" -- --json | python3 -c '
+import json, sys
+for d in json.load(sys.stdin)["domains"]:
+    for v in d["vcpus"]:
+        print(v["tid"])'); do
+                taskset -pc "$2" "$tid" >/dev/null || scn_err "taskset -pc $2 $tid failed" || return
+        done
+        scn_log "pinned the vCPUs of $1 to CPUs $2"
+}

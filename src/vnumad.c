@@ -373,7 +373,7 @@ static int engine_apply(void *userdata, const struct snapshot *s, const struct a
         if (a->type == ACTION_MIGRATE) {
                 (void)sampler_note_moved(d->sampler, vm->id, (unsigned)a->cell, a->offset, a->bytes,
                                          a->node_id);
-                vm->bytes_migrated += res.bytes_moved;
+                vm->period_bytes_migrated += res.bytes_moved;
                 d->total_bytes_migrated += res.bytes_moved;
         }
         log_debug("VM %s: %s", vm->name, line);
@@ -405,17 +405,13 @@ int daemon_run_period(struct daemon *d)
                 struct managed_vm *vm = vm_manager_find(&d->vms, s->vms[i].id);
                 struct locality l = snap_vm_locality(s, &s->vms[i]);
                 double ratio = -1;
-                uint64_t moved = 0;
 
                 if (!vm)
                         continue;
                 (void)locality_ratio(&l, &ratio);
-                for (size_t k = 0; k < engine_last_plan(d->engine)->n_actions; k++) {
-                        const struct action *a = &engine_last_plan(d->engine)->actions[k];
-                        if (a->vm_id == vm->id && a->type == ACTION_MIGRATE && !d->config->dry_run)
-                                moved += a->bytes;
-                }
-                managed_vm_record(vm, d->period, ratio, moved);
+                /* What the actuator really moved this period, not what was planned. */
+                managed_vm_record(vm, d->period, ratio, vm->period_bytes_migrated);
+                vm->period_bytes_migrated = 0;
         }
         sd_notifyf(false, "STATUS=%zu VMs, period %" PRIu64 ", %zu actions (%zu failed)", d->vms.n_vms,
                    d->period, res.n_applied, res.n_failed);

@@ -117,15 +117,24 @@ vl_guest_ram_sha() { # name bytes
         rm -f "$f"
 }
 
-# Locality of every cell of each guest, one line, for a timeline.
-vl_timeline_line() { # t name...
-        local t=$1 line
-        shift
-        line=$(printf 't=%4ss' "$t")
-        for n in "$@"; do
-                line+=$(vl_cells "$n" | awk -v n="$n" '{ l = ($3 == "-") ? "  -  " : sprintf("%5.1f", $3 * 100); s = s " " l "%" } END { printf "   %s:%s", n, s }')
-        done
-        echo "$line   migrated $(($(vl_bytes_migrated) >> 20)) MiB"
+# One timeline line from vnumad's own per-period bookkeeping (cheap: no RAM scan), and
+# whether every VM is at least MIN local.
+vl_status_line() { # seconds
+        vl_ctl --json status | python3 -c '
+import json, sys
+st = json.load(sys.stdin)
+vms = "   ".join("%s %5s%%" % (v["name"], "-" if v["locality_ratio"] is None else "%.1f" % (100 * v["locality_ratio"]))
+                 for v in st["vms"])
+print("t=%4ss  period %4d   %s   migrated %d MiB" % (sys.argv[1], st["period"], vms, st["bytes_migrated"] >> 20))
+' "$1"
+}
+
+vl_all_local() { # min
+        vl_ctl --json status | python3 -c '
+import json, sys
+vms = json.load(sys.stdin)["vms"]
+sys.exit(0 if vms and all(v["locality_ratio"] is not None and v["locality_ratio"] >= float(sys.argv[1]) for v in vms) else 1)
+' "$1"
 }
 
 # Misplaces a guest on purpose: pins all of its vCPU threads to CPUS (like a stale vcpupin).

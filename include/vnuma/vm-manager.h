@@ -30,7 +30,8 @@ struct managed_vm {
         char *policy_source; /* "config [vm NAME]", "config [policy]", "metadata" */
         char *policy_error;  /* invalid policy: the VM is observed, never changed */
         uint64_t added_period;
-        uint64_t bytes_migrated; /* total */
+        uint64_t bytes_migrated;        /* total, as the actuator reported it */
+        uint64_t period_bytes_migrated; /* this period so far */
         unsigned timeline_n, timeline_head;
         struct timeline_point timeline[VM_TIMELINE_LEN];
 };
@@ -58,6 +59,7 @@ struct managed_vm *vm_manager_lookup(const struct vm_manager *m, const char *nam
 /* False once the QEMU process is gone (or its pid was reused). */
 bool managed_vm_alive(const struct managed_vm *vm, const char *procfs_root);
 
+/* Closes a period of the VM's timeline; adds bytes_migrated to its total. */
 void managed_vm_record(struct managed_vm *vm, uint64_t period, double locality, uint64_t bytes_migrated);
 /* Timeline points oldest first: fills at most n, returns how many. */
 unsigned managed_vm_timeline(const struct managed_vm *vm, struct timeline_point *out, unsigned n);

@@ -73,3 +73,21 @@ int json_member_object(struct json_object *o, const char *key, struct json_objec
 {
         return member(o, key, json_type_object, ret);
 }
+
+const char *json_string_or(struct json_object *o, const char *key, const char *dflt)
+{
+        const char *v;
+        return json_member_string(o, key, &v) == 0 ? v : dflt;
+}
+
+int64_t json_int64_or(struct json_object *o, const char *key, int64_t dflt)
+{
+        int64_t v;
+        return json_member_int64(o, key, &v) == 0 ? v : dflt;
+}
+
+uint64_t json_uint64_or(struct json_object *o, const char *key, uint64_t dflt)
+{
+        uint64_t v;
+        return json_member_uint64(o, key, &v) == 0 ? v : dflt;
+}

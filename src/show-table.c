@@ -10,25 +10,14 @@
 
 #define MIB(x) ((double)(x) / (1024.0 * 1024.0))
 
+/* Like json_string_or, but an empty string also takes the default (empty sets print "-"). */
 static const char *s_or(struct json_object *o, const char *key, const char *dflt)
 {
-        const char *v;
-        return json_member_string(o, key, &v) == 0 ? (*v ? v : dflt) : dflt;
+        const char *v = json_string_or(o, key, NULL);
+        return v && *v ? v : dflt;
 }
 
-static int64_t i_or(struct json_object *o, const char *key, int64_t dflt)
-{
-        int64_t v;
-        return json_member_int64(o, key, &v) == 0 ? v : dflt;
-}
-
-static uint64_t u_or(struct json_object *o, const char *key)
-{
-        uint64_t v;
-        return json_member_uint64(o, key, &v) == 0 ? v : 0;
-}
-
-static void ratio_str(struct json_object *o, char *buf, size_t size)
+void show_format_ratio(struct json_object *o, char *buf, size_t size)
 {
         struct json_object *v;
 
@@ -41,7 +30,7 @@ static void ratio_str(struct json_object *o, char *buf, size_t size)
 
 static void int_or_dash(char *buf, size_t size, struct json_object *o, const char *key)
 {
-        int64_t v = i_or(o, key, -1);
+        int64_t v = json_int64_or(o, key, -1);
 
         if (v >= 0)
                 snprintf(buf, size, "%lld", (long long)v);
@@ -69,22 +58,23 @@ void show_table_domain(FILE *f, struct json_object *dom, struct json_object *hos
         json_member_array(dom, "guest_nodes", &cells);
         json_member_array(dom, "vcpus", &vcpus);
         json_member_array(dom, "threads", &threads);
-        ratio_str(dom, pct, sizeof(pct));
+        show_format_ratio(dom, pct, sizeof(pct));
         fprintf(f, "Domain %s  (pid %lld, QEMU %s, %s)\n", s_or(dom, "name", "?"),
-                (long long)i_or(dom, "pid", 0), s_or(dom, "qemu_version", "?"), s_or(dom, "qmp", "?"));
+                (long long)json_int64_or(dom, "pid", 0), s_or(dom, "qemu_version", "?"),
+                s_or(dom, "qmp", "?"));
         if (json_member_object(dom, "policy", &policy) == 0) {
                 const char *err = s_or(policy, "error", NULL);
                 fprintf(f, "Policy %s (%s)%s%s\n", s_or(policy, "mode", "?"), s_or(policy, "source", "?"),
                         err ? "  INVALID: " : "", err ?: "");
         }
         fprintf(f, "Locality %s %%  (%.1f of %.1f MiB present are on their cell's home node)\n\n", pct,
-                MIB(u_or(dom, "local_bytes")), MIB(u_or(dom, "present_bytes")));
+                MIB(json_uint64_or(dom, "local_bytes", 0)), MIB(json_uint64_or(dom, "present_bytes", 0)));
 
         fprintf(f, "%4s  %-7s  %-12s  %-5s  %4s  %9s", "Cell", "vCPUs", "Backend", "Kind", "Home",
                 "Size MiB");
         for (size_t i = 0; nodes && i < json_object_array_length(nodes); i++) {
                 snprintf(buf, sizeof(buf), "Node %lld",
-                         (long long)i_or(json_object_array_get_idx(nodes, i), "id", -1));
+                         (long long)json_int64_or(json_object_array_get_idx(nodes, i), "id", -1));
                 fprintf(f, "  %9s", buf);
         }
         fprintf(f, "  %9s  %11s  %7s\n", "Total", "Not present", "Local %");
@@ -99,30 +89,31 @@ void show_table_domain(FILE *f, struct json_object *dom, struct json_object *hos
                 n_regions = regions ? json_object_array_length(regions) : 0;
                 int_or_dash(home, sizeof(home), cell, "home_node");
                 snprintf(buf, sizeof(buf), "%s%s", s_or(cell, "backend", "?"), n_regions > 1 ? "+" : "");
-                fprintf(f, "%4lld  %-7s  %-12s  %-5s  %4s  %9.1f", (long long)i_or(cell, "id", -1),
+                fprintf(f, "%4lld  %-7s  %-12s  %-5s  %4s  %9.1f", (long long)json_int64_or(cell, "id", -1),
                         s_or(cell, "vcpus", "-"), buf, s_or(cell, "backend_kind", "?"), home,
-                        MIB(u_or(cell, "size_bytes")));
+                        MIB(json_uint64_or(cell, "size_bytes", 0)));
                 for (size_t i = 0; nodes && i < json_object_array_length(nodes); i++) {
                         snprintf(buf, sizeof(buf), "%lld",
-                                 (long long)i_or(json_object_array_get_idx(nodes, i), "id", -1));
-                        fprintf(f, "  %9.1f", MIB(u_or(hb, buf)));
+                                 (long long)json_int64_or(json_object_array_get_idx(nodes, i), "id", -1));
+                        fprintf(f, "  %9.1f", MIB(json_uint64_or(hb, buf, 0)));
                 }
-                ratio_str(cell, pct, sizeof(pct));
-                fprintf(f, "  %9.1f  %11.1f  %7s\n", MIB(u_or(cell, "present_bytes")),
-                        MIB(u_or(cell, "not_present_bytes")), pct);
+                show_format_ratio(cell, pct, sizeof(pct));
+                fprintf(f, "  %9.1f  %11.1f  %7s\n", MIB(json_uint64_or(cell, "present_bytes", 0)),
+                        MIB(json_uint64_or(cell, "not_present_bytes", 0)), pct);
                 for (size_t r = 1; r < n_regions; r++) {
                         struct json_object *rg = json_object_array_get_idx(regions, r);
                         fprintf(f, "%4s  %-7s  + %-10s  %-5s  %4s  %9.1f  (%s)\n", "", "",
                                 s_or(rg, "backend", "?"), s_or(rg, "kind", "?"), "",
-                                MIB(u_or(rg, "size_bytes")), s_or(rg, "device", ""));
+                                MIB(json_uint64_or(rg, "size_bytes", 0)), s_or(rg, "device", ""));
                 }
         }
 
         fprintf(f, "\n%5s  %8s  %4s  %4s  %4s  %s\n", "vCPU", "TID", "Cell", "CPU", "Node", "Affinity");
         for (size_t i = 0; vcpus && i < json_object_array_length(vcpus); i++) {
                 struct json_object *v = json_object_array_get_idx(vcpus, i);
-                fprintf(f, "%5lld  %8lld  %4lld", (long long)i_or(v, "index", -1),
-                        (long long)i_or(v, "tid", -1), (long long)i_or(v, "guest_node", -1));
+                fprintf(f, "%5lld  %8lld  %4lld", (long long)json_int64_or(v, "index", -1),
+                        (long long)json_int64_or(v, "tid", -1),
+                        (long long)json_int64_or(v, "guest_node", -1));
                 thread_cols(f, v, true);
                 fputc('\n', f);
         }
@@ -130,7 +121,7 @@ void show_table_domain(FILE *f, struct json_object *dom, struct json_object *hos
         fprintf(f, "\n%-8s  %8s  %4s  %4s  %-9s  %s\n", "Thread", "TID", "CPU", "Node", "Affinity", "Name");
         for (size_t i = 0; threads && i < json_object_array_length(threads); i++) {
                 struct json_object *t = json_object_array_get_idx(threads, i);
-                fprintf(f, "%-8s  %8lld", s_or(t, "kind", "?"), (long long)i_or(t, "tid", -1));
+                fprintf(f, "%-8s  %8lld", s_or(t, "kind", "?"), (long long)json_int64_or(t, "tid", -1));
                 thread_cols(f, t, false);
                 fprintf(f, "  %s\n", s_or(t, "name", "?"));
         }

@@ -7,6 +7,7 @@
 #include "vnuma/json-util.h"
 #include "vnuma/log.h"
 #include "vnuma/qmp.h"
+#include "vnuma/show.h"
 #include "vnumactl.h"
 
 static int call(const struct daemon_client_opts *o, const char *command, struct json_object *args,
@@ -27,27 +28,6 @@ static int call(const struct daemon_client_opts *o, const char *command, struct 
         return 0;
 }
 
-static const char *s_or(struct json_object *o, const char *key, const char *dflt)
-{
-        const char *v;
-        return json_member_string(o, key, &v) == 0 ? v : dflt;
-}
-
-static uint64_t u_or(struct json_object *o, const char *key)
-{
-        uint64_t v;
-        return json_member_uint64(o, key, &v) == 0 ? v : 0;
-}
-
-static void pct(struct json_object *o, char *buf, size_t size)
-{
-        struct json_object *v;
-        if (json_object_object_get_ex(o, "locality_ratio", &v) && v)
-                snprintf(buf, size, "%.1f", json_object_get_double(v) * 100.0);
-        else
-                snprintf(buf, size, "-");
-}
-
 static void print_status(struct json_object *st)
 {
         struct json_object *vms = NULL, *last = NULL;
@@ -57,12 +37,14 @@ static void print_status(struct json_object *st)
         json_member_object(st, "last_period", &last);
         json_member_array(st, "vms", &vms);
         printf("vnumad %s, up %.0f s, period %" PRIu64 " (every %" PRIu64 " ms)%s\n",
-               s_or(st, "version", "?"), (double)u_or(st, "uptime_ns") / 1e9, u_or(st, "period"),
-               u_or(st, "period_ms"), dry ? ", DRY RUN" : "");
-        printf("Sampler: %s   Host nodes: %" PRIu64 "\n", s_or(st, "sampler", "?"), u_or(st, "host_nodes"));
+               json_string_or(st, "version", "?"), (double)json_uint64_or(st, "uptime_ns", 0) / 1e9,
+               json_uint64_or(st, "period", 0), json_uint64_or(st, "period_ms", 0), dry ? ", DRY RUN" : "");
+        printf("Sampler: %s   Host nodes: %" PRIu64 "\n", json_string_or(st, "sampler", "?"),
+               json_uint64_or(st, "host_nodes", 0));
         printf("Actions: %" PRIu64 " applied, %" PRIu64 " failed; %.1f MiB migrated; last plan %.3f ms\n\n",
-               u_or(st, "actions_applied"), u_or(st, "actions_failed"),
-               (double)u_or(st, "bytes_migrated") / 1048576.0, (double)u_or(last, "plan_ns") / 1e6);
+               json_uint64_or(st, "actions_applied", 0), json_uint64_or(st, "actions_failed", 0),
+               (double)json_uint64_or(st, "bytes_migrated", 0) / 1048576.0,
+               (double)json_uint64_or(last, "plan_ns", 0) / 1e6);
         printf("%-20s  %8s  %5s  %5s  %-10s  %9s  %12s  %s\n", "VM", "PID", "Cells", "vCPUs", "Policy",
                "Local %", "Migrated MiB", "Notes");
         for (size_t i = 0; vms && i < json_object_array_length(vms); i++) {
@@ -70,11 +52,13 @@ static void print_status(struct json_object *st)
                 char p[16];
 
                 json_member_object(vm, "policy", &policy);
-                pct(vm, p, sizeof(p));
+                show_format_ratio(vm, p, sizeof(p));
                 printf("%-20s  %8" PRIu64 "  %5" PRIu64 "  %5" PRIu64 "  %-10s  %9s  %12.1f  %s\n",
-                       s_or(vm, "name", "?"), u_or(vm, "pid"), u_or(vm, "cells"), u_or(vm, "vcpus"),
-                       s_or(policy, "mode", "?"), p, (double)u_or(vm, "bytes_migrated") / 1048576.0,
-                       s_or(policy, "error", ""));
+                       json_string_or(vm, "name", "?"), json_uint64_or(vm, "pid", 0),
+                       json_uint64_or(vm, "cells", 0), json_uint64_or(vm, "vcpus", 0),
+                       json_string_or(policy, "mode", "?"), p,
+                       (double)json_uint64_or(vm, "bytes_migrated", 0) / 1048576.0,
+                       json_string_or(policy, "error", ""));
         }
 }
 
@@ -82,25 +66,27 @@ static void print_actions(struct json_object *actions)
 {
         for (size_t i = 0; actions && i < json_object_array_length(actions); i++) {
                 struct json_object *a = json_object_array_get_idx(actions, i);
-                uint64_t period = u_or(a, "period");
+                uint64_t period = json_uint64_or(a, "period", 0);
 
                 if (period)
                         printf("  period %6" PRIu64 "  ", period);
                 else
                         printf("  ");
-                printf("%s\n", s_or(a, "text", s_or(a, "type", "?")));
+                printf("%s\n", json_string_or(a, "text", json_string_or(a, "type", "?")));
         }
 }
 
 static void print_policy(struct json_object *p)
 {
-        printf("Mode:          %s\n", s_or(p, "mode", "?"));
-        printf("Nodes:         %s\n", *s_or(p, "nodes", "") ? s_or(p, "nodes", "") : "all");
-        printf("Pin:           %s\n", s_or(p, "pin", "?"));
-        printf("Migrate rate:  %.0f MiB/s\n", (double)u_or(p, "migrate_rate_bytes") / 1048576.0);
-        printf("Source:        %s\n", s_or(p, "source", "?"));
-        if (s_or(p, "error", NULL))
-                printf("ERROR:         %s (the VM is left untouched)\n", s_or(p, "error", ""));
+        printf("Mode:          %s\n", json_string_or(p, "mode", "?"));
+        printf("Nodes:         %s\n",
+               *json_string_or(p, "nodes", "") ? json_string_or(p, "nodes", "") : "all");
+        printf("Pin:           %s\n", json_string_or(p, "pin", "?"));
+        printf("Migrate rate:  %.0f MiB/s\n",
+               (double)json_uint64_or(p, "migrate_rate_bytes", 0) / 1048576.0);
+        printf("Source:        %s\n", json_string_or(p, "source", "?"));
+        if (json_string_or(p, "error", NULL))
+                printf("ERROR:         %s (the VM is left untouched)\n", json_string_or(p, "error", ""));
 }
 
 static void print_explain(struct json_object *e)
@@ -110,7 +96,7 @@ static void print_explain(struct json_object *e)
         json_member_object(e, "policy", &policy);
         json_member_array(e, "actions", &actions);
         json_member_array(e, "timeline", &timeline);
-        printf("VM %s\n", s_or(e, "domain", "?"));
+        printf("VM %s\n", json_string_or(e, "domain", "?"));
         print_policy(policy);
         printf("\nRecent actions (oldest first):\n");
         if (!actions || json_object_array_length(actions) == 0)
@@ -120,8 +106,9 @@ static void print_explain(struct json_object *e)
         for (size_t i = 0; timeline && i < json_object_array_length(timeline); i++) {
                 struct json_object *t = json_object_array_get_idx(timeline, i);
                 char p[16];
-                pct(t, p, sizeof(p));
-                printf("  %6" PRIu64 ": %6s%s", u_or(t, "period"), p, (i + 1) % 6 == 0 ? "\n" : "");
+                show_format_ratio(t, p, sizeof(p));
+                printf("  %6" PRIu64 ": %6s%s", json_uint64_or(t, "period", 0), p,
+                       (i + 1) % 6 == 0 ? "\n" : "");
         }
         putchar('\n');
 }
@@ -175,7 +162,7 @@ int daemon_verb(const struct daemon_client_opts *o, const char *verb, char **arg
         else if (streq(verb, "show"))
                 print_show_tables(ret);
         else if (streq(verb, "metrics"))
-                fputs(s_or(ret, "text", ""), stdout);
+                fputs(json_string_or(ret, "text", ""), stdout);
         else if (streq(command, "policy-get"))
                 print_policy(ret);
         else if (streq(verb, "explain"))
@@ -186,7 +173,7 @@ int daemon_verb(const struct daemon_client_opts *o, const char *verb, char **arg
                 json_member_array(ret, "actions", &actions);
                 json_member_bool(ret, "dry_run", &dry);
                 printf("%s %s, period %" PRIu64 ": %zu actions%s\n", dry ? "Planned for" : "Rebalanced",
-                       s_or(ret, "domain", "?"), u_or(ret, "period"),
+                       json_string_or(ret, "domain", "?"), json_uint64_or(ret, "period", 0),
                        actions ? json_object_array_length(actions) : 0,
                        dry ? " (dry run: nothing applied)" : "");
                 print_actions(actions);

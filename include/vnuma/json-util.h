@@ -17,6 +17,11 @@ int json_member_string(struct json_object *o, const char *key, const char **ret)
 int json_member_array(struct json_object *o, const char *key, struct json_object **ret);
 int json_member_object(struct json_object *o, const char *key, struct json_object **ret);
 
+/* The member, or dflt when it is missing or of another type (for rendering, not for parsing). */
+const char *json_string_or(struct json_object *o, const char *key, const char *dflt);
+int64_t json_int64_or(struct json_object *o, const char *key, int64_t dflt);
+uint64_t json_uint64_or(struct json_object *o, const char *key, uint64_t dflt);
+
 static inline void json_object_putp(struct json_object **o)
 {
         if (*o)

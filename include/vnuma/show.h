@@ -16,6 +16,9 @@ struct json_object *show_json_host(const struct host_topology *topo);
 struct json_object *show_json_domain(const struct vm_observation *o, const struct host_topology *topo,
                                      const char *source);
 
+/* "locality_ratio" of a JSON object as a percentage with one decimal, or "-" when null. */
+void show_format_ratio(struct json_object *o, char *buf, size_t size);
+
 /* Renders one element of "domains" (as show_json_domain makes it, or as the daemon sends it)
  * with the "host" object of the same document. Missing keys print as "-" or "?". */
 void show_table_domain(FILE *f, struct json_object *domain, struct json_object *host);

@@ -66,10 +66,10 @@ static void print_actions(struct json_object *actions)
 {
         for (size_t i = 0; actions && i < json_object_array_length(actions); i++) {
                 struct json_object *a = json_object_array_get_idx(actions, i);
-                uint64_t period = json_uint64_or(a, "period", 0);
+                int64_t period = json_int64_or(a, "period", -1); /* explain has it, rebalance not */
 
-                if (period)
-                        printf("  period %6" PRIu64 "  ", period);
+                if (period >= 0)
+                        printf("  period %6" PRIi64 "  ", period);
                 else
                         printf("  ");
                 printf("%s\n", json_string_or(a, "text", json_string_or(a, "type", "?")));

@@ -599,6 +599,8 @@ int main(int argc, char *argv[])
         int r, log_level;
 
         log_set_program("vnumad");
+        /* A peer that hangs up (a vnumactl, libvirtd) must cost an EPIPE, not the daemon. */
+        signal(SIGPIPE, SIG_IGN);
         r = parse_argv(argc, argv, &d.args, &log_level);
         if (r <= 0) {
                 free(d.args.qmp);

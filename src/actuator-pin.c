@@ -8,11 +8,15 @@
 
 #include "actuator-internal.h"
 #include "vnuma/fileio.h"
+#include "vnuma/proc-task.h"
 
 _Static_assert(IDSET_MAX <= CPU_SETSIZE, "a CPU id set must fit a cpu_set_t");
 
-/* The threads an action names: vCPU indexes through the model, or the non-vCPU threads. */
-static int pin_tids(const struct action *act, const struct guest_model *m, pid_t **ret, size_t *ret_n)
+/* The threads an action names: vCPU indexes through the model, or the non-vCPU threads. The
+ * latter are listed afresh: QEMU starts and ends worker threads all the time, and a list from
+ * when the model was learned would name threads long gone (and the pin would never apply). */
+static int pin_tids(const struct action *act, const struct guest_model *m, const char *procfs_root,
+                    pid_t **ret, size_t *ret_n)
 {
         _cleanup_free_ pid_t *tids = NULL;
         size_t n = 0;
@@ -35,14 +39,22 @@ static int pin_tids(const struct action *act, const struct guest_model *m, pid_t
                         tids[n++] = m->vcpus[i].tid;
                 }
         } else {
-                /* Emulator and iothreads; a model without them still has the main thread. */
-                tids = calloc(MAX(m->n_threads, 1u), sizeof(*tids));
-                if (!tids)
-                        return -ENOMEM;
-                for (unsigned i = 0; i < m->n_threads; i++)
-                        tids[n++] = m->threads[i].tid;
+                /* Emulator and iothreads: every thread of QEMU that is not a vCPU. */
+                size_t n_all = 0;
+                int r = proc_task_list(procfs_root, m->pid, &tids, &n_all);
+
+                if (r < 0)
+                        return r == -ENOENT ? -ESRCH : r;
+                for (size_t i = 0; i < n_all; i++) {
+                        bool vcpu = false;
+
+                        for (unsigned v = 0; v < m->n_vcpus; v++)
+                                vcpu = vcpu || m->vcpus[v].tid == tids[i];
+                        if (!vcpu)
+                                tids[n++] = tids[i];
+                }
                 if (n == 0)
-                        tids[n++] = m->pid;
+                        return -ESRCH;
         }
         *ret = TAKE_PTR(tids);
         *ret_n = n;
@@ -110,7 +122,7 @@ int actuator_pin(struct actuator *a, const struct action *act, const struct gues
                 snprintf(cpus_text, sizeof(cpus_text), "(long list)");
         snprintf(line, size, "cpus %s", cpus_text);
 
-        r = pin_tids(act, m, &tids, &n);
+        r = pin_tids(act, m, a->procfs_root, &tids, &n);
         if (r < 0) {
                 snprintf(line, size, "cpus %s: %s", cpus_text,
                          r == -ENOENT ? "a vCPU index the model does not have" : "no threads named");
@@ -135,10 +147,15 @@ int actuator_pin(struct actuator *a, const struct action *act, const struct gues
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
                 r = thread_of(a->procfs_root, m->pid, tids[i]);
+                if (r >= 0 && sched_getaffinity(tids[i], sizeof(old[i]), &old[i]) < 0)
+                        r = negative_errno();
+                if (r == -ESRCH && act->type == ACTION_PIN_EMULATOR) {
+                        /* A worker thread that ended meanwhile: nothing to pin. */
+                        tids[i--] = tids[--n];
+                        continue;
+                }
                 if (r < 0)
                         return r;
-                if (sched_getaffinity(tids[i], sizeof(old[i]), &old[i]) < 0)
-                        return negative_errno();
         }
         if (actuator_dry(a))
                 return 0;
@@ -148,6 +165,8 @@ int actuator_pin(struct actuator *a, const struct action *act, const struct gues
                 CPU_SET(cpu, &mask);
         for (size_t i = 0; i < n; i++) {
                 r = a->setaffinity(tids[i], &mask);
+                if (r == -ESRCH && act->type == ACTION_PIN_EMULATOR)
+                        continue; /* ended between the check and now */
                 if (r < 0) {
                         /* No half-applied pin: the threads done so far get their old masks back. */
                         for (size_t j = i; j-- > 0;)

@@ -54,6 +54,23 @@ static int node_pos_of_cpu(const struct host_topology *topo, int cpu)
         return id >= 0 ? snapshot_node_pos(topo, id) : -1;
 }
 
+/* The node a thread is confined to by its affinity, or -1 when it may run on several. A thread
+ * that sleeps keeps its old "last CPU" long after it was pinned elsewhere; its affinity says
+ * where it will run next. */
+static int node_pos_of_affinity(const struct host_topology *topo, const struct idset *affinity)
+{
+        if (idset_is_empty(affinity))
+                return -1;
+        for (unsigned i = 0; i < topo->n_nodes; i++) {
+                struct idset inside = *affinity;
+
+                idset_and(&inside, &topo->nodes[i].cpus);
+                if (idset_equal(&inside, affinity))
+                        return snapshot_node_pos(topo, topo->nodes[i].id);
+        }
+        return -1;
+}
+
 static int sense_vcpus(struct sampler *s, const struct host_topology *topo, const struct sampler_vm *in,
                        struct vm_state *vs, struct snap_vm *sv)
 {
@@ -151,8 +168,8 @@ static int sense_hinting(struct sampler *s, const struct host_topology *topo, co
         return 0;
 }
 
-/* Where most emulator threads last ran (lowest position on a tie). Threads come and go, so one
- * that cannot be read is skipped; without any listed, QEMU's main thread stands in. */
+/* Where most emulator threads are confined to, or else last ran (lowest position on a tie). Threads come and
+ * go, so one that cannot be read is skipped; without any listed, QEMU's main thread stands in. */
 static void sense_emulator(struct sampler *s, const struct host_topology *topo, const struct guest_model *m,
                            struct snap_vm *sv)
 {
@@ -175,7 +192,9 @@ static void sense_emulator(struct sampler *s, const struct host_topology *topo, 
                         break;
                 if (proc_task_placement_read(s->procfs_root, m->pid, tid, &tp) < 0)
                         continue;
-                pos = node_pos_of_cpu(topo, tp.last_cpu);
+                pos = node_pos_of_affinity(topo, &tp.affinity);
+                if (pos < 0)
+                        pos = node_pos_of_cpu(topo, tp.last_cpu);
                 if (pos >= 0)
                         count[pos]++;
         }

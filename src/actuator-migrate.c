@@ -16,6 +16,7 @@
 
 #include "actuator-internal.h"
 #include "vnuma/fileio.h"
+#include "vnuma/pagemap.h"
 
 /* A status the kernel never writes: the page was not reached (a call that stopped early). */
 #define STATUS_UNSET INT32_MIN
@@ -153,30 +154,7 @@ static int move_list(struct mover *mv, void **list, size_t n, size_t per_call)
  * nor swapped (bit 62). Without pagemap every -EFAULT page counts failed. */
 static int read_pagemap(struct mover *mv, uint64_t first, size_t n)
 {
-        const uint64_t base = (uint64_t)sysconf(_SC_PAGESIZE);
-
-        if (mv->pagemap < 0)
-                return -EBADF;
-        if (mv->page_size == base) {
-                ssize_t want = (ssize_t)(n * sizeof(uint64_t));
-
-                if (pread(mv->pagemap, mv->entries, (size_t)want,
-                          (off_t)(first / base * sizeof(uint64_t))) != want)
-                        return -EIO;
-                return 0;
-        }
-        for (size_t i = 0; i < n; i++) {
-                off_t off = (off_t)((first + i * mv->page_size) / base * sizeof(uint64_t));
-
-                if (pread(mv->pagemap, &mv->entries[i], sizeof(uint64_t), off) != sizeof(uint64_t))
-                        return -EIO;
-        }
-        return 0;
-}
-
-static bool entry_absent(uint64_t e)
-{
-        return !(e >> 63 & 1) && !(e >> 62 & 1);
+        return pagemap_read(mv->pagemap, first, n, mv->page_size, mv->entries);
 }
 
 /* One batch of consecutive pages: ask where they are, move those elsewhere, retry the busy. */
@@ -203,7 +181,8 @@ static int move_batch(struct mover *mv, uint64_t first, size_t n)
                 }
                 if (st == mv->node)
                         mv->res->pages_already_there++;
-                else if (st == -ENOENT || (st == -EFAULT && have_entries && entry_absent(mv->entries[i])))
+                else if (st == -ENOENT ||
+                         (st == -EFAULT && have_entries && pagemap_entry_absent(mv->entries[i])))
                         mv->res->pages_absent++;
                 else if (st == -EFAULT || st == -EACCES)
                         mv->res->pages_failed++; /* the shared zero page, or no VMA */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "vnuma/macro.h"
+#include "vnuma/pagemap.h"
 
 static void account(struct residency *r, int status, uint64_t page_size)
 {
@@ -31,39 +32,19 @@ static void account(struct residency *r, int status, uint64_t page_size)
                 r->other_bytes += page_size;
 }
 
-/* Which pages of [start, start + n * page_size) are present, from /proc/PID/pagemap (bit 63
- * present, bit 62 swapped). Never-touched pages then cost 8 bytes of read() instead of a
- * move_pages() lookup, which keeps sparse guests (reserve=off, lazily touched RAM) cheap. */
+/* Which pages of [start, start + n * page_size) are present, from pagemap. Never-touched pages
+ * then cost 8 bytes of read() instead of a move_pages() lookup, which keeps sparse guests
+ * (reserve=off, lazily touched RAM) cheap. */
 static int read_present(int fd, uint64_t start, uint64_t n, uint64_t page_size, uint64_t *entries,
                         bool *ret_present)
 {
-        const uint64_t base = (uint64_t)sysconf(_SC_PAGESIZE);
+        int r = pagemap_read(fd, start, (size_t)n, page_size, entries);
 
-        if (page_size == base) {
-                size_t want = (size_t)n * sizeof(uint64_t);
-                ssize_t got = pread(fd, entries, want, (off_t)(start / base * sizeof(uint64_t)));
-
-                if (got != (ssize_t)want)
-                        return got < 0 ? negative_errno() : -EIO;
-        } else
-                for (uint64_t i = 0; i < n; i++) {
-                        off_t off = (off_t)((start + i * page_size) / base * sizeof(uint64_t));
-                        if (pread(fd, &entries[i], sizeof(uint64_t), off) != sizeof(uint64_t))
-                                return -EIO;
-                }
+        if (r < 0)
+                return r;
         for (uint64_t i = 0; i < n; i++)
-                ret_present[i] = entries[i] >> 63 & 1;
+                ret_present[i] = entries[i] & PAGEMAP_PRESENT;
         return 0;
-}
-
-#define PAGEMAP_PRESENT  (UINT64_C(1) << 63)
-#define PAGEMAP_PFN_MASK ((UINT64_C(1) << 55) - 1)
-
-static int pagemap_entry(int pagemap, uint64_t addr, uint64_t *ret)
-{
-        off_t off = (off_t)(addr / (uint64_t)sysconf(_SC_PAGESIZE) * sizeof(uint64_t));
-
-        return pread(pagemap, ret, sizeof(*ret), off) == sizeof(*ret) ? 0 : -EIO;
 }
 
 /* The node of a page frame: the memory block holding it links to its node in sysfs. Pages are
@@ -124,7 +105,7 @@ static int resolve_hidden(int pagemap, struct pfn_node_cache *cache, uint64_t ad
         uint64_t e;
         int node;
 
-        if (pagemap < 0 || pagemap_entry(pagemap, addr, &e) < 0)
+        if (pagemap < 0 || pagemap_read(pagemap, addr, 1, (uint64_t)sysconf(_SC_PAGESIZE), &e) < 0)
                 return status;
         if (!(e & PAGEMAP_PRESENT))
                 return -ENOENT;

@@ -33,13 +33,10 @@ int soft_dirty_count(int pagemap_fd, uint64_t start, uint64_t length, uint64_t *
         n = length / base;
         for (uint64_t done = 0; done < n;) {
                 size_t batch = (size_t)MIN(n - done, (uint64_t)PAGEMAP_BATCH);
-                off_t off = (off_t)((start / base + done) * sizeof(uint64_t));
-                ssize_t got = pread(pagemap_fd, entries, batch * sizeof(uint64_t), off);
+                int r = pagemap_read(pagemap_fd, start + done * base, batch, base, entries);
 
-                if (got < 0)
-                        return negative_errno();
-                if ((size_t)got != batch * sizeof(uint64_t))
-                        return -EIO;
+                if (r < 0)
+                        return r;
                 dirty += pagemap_count_soft_dirty(entries, batch);
                 done += batch;
         }

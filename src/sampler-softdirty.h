@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define PAGEMAP_SOFT_DIRTY (UINT64_C(1) << 55)
+#include "vnuma/pagemap.h"
 
 /* Entries with the soft-dirty bit. */
 uint64_t pagemap_count_soft_dirty(const uint64_t *entries, size_t n);

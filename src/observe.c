@@ -25,7 +25,7 @@ static int observe_thread(const struct guest_model *m, const struct host_topolog
         }
         if (r < 0)
                 return r;
-        r = host_topology_node_of_cpu(topo, ret->placement.last_cpu);
+        r = host_topology_node_of_thread(topo, &ret->placement.affinity, ret->placement.last_cpu);
         ret->host_node = r < 0 ? -1 : r;
         return 0;
 }

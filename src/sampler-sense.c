@@ -48,27 +48,10 @@ static int vm_error(struct sampler *s, const struct sampler_vm *in, int error, c
         return r < 0 ? r : error;
 }
 
-static int node_pos_of_cpu(const struct host_topology *topo, int cpu)
+static int node_pos_of_thread(const struct host_topology *topo, const struct task_placement *tp)
 {
-        int id = host_topology_node_of_cpu(topo, cpu);
+        int id = host_topology_node_of_thread(topo, &tp->affinity, tp->last_cpu);
         return id >= 0 ? snapshot_node_pos(topo, id) : -1;
-}
-
-/* The node a thread is confined to by its affinity, or -1 when it may run on several. A thread
- * that sleeps keeps its old "last CPU" long after it was pinned elsewhere; its affinity says
- * where it will run next. */
-static int node_pos_of_affinity(const struct host_topology *topo, const struct idset *affinity)
-{
-        if (idset_is_empty(affinity))
-                return -1;
-        for (unsigned i = 0; i < topo->n_nodes; i++) {
-                struct idset inside = *affinity;
-
-                idset_and(&inside, &topo->nodes[i].cpus);
-                if (idset_equal(&inside, affinity))
-                        return snapshot_node_pos(topo, topo->nodes[i].id);
-        }
-        return -1;
 }
 
 static int sense_vcpus(struct sampler *s, const struct host_topology *topo, const struct sampler_vm *in,
@@ -99,7 +82,7 @@ static int sense_vcpus(struct sampler *s, const struct host_topology *topo, cons
                 st->runtime_ns = tp.runtime_ns;
                 st->have_runtime = true;
 
-                out->node = node_pos_of_cpu(topo, tp.last_cpu);
+                out->node = node_pos_of_thread(topo, &tp);
                 out->runtime_ns = runtime;
                 if (out->node >= 0 && out->cell < sv->n_cells)
                         sv->cells[out->cell].cpu_ns[out->node] += runtime;
@@ -192,9 +175,7 @@ static void sense_emulator(struct sampler *s, const struct host_topology *topo, 
                         break;
                 if (proc_task_placement_read(s->procfs_root, m->pid, tid, &tp) < 0)
                         continue;
-                pos = node_pos_of_affinity(topo, &tp.affinity);
-                if (pos < 0)
-                        pos = node_pos_of_cpu(topo, tp.last_cpu);
+                pos = node_pos_of_thread(topo, &tp);
                 if (pos >= 0)
                         count[pos]++;
         }

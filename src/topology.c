@@ -363,3 +363,16 @@ int host_topology_nearest_cpu_node(const struct host_topology *t, int node_id)
         }
         return best;
 }
+
+int host_topology_node_of_thread(const struct host_topology *t, const struct idset *affinity, int last_cpu)
+{
+        if (affinity && !idset_is_empty(affinity))
+                for (unsigned i = 0; i < t->n_nodes; i++) {
+                        struct idset inside = *affinity;
+
+                        idset_and(&inside, &t->nodes[i].cpus);
+                        if (idset_equal(&inside, affinity))
+                                return t->nodes[i].id;
+                }
+        return host_topology_node_of_cpu(t, last_cpu);
+}

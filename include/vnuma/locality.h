@@ -3,7 +3,9 @@
 
 /* Locality, defined once (see vnumactl(8), LOCALITY):
  *
- *   A cell's home node is the host node on which the most of the cell's vCPU threads last ran
+ *   A vCPU is on the node its affinity confines it to, else on the node of the CPU it last ran
+ *   on (a pinned vCPU that sleeps keeps a stale last CPU).
+ *   A cell's home node is the host node on which the most of the cell's vCPU threads are
  *   (ties: the node holding more of the cell's bytes, then the lower node id). A CPU-less cell
  *   is used by all vCPUs of the VM, so its home is taken over all of the VM's vCPUs.
  *   Locality of a cell = bytes on its home node / present bytes (pages on any node).

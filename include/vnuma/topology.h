@@ -10,8 +10,8 @@
 #include "vnuma/macro.h"
 
 struct host_node {
-        int id;                  /* kernel node id; ids may be sparse */
-        struct idset cpus;       /* empty for a CPU-less (memory-only) node */
+        int id;            /* kernel node id; ids may be sparse */
+        struct idset cpus; /* empty for a CPU-less (memory-only) node */
         uint64_t mem_total_bytes;
         uint64_t mem_free_bytes;
 };
@@ -34,6 +34,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct host_topology *, host_topology_free);
 int host_topology_node_index(const struct host_topology *t, int node_id);
 /* Node id holding cpu, or -ENOENT. */
 int host_topology_node_of_cpu(const struct host_topology *t, int cpu);
+/* Node id of a thread: the node its affinity confines it to (a pinned thread runs there next,
+ * however long it slept since it last ran elsewhere), else the node of the CPU it last ran on.
+ * -ENOENT if neither tells. */
+int host_topology_node_of_thread(const struct host_topology *t, const struct idset *affinity, int last_cpu);
 /* Distance between two node ids, or -ENOENT. */
 int host_topology_distance(const struct host_topology *t, int from_id, int to_id);
 /* Nearest node (by distance, then id) that has CPUs, for a CPU-less node. Itself if it has CPUs. */

@@ -99,6 +99,25 @@ START_TEST(test_two_nodes)
 }
 END_TEST
 
+START_TEST(test_node_of_thread)
+{
+        _cleanup_(host_topology_freep) struct host_topology *t = read_fixture("sysfs-2node");
+        struct idset aff;
+
+        /* Confined to node 1's CPUs: node 1, whatever CPU it last ran on. */
+        ck_assert_int_eq(idset_parse("8-15,24-31", &aff), 0);
+        ck_assert_int_eq(host_topology_node_of_thread(t, &aff, 3), 1);
+        ck_assert_int_eq(idset_parse("24", &aff), 0);
+        ck_assert_int_eq(host_topology_node_of_thread(t, &aff, 0), 1);
+        /* Free to run on both nodes: the last CPU decides. */
+        ck_assert_int_eq(idset_parse("0-31", &aff), 0);
+        ck_assert_int_eq(host_topology_node_of_thread(t, &aff, 3), 0);
+        ck_assert_int_eq(host_topology_node_of_thread(t, &aff, 9), 1);
+        ck_assert_int_eq(host_topology_node_of_thread(t, NULL, 20), 0);
+        ck_assert_int_eq(host_topology_node_of_thread(t, &aff, 99), -ENOENT);
+}
+END_TEST
+
 START_TEST(test_four_sparse_nodes)
 {
         _cleanup_(host_topology_freep) struct host_topology *t = read_fixture("sysfs-4node-sparse");
@@ -381,6 +400,7 @@ static Suite *topology_suite(void)
 
         tcase_add_test(tc, test_one_node);
         tcase_add_test(tc, test_two_nodes);
+        tcase_add_test(tc, test_node_of_thread);
         tcase_add_test(tc, test_four_sparse_nodes);
         tcase_add_test(tc, test_nearest_tie_break);
         tcase_add_test(tc, test_broken_fixtures);

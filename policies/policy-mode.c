@@ -79,6 +79,18 @@ void vm_policy_init(struct vm_policy *p)
         };
 }
 
+bool vm_policy_equal(const struct vm_policy *a, const struct vm_policy *b)
+{
+        if (a->mode != b->mode || a->pin != b->pin || a->migrate_rate != b->migrate_rate ||
+            a->n_cell_nodes != b->n_cell_nodes || !idset_equal(&a->nodes, &b->nodes))
+                return false;
+        for (unsigned i = 0; i < a->n_cell_nodes && i < VM_POLICY_CELLS_MAX; i++)
+                if (a->cell_nodes[i].cell != b->cell_nodes[i].cell ||
+                    !idset_equal(&a->cell_nodes[i].nodes, &b->cell_nodes[i].nodes))
+                        return false;
+        return true;
+}
+
 const struct idset *vm_policy_cell_nodes(const struct vm_policy *p, unsigned cell)
 {
         for (unsigned i = 0; i < p->n_cell_nodes && i < VM_POLICY_CELLS_MAX; i++)

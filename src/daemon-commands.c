@@ -51,19 +51,8 @@ static int want_domain(struct daemon *d, struct json_object *args, bool required
 
 static struct json_object *policy_json(const struct managed_vm *vm)
 {
-        struct json_object *p = json_object_new_object(), *cells = json_object_new_array();
+        struct json_object *p = show_json_policy(&vm->policy);
 
-        add(p, "mode", str(vm_policy_mode_to_string(vm->policy.mode)));
-        add(p, "nodes", idset_json(&vm->policy.nodes));
-        add(p, "pin", str(vm_pin_mode_to_string(vm->policy.pin)));
-        add(p, "migrate_rate_bytes", json_object_new_uint64(vm->policy.migrate_rate));
-        for (unsigned i = 0; i < vm->policy.n_cell_nodes; i++) {
-                struct json_object *c = json_object_new_object();
-                add(c, "id", json_object_new_int((int)vm->policy.cell_nodes[i].cell));
-                add(c, "nodes", idset_json(&vm->policy.cell_nodes[i].nodes));
-                json_object_array_add(cells, c);
-        }
-        add(p, "cells", cells);
         add(p, "source", str(vm->policy_source));
         add(p, "error", str(vm->policy_error));
         return p;
@@ -78,6 +67,9 @@ static struct json_object *vm_summary(struct daemon *d, const struct managed_vm 
         add(o, "id", json_object_new_uint64(vm->id));
         add(o, "pid", json_object_new_int(vm->model->pid));
         add(o, "qmp", str(vm->qmp_path));
+        add(o, "source", str(vm->uuid ? "libvirt" : "qmp"));
+        if (vm->uuid)
+                add(o, "uuid", str(vm->uuid));
         add(o, "cells", json_object_new_int((int)vm->model->n_cells));
         add(o, "vcpus", json_object_new_int((int)vm->model->n_vcpus));
         add(o, "policy", policy_json(vm));
@@ -112,6 +104,7 @@ static int cmd_status(void *userdata, struct json_object *args, bool may_write, 
         add(step, "applied", json_object_new_uint64(d->last_step.n_applied));
         add(step, "failed", json_object_new_uint64(d->last_step.n_failed));
         add(o, "last_period", step);
+        add(o, "libvirt", daemon_libvirt_status_json(d));
         for (size_t i = 0; i < d->vms.n_vms; i++)
                 json_object_array_add(vms, vm_summary(d, d->vms.vms[i]));
         add(o, "vms", vms);

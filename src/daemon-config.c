@@ -72,6 +72,7 @@ int daemon_config_new(struct daemon_config **ret)
         if (!c)
                 return -ENOMEM;
         c->period_ms = VNUMAD_DEFAULT_PERIOD_MS;
+        c->libvirt_enabled = true;
         c->socket_path = strdup(VNUMAD_SOCKET_PATH);
         c->sampler = strdup("auto");
         if (!c->socket_path || !c->sampler) {
@@ -99,6 +100,7 @@ void daemon_config_free(struct daemon_config *c)
                 free(c->qmp_sockets[i]);
         free(c->qmp_sockets);
         free(c->qmp_dir);
+        free(c->libvirt_uri);
         free(c->sampler);
         for (unsigned i = 0; i < c->n_vms; i++)
                 free(c->vms[i].name);
@@ -229,6 +231,21 @@ static int handler(void *user, const char *section, const char *key, const char 
                                 return bad(x, "out of memory");
                 } else
                         return bad(x, "unknown key \"%s\" in [qmp]", key);
+        } else if (streq(section, "libvirt")) {
+                if (streq(key, "enabled")) {
+                        if (parse_boolean(value, &c->libvirt_enabled) < 0)
+                                return bad(x, "[libvirt] enabled: expected yes or no, got \"%s\"", value);
+                } else if (streq(key, "uri")) {
+                        /* libvirt URIs always have a scheme: "qemu:///system", "qemu+ssh://h/system". */
+                        if (!strstr(value, ":/"))
+                                return bad(
+                                        x,
+                                        "[libvirt] uri: \"%s\" is not a libvirt URI (e.g. qemu:///system)",
+                                        value);
+                        if (set_string(&c->libvirt_uri, value) < 0)
+                                return bad(x, "out of memory");
+                } else
+                        return bad(x, "unknown key \"%s\" in [libvirt]", key);
         } else if (streq(section, "policy")) {
                 unsigned ignored = 0;
                 r = policy_key(x, &c->default_policy, &ignored, section, key, value);

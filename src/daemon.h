@@ -11,6 +11,7 @@
 #include "vnuma/control-server.h"
 #include "vnuma/daemon-config.h"
 #include "vnuma/engine.h"
+#include "vnuma/libvirt-conn.h"
 #include "vnuma/sampler.h"
 #include "vnuma/topology.h"
 #include "vnuma/vm-manager.h"
@@ -29,6 +30,18 @@ struct daemon_args {
         uint64_t period_ms; /* 0: from config */
         const char *sysfs_root;
         const char *procfs_root;
+        const char *libvirt_uri; /* NULL: from config */
+        bool no_libvirt;
+};
+
+/* A libvirt connection or domain event, kept for `vnumactl status`. */
+#define LIBVIRT_EVENTS_KEPT 64
+struct libvirt_event_record {
+        uint64_t seq;
+        uint64_t time_ns; /* since the daemon started */
+        char *domain;     /* NULL for connection events */
+        const char *kind; /* "up", "down", "changed", "connected", "disconnected" */
+        const char *what; /* libvirt_*_to_string, or the close reason */
 };
 
 /* A QMP socket that failed to become a VM: retried after QMP_RETRY_PERIODS. */
@@ -56,6 +69,11 @@ struct daemon {
         bool quit;
         bool rescan; /* the QMP directory changed */
 
+        struct libvirt_conn *libvirt; /* NULL with libvirt off */
+        bool libvirt_rescan;          /* look for running domains not managed yet */
+        struct libvirt_event_record lv_events[LIBVIRT_EVENTS_KEPT];
+        uint64_t lv_event_seq;
+
         struct qmp_failure *failures;
         unsigned n_failures;
 
@@ -67,6 +85,30 @@ struct daemon {
 
 extern const struct control_command daemon_commands[];
 extern const size_t daemon_n_commands;
+
+/* The policy of a VM from the config, or for a libvirt domain from its metadata. A policy that
+ * differs from the VM's current one restarts the VM's placement state (a new engine id). */
+void daemon_update_policy(struct daemon *d, struct managed_vm *vm);
+/* The config's [vm NAME] or [policy] only. */
+void daemon_config_policy(struct daemon *d, struct managed_vm *vm);
+void daemon_set_vm_policy(struct daemon *d, struct managed_vm *vm, const struct vm_policy *p,
+                          const char *source, const char *error);
+void daemon_drop_vm(struct daemon *d, struct managed_vm *vm);
+bool daemon_failed_recently(struct daemon *d, const char *key);
+void daemon_note_failure(struct daemon *d, const char *key);
+void daemon_forget_failure(struct daemon *d, const char *key);
+
+/* daemon-libvirt.c */
+int daemon_libvirt_start(struct daemon *d);
+void daemon_libvirt_stop(struct daemon *d);
+/* Adds the running domains that are not managed yet (retrying failed ones after QMP_RETRY_PERIODS). */
+void daemon_libvirt_discover(struct daemon *d);
+void daemon_libvirt_resolve_policy(struct daemon *d, struct managed_vm *vm);
+/* Applies a to a libvirt domain: pins through libvirt, memory policy as a live numatune nodeset.
+ * 1 if the action is not libvirt's (migrations: the direct actuator moves the pages). */
+int daemon_libvirt_apply(struct daemon *d, struct managed_vm *vm, const struct snapshot *s,
+                         const struct action *a, struct actuator_result *res);
+struct json_object *daemon_libvirt_status_json(struct daemon *d);
 
 /* Runs one period now (used by the timer and by `rebalance`). */
 int daemon_run_period(struct daemon *d);

@@ -172,3 +172,27 @@ struct json_object *show_json_domain(const struct vm_observation *o, const struc
         add(d, "threads", threads);
         return d;
 }
+
+static struct json_object *nodes_json(const struct idset *s)
+{
+        char buf[4096];
+        return idset_format(s, buf, sizeof(buf)) < 0 ? NULL : json_object_new_string(buf);
+}
+
+struct json_object *show_json_policy(const struct vm_policy *p)
+{
+        struct json_object *o = json_object_new_object(), *cells = json_object_new_array();
+
+        json_object_object_add(o, "mode", json_object_new_string(vm_policy_mode_to_string(p->mode)));
+        json_object_object_add(o, "nodes", nodes_json(&p->nodes));
+        json_object_object_add(o, "pin", json_object_new_string(vm_pin_mode_to_string(p->pin)));
+        json_object_object_add(o, "migrate_rate_bytes", json_object_new_uint64(p->migrate_rate));
+        for (unsigned i = 0; i < p->n_cell_nodes && i < VM_POLICY_CELLS_MAX; i++) {
+                struct json_object *c = json_object_new_object();
+                json_object_object_add(c, "id", json_object_new_int((int)p->cell_nodes[i].cell));
+                json_object_object_add(c, "nodes", nodes_json(&p->cell_nodes[i].nodes));
+                json_object_array_add(cells, c);
+        }
+        json_object_object_add(o, "cells", cells);
+        return o;
+}

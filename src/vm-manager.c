@@ -26,6 +26,10 @@ static void managed_vm_free(struct managed_vm *vm)
                 return;
         free(vm->name);
         free(vm->qmp_path);
+        free(vm->uuid);
+        free(vm->libvirt_mems);
+        if (vm->dom)
+                virDomainFree(vm->dom);
         guest_model_free(vm->model);
         free(vm->policy_source);
         free(vm->policy_error);
@@ -77,19 +81,69 @@ _printf_(3, 4) static int fail(char **ret_error, int r, const char *fmt, ...)
         return r;
 }
 
-int vm_manager_add_qmp(struct vm_manager *m, const char *qmp_path, struct managed_vm **ret, char **ret_error)
+int vm_manager_add_model(struct vm_manager *m, const char *name, const char *qmp_path,
+                         struct guest_model **model, struct managed_vm **ret, char **ret_error)
 {
-        _cleanup_(qmp_client_freep) struct qmp_client *qmp = NULL;
-        _cleanup_(guest_model_freep) struct guest_model *model = NULL;
-        _cleanup_free_ char *error = NULL;
+        struct guest_model *g = *model;
+        const char *label = qmp_path ?: name ?: g->name ?: "?";
         struct managed_vm *vm, **vms;
         uint64_t start_time;
         int r;
 
         if (ret_error)
                 *ret_error = NULL;
+        r = read_start_time(m->procfs_root, g->pid, &start_time);
+        if (r < 0)
+                return fail(ret_error, r, "/proc/%d/stat: %s", (int)g->pid, strerror(-r));
         for (size_t i = 0; i < m->n_vms; i++)
-                if (streq(m->vms[i]->qmp_path, qmp_path))
+                if (m->vms[i]->model->pid == g->pid)
+                        return fail(ret_error, -EEXIST, "%s: QEMU pid %d is already managed as %s", label,
+                                    (int)g->pid, m->vms[i]->name);
+
+        vm = calloc(1, sizeof(*vm));
+        vms = realloc(m->vms, (m->n_vms + 1) * sizeof(*vms));
+        if (!vm || !vms) {
+                free(vm);
+                if (vms)
+                        m->vms = vms;
+                return -ENOMEM;
+        }
+        m->vms = vms;
+        if (!name && !g->name && qmp_path) {
+                /* "/run/vm1.qmp" -> "vm1" */
+                const char *base = strrchr(qmp_path, '/');
+                char *dot;
+                g->name = strdup(base ? base + 1 : qmp_path);
+                if (g->name && (dot = strrchr(g->name, '.')) && dot != g->name)
+                        *dot = '\0';
+        }
+        vm->name = strdup(name ?: g->name ?: "?");
+        vm->qmp_path = qmp_path ? strdup(qmp_path) : NULL;
+        if (!vm->name || (qmp_path && !vm->qmp_path)) {
+                managed_vm_free(vm);
+                return -ENOMEM;
+        }
+        vm->id = m->next_id++;
+        vm->start_time = start_time;
+        vm_policy_init(&vm->policy);
+        vm->model = TAKE_PTR(*model);
+        m->vms[m->n_vms++] = vm;
+        if (ret)
+                *ret = vm;
+        return 0;
+}
+
+int vm_manager_add_qmp(struct vm_manager *m, const char *qmp_path, struct managed_vm **ret, char **ret_error)
+{
+        _cleanup_(qmp_client_freep) struct qmp_client *qmp = NULL;
+        _cleanup_(guest_model_freep) struct guest_model *model = NULL;
+        _cleanup_free_ char *error = NULL;
+        int r;
+
+        if (ret_error)
+                *ret_error = NULL;
+        for (size_t i = 0; i < m->n_vms; i++)
+                if (streq_ptr(m->vms[i]->qmp_path, qmp_path))
                         return -EEXIST;
 
         r = qmp_client_connect_unix(qmp_path, m->qmp_timeout_ms, &qmp);
@@ -102,46 +156,7 @@ int vm_manager_add_qmp(struct vm_manager *m, const char *qmp_path, struct manage
                 return fail(ret_error, r, "%s: %s", qmp_path, error ?: strerror(-r));
         /* Short-lived: give the monitor back to other tools. */
         qmp_client_free(TAKE_PTR(qmp));
-
-        r = read_start_time(m->procfs_root, model->pid, &start_time);
-        if (r < 0)
-                return fail(ret_error, r, "/proc/%d/stat: %s", (int)model->pid, strerror(-r));
-        for (size_t i = 0; i < m->n_vms; i++)
-                if (m->vms[i]->model->pid == model->pid)
-                        return fail(ret_error, -EEXIST, "%s: QEMU pid %d is already managed through %s",
-                                    qmp_path, (int)model->pid, m->vms[i]->qmp_path);
-
-        vm = calloc(1, sizeof(*vm));
-        vms = realloc(m->vms, (m->n_vms + 1) * sizeof(*vms));
-        if (!vm || !vms) {
-                free(vm);
-                if (vms)
-                        m->vms = vms;
-                return -ENOMEM;
-        }
-        m->vms = vms;
-        vm->id = m->next_id++;
-        vm->qmp_path = strdup(qmp_path);
-        if (!model->name) {
-                /* "/run/vm1.qmp" -> "vm1" */
-                const char *base = strrchr(qmp_path, '/');
-                char *dot;
-                model->name = strdup(base ? base + 1 : qmp_path);
-                if (model->name && (dot = strrchr(model->name, '.')) && dot != model->name)
-                        *dot = '\0';
-        }
-        vm->name = model->name ? strdup(model->name) : NULL;
-        if (!vm->qmp_path || !vm->name) {
-                managed_vm_free(vm);
-                return -ENOMEM;
-        }
-        vm->start_time = start_time;
-        vm_policy_init(&vm->policy);
-        vm->model = TAKE_PTR(model);
-        m->vms[m->n_vms++] = vm;
-        if (ret)
-                *ret = vm;
-        return 0;
+        return vm_manager_add_model(m, NULL, qmp_path, &model, ret, ret_error);
 }
 
 void vm_manager_remove(struct vm_manager *m, uint64_t id)
@@ -166,7 +181,16 @@ struct managed_vm *vm_manager_find(const struct vm_manager *m, uint64_t id)
 struct managed_vm *vm_manager_lookup(const struct vm_manager *m, const char *name_or_path)
 {
         for (size_t i = 0; i < m->n_vms; i++)
-                if (streq(m->vms[i]->name, name_or_path) || streq(m->vms[i]->qmp_path, name_or_path))
+                if (streq(m->vms[i]->name, name_or_path) || streq_ptr(m->vms[i]->qmp_path, name_or_path) ||
+                    streq_ptr(m->vms[i]->uuid, name_or_path))
+                        return m->vms[i];
+        return NULL;
+}
+
+struct managed_vm *vm_manager_find_uuid(const struct vm_manager *m, const char *uuid)
+{
+        for (size_t i = 0; i < m->n_vms; i++)
+                if (streq_ptr(m->vms[i]->uuid, uuid))
                         return m->vms[i];
         return NULL;
 }

@@ -127,10 +127,7 @@ int daemon_verb(const struct daemon_client_opts *o, const char *verb, char **arg
                 want_args = 1;
         else if (streq(verb, "policy")) {
                 if (n_args < 1 || !streq(args[0], "get")) {
-                        log_error("Usage: vnumactl policy get VM%s",
-                                  n_args && streq(args[0], "set")
-                                          ? " (policy set comes with libvirt metadata)"
-                                          : "");
+                        log_error("Usage: vnumactl policy get VM");
                         return -EINVAL;
                 }
                 command = "policy-get";

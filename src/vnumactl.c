@@ -9,6 +9,7 @@
 #include "vnuma/daemon-config.h"
 #include "vnuma/guest-query.h"
 #include "vnuma/json-util.h"
+#include "vnuma/libvirt-conn.h"
 #include "vnuma/log.h"
 #include "vnuma/observe.h"
 #include "vnuma/qmp.h"
@@ -27,6 +28,8 @@ static struct {
         const char *sysfs_root;
         const char *procfs_root;
         int timeout_ms;
+        const char *uri;
+        bool config, live;
 } arg = {
         .socket_path = VNUMAD_SOCKET_PATH,
         .sysfs_root = "/sys",
@@ -57,6 +60,10 @@ static void help(void)
                "  show [VM]              Like show --qmp, for the VMs vnumad manages\n"
                "  rebalance [--dry-run] VM  Run a period now (dry run: what the last one planned)\n"
                "  policy get VM          The VM's effective policy and where it comes from\n"
+               "  policy set VM KEY=VALUE... [--config|--live]\n"
+               "                         Write a libvirt domain's <vnumad:policy> metadata: mode=,\n"
+               "                         nodes=, pin=, migrate-rate=, cell=ID:NODES (repeatable)\n"
+               "  policy clear VM        Remove it; vnumad's configured default applies\n"
                "  explain VM             Recent actions with their reasons, locality timeline\n"
                "  metrics                Prometheus text format\n"
                "\n"
@@ -65,6 +72,8 @@ static void help(void)
                "  --socket PATH          vnumad control socket (default %s)\n"
                "  --json                 Machine-readable output (stable keys, base units)\n"
                "  --dry-run              With rebalance: change nothing\n"
+               "  -c, --connect URI      libvirt URI for policy (default $LIBVIRT_DEFAULT_URI or %s)\n"
+               "  --config, --live       policy set/clear/get: the persistent or the running domain\n"
                "  --timeout MS           Reply timeout (default %d for QEMU, %d for vnumad)\n"
                "  --sysfs-root DIR       Read host topology below DIR (default /sys)\n"
                "  --procfs-root DIR      Read process state below DIR (default /proc)\n"
@@ -72,7 +81,7 @@ static void help(void)
                "  --version              Show the version\n"
                "\n"
                "See vnumactl(8).\n",
-               VNUMAD_SOCKET_PATH, QMP_DEFAULT_TIMEOUT_MS, DAEMON_TIMEOUT_MS);
+               VNUMAD_SOCKET_PATH, LIBVIRT_URI_DEFAULT, QMP_DEFAULT_TIMEOUT_MS, DAEMON_TIMEOUT_MS);
 }
 
 static int parse_argv(int argc, char *argv[])
@@ -85,13 +94,18 @@ static int parse_argv(int argc, char *argv[])
                 ARG_PROCFS,
                 ARG_VERSION,
                 ARG_SOCKET,
-                ARG_DRY_RUN
+                ARG_DRY_RUN,
+                ARG_CONFIG,
+                ARG_LIVE,
         };
         static const struct option options[] = {
                 {"qmp", required_argument, NULL, ARG_QMP},
                 {"json", no_argument, NULL, ARG_JSON},
                 {"socket", required_argument, NULL, ARG_SOCKET},
                 {"dry-run", no_argument, NULL, ARG_DRY_RUN},
+                {"connect", required_argument, NULL, 'c'},
+                {"config", no_argument, NULL, ARG_CONFIG},
+                {"live", no_argument, NULL, ARG_LIVE},
                 {"timeout", required_argument, NULL, ARG_TIMEOUT},
                 {"sysfs-root", required_argument, NULL, ARG_SYSFS},
                 {"procfs-root", required_argument, NULL, ARG_PROCFS},
@@ -101,7 +115,7 @@ static int parse_argv(int argc, char *argv[])
         };
         int c;
 
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "hc:", options, NULL)) >= 0)
                 switch (c) {
                 case ARG_QMP:
                         if (arg.n_qmp >= MAX_QMP) {
@@ -118,6 +132,15 @@ static int parse_argv(int argc, char *argv[])
                         break;
                 case ARG_DRY_RUN:
                         arg.dry_run = true;
+                        break;
+                case 'c':
+                        arg.uri = optarg;
+                        break;
+                case ARG_CONFIG:
+                        arg.config = true;
+                        break;
+                case ARG_LIVE:
+                        arg.live = true;
                         break;
                 case ARG_TIMEOUT: {
                         char *end;
@@ -298,6 +321,20 @@ int main(int argc, char *argv[])
                 }
                 r = streq(verb, "show") ? cmd_show_qmp(topo) : cmd_topology(topo);
                 return r < 0 ? 1 : 0;
+        }
+        if (streq(verb, "policy")) {
+                struct policy_opts po = {
+                        .uri = arg.uri,
+                        .sysfs_root = arg.sysfs_root,
+                        .config = arg.config,
+                        .live = arg.live,
+                        .json = arg.json,
+                };
+                bool ask_daemon = false;
+
+                r = policy_verb(&po, rest, n_rest, &ask_daemon);
+                if (!ask_daemon)
+                        return r == -EINVAL ? 2 : r < 0 ? 1 : 0;
         }
         struct daemon_client_opts opts = {
                 .socket_path = arg.socket_path,

@@ -20,3 +20,15 @@ int daemon_verb(const struct daemon_client_opts *o, const char *verb, char **arg
 /* Shared with the local verbs. */
 void print_doc(struct json_object *doc);
 void print_show_tables(struct json_object *doc);
+
+/* vnumactl policy get|set|clear (vnumactl-policy.c), through libvirt. */
+struct policy_opts {
+        const char *uri; /* NULL: $LIBVIRT_DEFAULT_URI, else qemu:///system */
+        const char *sysfs_root;
+        bool config, live;
+        bool json;
+};
+
+/* -EINVAL for a usage error (logged). *ret_not_libvirt: `get` found no libvirt or no such domain
+ * (nothing logged): the caller asks the daemon instead. */
+int policy_verb(const struct policy_opts *o, char **args, int n_args, bool *ret_not_libvirt);

@@ -43,6 +43,8 @@ static void help(void)
                "  --socket PATH        Control socket (default %s)\n"
                "  --qmp PATH           Manage the QEMU behind this QMP socket (repeatable)\n"
                "  --qmp-dir DIR        Manage every QMP socket that appears in DIR\n"
+               "  --libvirt-uri URI    Manage the running domains of this libvirt (default %s)\n"
+               "  --no-libvirt         Do not use libvirt\n"
                "  --period MS          Length of a period in milliseconds (default %d)\n"
                "  --dry-run            Plan and report, change nothing\n"
                "  --foreground         Do not detach; log to stderr\n"
@@ -51,7 +53,7 @@ static void help(void)
                "  --version            Show the version\n"
                "\n"
                "See vnumad(8) and vnumad.conf(5).\n",
-               VNUMAD_CONFIG_FILE, VNUMAD_SOCKET_PATH, VNUMAD_DEFAULT_PERIOD_MS);
+               VNUMAD_CONFIG_FILE, VNUMAD_SOCKET_PATH, LIBVIRT_URI_DEFAULT, VNUMAD_DEFAULT_PERIOD_MS);
 }
 
 static int parse_argv(int argc, char *argv[], struct daemon_args *a, int *ret_log_level)
@@ -68,6 +70,8 @@ static int parse_argv(int argc, char *argv[], struct daemon_args *a, int *ret_lo
                 ARG_VERSION,
                 ARG_SYSFS,
                 ARG_PROCFS,
+                ARG_LIBVIRT_URI,
+                ARG_NO_LIBVIRT,
         };
         static const struct option options[] = {
                 {"config", required_argument, NULL, ARG_CONFIG},
@@ -78,6 +82,8 @@ static int parse_argv(int argc, char *argv[], struct daemon_args *a, int *ret_lo
                 {"dry-run", no_argument, NULL, ARG_DRY_RUN},
                 {"foreground", no_argument, NULL, ARG_FOREGROUND},
                 {"log-level", required_argument, NULL, ARG_LOG_LEVEL},
+                {"libvirt-uri", required_argument, NULL, ARG_LIBVIRT_URI},
+                {"no-libvirt", no_argument, NULL, ARG_NO_LIBVIRT},
                 {"sysfs-root", required_argument, NULL, ARG_SYSFS},
                 {"procfs-root", required_argument, NULL, ARG_PROCFS},
                 {"help", no_argument, NULL, 'h'},
@@ -124,6 +130,18 @@ static int parse_argv(int argc, char *argv[], struct daemon_args *a, int *ret_lo
                         if (*ret_log_level < 0)
                                 return log_error_errno(-EINVAL, "Unknown --log-level \"%s\".", optarg);
                         break;
+                case ARG_LIBVIRT_URI:
+                        if (!strstr(optarg, ":/"))
+                                return log_error_errno(
+                                        -EINVAL,
+                                        "Invalid --libvirt-uri \"%s\": expected a libvirt URI "
+                                        "such as qemu:///system.",
+                                        optarg);
+                        a->libvirt_uri = optarg;
+                        break;
+                case ARG_NO_LIBVIRT:
+                        a->no_libvirt = true;
+                        break;
                 case ARG_SYSFS:
                         a->sysfs_root = optarg;
                         break;
@@ -161,6 +179,10 @@ static int apply_args(struct daemon_config *c, const struct daemon_args *a)
                         if (!(c->qmp_sockets[c->n_qmp_sockets++] = strdup(a->qmp[i])))
                                 return -ENOMEM;
         }
+        if (a->libvirt_uri && !(c->libvirt_uri = (free(c->libvirt_uri), strdup(a->libvirt_uri))))
+                return -ENOMEM;
+        if (a->no_libvirt)
+                c->libvirt_enabled = false;
         if (a->dry_run >= 0)
                 c->dry_run = a->dry_run;
         if (a->period_ms)
@@ -168,18 +190,64 @@ static int apply_args(struct daemon_config *c, const struct daemon_args *a)
         return 0;
 }
 
-static void apply_policy(struct daemon *d, struct managed_vm *vm)
+void daemon_set_vm_policy(struct daemon *d, struct managed_vm *vm, const struct vm_policy *p,
+                          const char *source, const char *error)
 {
+        bool changed = !vm_policy_equal(&vm->policy, p) || !streq_ptr(vm->policy_error, error);
+        char *s = strdup(source), *e = error ? strdup(error) : NULL;
+
+        if (!s || (error && !e)) {
+                free(s);
+                free(e);
+                return; /* out of memory: keep the current policy */
+        }
+        if (changed && vm->policy_source) {
+                uint64_t old = vm->id;
+
+                /* The brain's memory of this VM (homes, a region policy sent) belongs to the old
+                 * policy: start over under a new id. Pins and pages stay where they are. */
+                sampler_forget_vm(d->sampler, old);
+                (void)actuator_forget_vm(d->actuator, old);
+                vm->id = d->vms.next_id++;
+                if (!e)
+                        log_info("VM %s: policy now %s from %s.", vm->name,
+                                 vm_policy_mode_to_string(p->mode), s);
+                free(vm->libvirt_mems);
+                vm->libvirt_mems = NULL;
+        }
+        vm->policy = *p;
+        free(vm->policy_source);
+        vm->policy_source = s;
+        free(vm->policy_error);
+        vm->policy_error = e;
+}
+
+void daemon_update_policy(struct daemon *d, struct managed_vm *vm)
+{
+        /* A libvirt domain's metadata or XML pins come before the config. */
+        if (vm->uuid && vm->dom)
+                daemon_libvirt_resolve_policy(d, vm);
+        else
+                daemon_config_policy(d, vm);
+}
+
+void daemon_config_policy(struct daemon *d, struct managed_vm *vm)
+{
+        struct vm_policy p;
         bool from_section = false;
+        char source[300];
 
         for (unsigned i = 0; i < d->config->n_vms; i++)
                 from_section = from_section || streq(d->config->vms[i].name, vm->name);
-        daemon_config_policy_for(d->config, vm->name, &vm->policy);
-        free(vm->policy_source);
-        vm->policy_source = strdup(from_section ? "config [vm]" : "config [policy]");
+        daemon_config_policy_for(d->config, vm->name, &p);
+        if (from_section)
+                snprintf(source, sizeof(source), "config [vm %s]", vm->name);
+        else
+                snprintf(source, sizeof(source), "config [policy]");
+        daemon_set_vm_policy(d, vm, &p, source, NULL);
 }
 
-static bool failed_recently(struct daemon *d, const char *path)
+bool daemon_failed_recently(struct daemon *d, const char *path)
 {
         for (unsigned i = 0; i < d->n_failures; i++)
                 if (streq(d->failures[i].path, path))
@@ -187,7 +255,7 @@ static bool failed_recently(struct daemon *d, const char *path)
         return false;
 }
 
-static void note_failure(struct daemon *d, const char *path)
+void daemon_note_failure(struct daemon *d, const char *path)
 {
         struct qmp_failure *n;
 
@@ -206,7 +274,7 @@ static void note_failure(struct daemon *d, const char *path)
                 d->n_failures++;
 }
 
-static void forget_failure(struct daemon *d, const char *path)
+void daemon_forget_failure(struct daemon *d, const char *path)
 {
         for (unsigned i = 0; i < d->n_failures; i++)
                 if (streq(d->failures[i].path, path)) {
@@ -222,20 +290,25 @@ static void try_add(struct daemon *d, const char *path)
         struct managed_vm *vm;
         int r;
 
-        if (vm_manager_lookup(&d->vms, path) || failed_recently(d, path))
+        if (vm_manager_lookup(&d->vms, path) || daemon_failed_recently(d, path))
                 return;
         r = vm_manager_add_qmp(&d->vms, path, &vm, &error);
-        if (r == -EEXIST && !error)
+        if (r == -EEXIST) {
+                /* Its QEMU is managed already (through libvirt, or another socket). */
+                if (error)
+                        log_debug("%s", error);
+                daemon_note_failure(d, path);
                 return;
+        }
         if (r < 0) {
                 /* Logged once per retry interval, not every period. */
                 log_warning("%s (retrying in %d periods)", error ?: strerror(-r), QMP_RETRY_PERIODS);
-                note_failure(d, path);
+                daemon_note_failure(d, path);
                 return;
         }
-        forget_failure(d, path);
+        daemon_forget_failure(d, path);
         vm->added_period = d->period;
-        apply_policy(d, vm);
+        daemon_update_policy(d, vm);
         log_info("Managing VM %s (QEMU pid %d, %u cells, %u vCPUs) from %s, policy %s.", vm->name,
                  (int)vm->model->pid, vm->model->n_cells, vm->model->n_vcpus, path,
                  vm_policy_mode_to_string(vm->policy.mode));
@@ -268,7 +341,7 @@ static void discover(struct daemon *d)
         }
 }
 
-static void drop_vm(struct daemon *d, struct managed_vm *vm)
+void daemon_drop_vm(struct daemon *d, struct managed_vm *vm)
 {
         sampler_forget_vm(d->sampler, vm->id);
         (void)actuator_forget_vm(d->actuator, vm->id);
@@ -285,7 +358,7 @@ static void reap(struct daemon *d)
                         continue;
                 }
                 log_notice("VM %s: QEMU pid %d is gone; no longer managed.", vm->name, (int)vm->model->pid);
-                drop_vm(d, vm);
+                daemon_drop_vm(d, vm);
         }
 }
 
@@ -305,14 +378,14 @@ static void handle_sampler_issues(struct daemon *d)
                         if (vm) {
                                 log_notice("VM %s: QEMU exited (%s); no longer managed.", vm->name,
                                            is->message);
-                                drop_vm(d, vm);
+                                daemon_drop_vm(d, vm);
                         }
                         break;
                 case SAMPLER_ISSUE_STALE:
                         if (vm) {
                                 log_notice("VM %s: its threads changed (%s); learning its layout again.",
                                            vm->name, is->message);
-                                drop_vm(d, vm);
+                                daemon_drop_vm(d, vm);
                                 d->rescan = true;
                         }
                         break;
@@ -363,7 +436,9 @@ static int engine_apply(void *userdata, const struct snapshot *s, const struct a
         if (!vm)
                 return -ESRCH;
         struct actuator_vm avm = {.id = vm->id, .model = vm->model, .name = vm->name};
-        r = actuator_apply(d->actuator, s, a, &avm, &res);
+        r = daemon_libvirt_apply(d, vm, s, a, &res);
+        if (r == 1)
+                r = actuator_apply(d->actuator, s, a, &avm, &res);
         if (action_format(a, line, sizeof(line)) < 0)
                 snprintf(line, sizeof(line), "%s", action_type_to_string(a->type));
         if (r < 0) {
@@ -391,6 +466,8 @@ int daemon_run_period(struct daemon *d)
         if (d->rescan || d->period % QMP_RETRY_PERIODS == 1 || d->vms.n_vms == 0)
                 discover(d);
         d->rescan = false;
+        if (d->libvirt_rescan || d->period % QMP_RETRY_PERIODS == 1)
+                daemon_libvirt_discover(d);
 
         r = engine_step(d->engine, &res);
         handle_sampler_issues(d);
@@ -492,12 +569,15 @@ static void reload(struct daemon *d)
         }
         if (!streq(c->socket_path, d->config->socket_path))
                 log_warning("The control socket moves to %s only after a restart.", c->socket_path);
+        if (!streq_ptr(c->libvirt_uri, d->config->libvirt_uri) ||
+            c->libvirt_enabled != d->config->libvirt_enabled)
+                log_warning("libvirt settings change only after a restart.");
         dry_run_changed = c->dry_run != d->config->dry_run;
         daemon_config_free(d->config);
         d->config = TAKE_PTR(c);
         log_set_max_level(d->config->log_level);
         for (size_t i = 0; i < d->vms.n_vms; i++)
-                apply_policy(d, d->vms.vms[i]);
+                daemon_update_policy(d, d->vms.vms[i]);
         event_loop_update_timer(d->period_timer, (int)d->config->period_ms);
         if (dry_run_changed && (build_actuator(d) < 0 || build_engine(d) < 0))
                 log_error("Could not switch dry-run mode; keeping going with the old engine.");
@@ -569,6 +649,7 @@ static int setup_qmp_dir(struct daemon *d)
 static void daemon_done(struct daemon *d)
 {
         control_server_free(d->control);
+        daemon_libvirt_stop(d);
         engine_free(d->engine);
         actuator_free(d->actuator);
         sampler_free(d->sampler);
@@ -668,6 +749,11 @@ int main(int argc, char *argv[])
         log_info("vnumad %s: %u host nodes, sampler %s, period %" PRIu64 " ms%s.", VNUMAD_VERSION,
                  d.topo->n_nodes, sampler_describe(d.sampler), d.config->period_ms,
                  d.config->dry_run ? ", dry run" : "");
+        r = daemon_libvirt_start(&d);
+        if (r < 0) {
+                log_error_errno(r, "Cannot set up libvirt: %m");
+                goto fail;
+        }
         discover(&d);
         d.period_timer = event_loop_add_timer((int)d.config->period_ms, on_period, &d);
         if (d.period_timer < 0) {

@@ -41,6 +41,9 @@ struct daemon_config {
         char **qmp_sockets;
         unsigned n_qmp_sockets;
         char *qmp_dir; /* watched for *.sock / *.qmp sockets */
+        /* [libvirt] */
+        bool libvirt_enabled; /* default yes */
+        char *libvirt_uri;    /* NULL: LIBVIRT_URI_DEFAULT */
         /* [policy] defaults for VMs without their own */
         struct vm_policy default_policy;
         uint64_t host_migrate_rate; /* bytes/s over all VMs */

@@ -22,17 +22,17 @@
 #define CONCATENATE(x, y)  XCONCATENATE(x, y)
 #define UNIQ_T(x, uniq)    CONCATENATE(__unique_prefix_, CONCATENATE(x, uniq))
 
-#define __MIN(aq, a, bq, b)                                                                               \
-        ({                                                                                                \
-                const __typeof__(a) UNIQ_T(A, aq) = (a);                                                  \
-                const __typeof__(b) UNIQ_T(B, bq) = (b);                                                  \
-                UNIQ_T(A, aq) < UNIQ_T(B, bq) ? UNIQ_T(A, aq) : UNIQ_T(B, bq);                            \
+#define __MIN(aq, a, bq, b)                                                    \
+        ({                                                                     \
+                const __typeof__(a) UNIQ_T(A, aq) = (a);                       \
+                const __typeof__(b) UNIQ_T(B, bq) = (b);                       \
+                UNIQ_T(A, aq) < UNIQ_T(B, bq) ? UNIQ_T(A, aq) : UNIQ_T(B, bq); \
         })
-#define __MAX(aq, a, bq, b)                                                                               \
-        ({                                                                                                \
-                const __typeof__(a) UNIQ_T(A, aq) = (a);                                                  \
-                const __typeof__(b) UNIQ_T(B, bq) = (b);                                                  \
-                UNIQ_T(A, aq) > UNIQ_T(B, bq) ? UNIQ_T(A, aq) : UNIQ_T(B, bq);                            \
+#define __MAX(aq, a, bq, b)                                                    \
+        ({                                                                     \
+                const __typeof__(a) UNIQ_T(A, aq) = (a);                       \
+                const __typeof__(b) UNIQ_T(B, bq) = (b);                       \
+                UNIQ_T(A, aq) > UNIQ_T(B, bq) ? UNIQ_T(A, aq) : UNIQ_T(B, bq); \
         })
 #define MIN(a, b) __MIN(__COUNTER__, a, __COUNTER__, b)
 #define MAX(a, b) __MAX(__COUNTER__, a, __COUNTER__, b)
@@ -102,6 +102,11 @@ static inline bool startswith(const char *s, const char *prefix)
 static inline const char *strna(const char *s)
 {
         return s ?: "n/a";
+}
+
+static inline const char *strempty(const char *s)
+{
+        return s ?: "";
 }
 
 /* errno as a negative return, never 0 even if a libc call forgot to set it. */

@@ -57,6 +57,8 @@ struct vm_policy {
 
 /* mode=auto, all nodes, pin=vcpus, default rate, no per-cell nodes. */
 void vm_policy_init(struct vm_policy *p);
+/* Same mode, nodes, pin, rate and per-cell nodes (in the same order). */
+bool vm_policy_equal(const struct vm_policy *a, const struct vm_policy *b);
 /* The per-cell node set the operator named, or NULL. */
 const struct idset *vm_policy_cell_nodes(const struct vm_policy *p, unsigned cell);
 

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include "vnuma/policy-mode.h"
+
 /* Rendering of observations for vnumactl: a stable JSON document and human tables. */
 
 #include <stdio.h>
@@ -13,6 +15,9 @@ struct json_object;
 
 /* New JSON objects; NULL on allocation failure. */
 struct json_object *show_json_host(const struct host_topology *topo);
+/* {"mode", "nodes", "pin", "migrate_rate_bytes", "cells": [{"id", "nodes"}]}; nodes as a list
+ * string, "" for all nodes. */
+struct json_object *show_json_policy(const struct vm_policy *p);
 struct json_object *show_json_domain(const struct vm_observation *o, const struct host_topology *topo,
                                      const char *source);
 

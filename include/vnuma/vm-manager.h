@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <libvirt/libvirt.h>
+
 #include "vnuma/guest.h"
 #include "vnuma/policy-mode.h"
 
@@ -23,7 +25,13 @@ struct timeline_point {
 struct managed_vm {
         uint64_t id;
         char *name;
-        char *qmp_path;
+        char *qmp_path; /* NULL for a libvirt domain */
+        /* libvirt domains only: the domain (a reference on the current connection, NULL while
+         * disconnected) and its UUID, which stays the same across reconnects. */
+        virDomainPtr dom;
+        char *uuid;
+        char *libvirt_mems;      /* the nodeset last asked of libvirt's live numatune */
+        int libvirt_mems_result; /* and libvirt's answer, 0 or -errno */
         struct guest_model *model;
         uint64_t start_time; /* /proc/PID/stat starttime: tells a reused pid apart */
         struct vm_policy policy;
@@ -52,6 +60,13 @@ void vm_manager_done(struct vm_manager *m);
  * names the socket and the problem. */
 int vm_manager_add_qmp(struct vm_manager *m, const char *qmp_path, struct managed_vm **ret,
                        char **ret_error);
+/* Adds a VM whose model was already learned (over any QMP transport). Takes the model on success.
+ * qmp_path may be NULL; name NULL means the model's name. -EEXIST (with *ret_error) if that QEMU
+ * pid is already managed. */
+int vm_manager_add_model(struct vm_manager *m, const char *name, const char *qmp_path,
+                         struct guest_model **model, struct managed_vm **ret, char **ret_error);
+/* By libvirt UUID. */
+struct managed_vm *vm_manager_find_uuid(const struct vm_manager *m, const char *uuid);
 void vm_manager_remove(struct vm_manager *m, uint64_t id);
 struct managed_vm *vm_manager_find(const struct vm_manager *m, uint64_t id);
 /* By VM name, or by QMP socket path. */

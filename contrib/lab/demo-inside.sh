@@ -19,6 +19,10 @@ scn_libvirt_start
 # Guest A, libvirt: numatune restrictive on host node 0, widened live to 0-1, so both its
 # cells sit on node 0. Guest B, plain QEMU: numactl --membind=1, both cells on node 1.
 scn_domain_start guest-a --cells 2 --cell-mib 192 --prealloc "${workload[@]}"
+# Its numatune would make vnumad only observe it (the operator's placement wins), so the
+# operator hands it to vnumad with a policy in the domain's metadata.
+echo "==> vnumactl policy set guest-a mode=auto   (libvirt metadata <vnumad:policy>)"
+"$VNUMACTL" policy set guest-a mode=auto
 scn_qemu_start guest-b --cells 2 --cell-mib 192 --prealloc --host-node 1 "${workload[@]}"
 if [ ${#workload[@]} -gt 0 ]; then
         echo "==> waiting for both guests' workloads (nested guests boot in 1-3 minutes under TCG)"
@@ -36,7 +40,8 @@ echo "==> BEFORE: vnumactl show (the project's reader, from outside the guests)"
 echo
 scn_measure guest-a guest-b
 echo
-echo "==> starting vnumad (policy auto, period 500 ms) on the guests' QMP sockets"
+echo "==> starting vnumad (period 500 ms): guest-a through libvirt (policy from its metadata),"
+echo "    guest-b through its QMP socket (policy auto from vnumad.conf)"
 vl_start_daemon "[daemon]
 period = 500ms
 [policy]
@@ -56,6 +61,9 @@ echo
 vl_ctl show
 echo "==> vnumactl status"
 vl_ctl status
+echo
+echo "==> virsh vcpupin guest-a (vnumad pinned through libvirt, so libvirt agrees)"
+virsh vcpupin guest-a
 echo
 echo "==> vnumactl explain guest-a (what vnumad did, why, and its per-period locality timeline)"
 vl_ctl explain guest-a

@@ -37,6 +37,9 @@ START_TEST(test_full_file_and_dropins)
         ck_assert_uint_eq(c->hysteresis_periods, 4);
         ck_assert_str_eq(c->sampler, "residency");
         ck_assert_uint_eq(c->scan_window, 64ull << 20);
+        /* 30-libvirt.conf */
+        ck_assert(!c->libvirt_enabled);
+        ck_assert_str_eq(c->libvirt_uri, "qemu+ssh://root@host1/system");
 
         /* [vm web1] came before [policy]: it still inherits the rate set later. */
         daemon_config_policy_for(c, "web1", &p);
@@ -62,6 +65,8 @@ START_TEST(test_defaults)
         ck_assert_ptr_null(c->read_group);
         ck_assert_int_eq(c->default_policy.mode, VM_POLICY_AUTO);
         ck_assert_uint_eq(c->n_qmp_sockets, 0);
+        ck_assert(c->libvirt_enabled);
+        ck_assert_ptr_null(c->libvirt_uri); /* qemu:///system */
 }
 END_TEST
 
@@ -87,6 +92,8 @@ START_TEST(test_errors_name_file_and_line)
         expect_error("config/bad/syntax.conf", "2: syntax error");
         expect_error("config/bad/relative-socket.conf", "2: [qmp] socket: \"relative/path.sock\" is not an absolute");
         expect_error("config/bad/vm-no-name.conf", "2: [vm] section needs a VM name");
+        expect_error("config/bad/bad-libvirt-uri.conf", "2: [libvirt] uri: \"qemu\" is not a libvirt URI");
+        expect_error("config/bad/bad-libvirt-enabled.conf", "2: [libvirt] enabled: expected yes or no, got \"maybe\"");
 }
 END_TEST
 

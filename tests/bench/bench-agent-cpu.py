@@ -32,7 +32,7 @@ def measure(vnumad, vnumactl, label, guest):
     with guest as g, tempfile.TemporaryDirectory(prefix="vnumad-bench-") as work:
         sock = os.path.join(work, "vnumad.sock")
         d = subprocess.Popen([vnumad, "--foreground", "--socket", sock, "--qmp", g.qmp_path, "--period", "100",
-                              "--log-level", "warning"])
+                              "--log-level", "warning", "--no-libvirt"])
         try:
             deadline = time.monotonic() + 60
             st = None

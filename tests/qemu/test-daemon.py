@@ -50,7 +50,9 @@ class Daemon:
         self.log_path = os.path.join(workdir, "vnumad.log")
         self.log = open(self.log_path, "w")
         flags = ["--period", "200"] if period_flag else []  # a flag would override the config file
-        self.proc = subprocess.Popen([VNUMAD, "--foreground", "--socket", self.sock, "--log-level", "debug"] +
+        # --no-libvirt: only the test's own QEMUs, whatever domains the host's libvirtd runs.
+        self.proc = subprocess.Popen([VNUMAD, "--foreground", "--socket", self.sock, "--log-level", "debug",
+                                      "--no-libvirt"] +
                                      flags + list(args),
                                      stdout=self.log, stderr=subprocess.STDOUT)
         if not wait_for(lambda: os.path.exists(self.sock), 10):

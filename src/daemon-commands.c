@@ -137,6 +137,9 @@ static int cmd_show(void *userdata, struct json_object *args, bool may_write, st
                 if (r < 0)
                         continue; /* exited meanwhile; the next period drops it */
                 dom = show_json_domain(o, d->topo, vm->qmp_path);
+                add(dom, "source", str(vm->uuid ? "libvirt" : "qmp"));
+                if (vm->uuid)
+                        add(dom, "uuid", str(vm->uuid));
                 add(dom, "policy", policy_json(vm));
                 json_object_array_add(domains, dom);
         }

@@ -110,6 +110,21 @@ static int query_name(struct query_ctx *c)
         return c->m->name ? 0 : -ENOMEM;
 }
 
+/* A transport without a greeting (QMP through libvirt) has no version yet: ask. Best effort. */
+static void query_version(struct query_ctx *c)
+{
+        _cleanup_json_ struct json_object *ret = NULL;
+        struct json_object *qemu = NULL;
+
+        if (c->m->qemu_major || qmp_client_execute(c->qmp, "query-version", NULL, &ret) < 0)
+                return;
+        if (json_member_object(ret, "qemu", &qemu) < 0 || !qemu)
+                return;
+        c->m->qemu_major = (int)json_uint64_or(qemu, "major", 0);
+        c->m->qemu_minor = (int)json_uint64_or(qemu, "minor", 0);
+        c->m->qemu_micro = (int)json_uint64_or(qemu, "micro", 0);
+}
+
 static int query_vcpus(struct query_ctx *c)
 {
         _cleanup_json_ struct json_object *ret = NULL;
@@ -573,6 +588,7 @@ int guest_model_query(struct qmp_client *qmp, const char *procfs_root, struct gu
         if (!c.m)
                 return -ENOMEM;
         qmp_client_version(qmp, &c.m->qemu_major, &c.m->qemu_minor, &c.m->qemu_micro);
+        query_version(&c);
 
         r = query_name(&c);
         if (r >= 0)

@@ -61,7 +61,7 @@ void show_table_domain(FILE *f, struct json_object *dom, struct json_object *hos
         show_format_ratio(dom, pct, sizeof(pct));
         fprintf(f, "Domain %s  (pid %lld, QEMU %s, %s)\n", s_or(dom, "name", "?"),
                 (long long)json_int64_or(dom, "pid", 0), s_or(dom, "qemu_version", "?"),
-                s_or(dom, "qmp", "?"));
+                s_or(dom, "qmp", streq_ptr(s_or(dom, "source", NULL), "libvirt") ? "libvirt" : "?"));
         if (json_member_object(dom, "policy", &policy) == 0) {
                 const char *err = s_or(policy, "error", NULL);
                 fprintf(f, "Policy %s (%s)%s%s\n", s_or(policy, "mode", "?"), s_or(policy, "source", "?"),

@@ -281,3 +281,25 @@ void policy_state_note_applied(struct policy_state *st, const struct snapshot *s
                 break;
         }
 }
+
+void policy_state_note_failed(struct policy_state *st, const struct snapshot *s, const struct action *a)
+{
+        struct vm_state *vs;
+
+        if (a->vm_index >= s->n_vms || a->vm_index >= st->n_vms || st->vms[a->vm_index].vm_id != a->vm_id)
+                return;
+        vs = &st->vms[a->vm_index];
+        /* The planner marks a pin done when it plans it; a pin that did not happen is due again
+         * next period (libvirtd restarting, a thread that came and went). */
+        switch (a->type) {
+        case ACTION_PIN_VCPUS:
+                if (a->cell >= 0 && (unsigned)a->cell < vs->n_cells)
+                        vs->cells[a->cell].pinned = 0;
+                break;
+        case ACTION_PIN_EMULATOR:
+                vs->emulator_node = -1;
+                break;
+        default:
+                break;
+        }
+}

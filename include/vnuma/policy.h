@@ -134,6 +134,8 @@ struct vm_state *policy_state_find(struct policy_state *st, uint64_t vm_id);
 /* The engine reports each action it applied successfully, so the ping-pong guard counts only
  * moves that happened (not dry-run plans, not failures). s is the snapshot the plan came from. */
 void policy_state_note_applied(struct policy_state *st, const struct snapshot *s, const struct action *a);
+/* The actuator refused or failed a: what the planner took as done is due again. */
+void policy_state_note_failed(struct policy_state *st, const struct snapshot *s, const struct action *a);
 
 struct policy_ops {
         const char *name;

@@ -176,9 +176,10 @@ int engine_step(struct engine *e, struct engine_step_result *ret)
                 struct history_entry h;
 
                 r = e->actuator.apply(e->userdata, s, a);
-                if (r < 0)
+                if (r < 0) {
+                        policy_state_note_failed(e->state, s, a);
                         res.n_failed++;
-                else {
+                } else {
                         policy_state_note_applied(e->state, s, a);
                         res.n_applied++;
                         if (a->type == ACTION_MIGRATE)

@@ -11,7 +11,8 @@ struct fake_world {
         unsigned n_applied;
         unsigned n_migrations;
         uint64_t now;
-        int fail_type; /* action type the actuator refuses, -1 none */
+        int fail_type;   /* action type the actuator refuses, -1 none */
+        unsigned n_pins; /* vCPU and emulator pins applied */
 };
 
 static int fake_sense(void *userdata, uint64_t period, struct snapshot **ret)
@@ -39,6 +40,8 @@ static int fake_apply(void *userdata, const struct snapshot *s, const struct act
         if ((int)a->type == w->fail_type)
                 return -EPERM;
         w->n_applied++;
+        if (a->type == ACTION_PIN_VCPUS || a->type == ACTION_PIN_EMULATOR)
+                w->n_pins++;
         if (a->type == ACTION_MIGRATE)
                 w->n_migrations++;
         return 0;
@@ -126,6 +129,30 @@ START_TEST(test_history_and_failures)
 }
 END_TEST
 
+/* A pin the actuator failed (libvirtd away) is planned again; one that was applied is not. */
+START_TEST(test_failed_pins_are_retried)
+{
+        struct fake_world w = {.fail_type = ACTION_PIN_EMULATOR};
+        struct engine_config cfg;
+        struct engine *e;
+        struct engine_step_result res;
+        unsigned pins_after_first;
+
+        engine_config_init(&cfg);
+        ck_assert_int_eq(engine_new(&cfg, &sampler, &actuator, &clock_ops, &w, &e), 0);
+        ck_assert_int_eq(engine_step(e, &res), 0);
+        ck_assert_uint_eq(res.n_failed, 1);
+        pins_after_first = w.n_pins;
+        w.fail_type = -1;
+        ck_assert_int_eq(engine_step(e, &res), 0);
+        ck_assert_uint_eq(res.n_failed, 0);
+        ck_assert_uint_eq(w.n_pins, pins_after_first + 1); /* the emulator pin, again */
+        ck_assert_int_eq(engine_step(e, &res), 0);
+        ck_assert_uint_eq(w.n_pins, pins_after_first + 1); /* and then not any more */
+        engine_free(e);
+}
+END_TEST
+
 START_TEST(test_engine_budget_guard)
 {
         struct fake_world w = {.fail_type = -1};
@@ -175,6 +202,7 @@ static Suite *engine_suite(void)
 
         tcase_add_test(tc, test_dry_run);
         tcase_add_test(tc, test_history_and_failures);
+        tcase_add_test(tc, test_failed_pins_are_retried);
         tcase_add_test(tc, test_engine_budget_guard);
         tcase_add_test(tc, test_action_format);
         suite_add_tcase(s, tc);

@@ -65,7 +65,10 @@ void daemon_libvirt_resolve_policy(struct daemon *d, struct managed_vm *vm)
                         log_error("VM %s: invalid <vnumad:policy> metadata: %s; the VM is observed only, "
                                   "nothing is changed.",
                                   vm->name, strna(error));
-                daemon_set_vm_policy(d, vm, &vm->policy, "metadata", error ?: "invalid metadata");
+                /* The effective policy is observe, and status says so next to the error. */
+                vm_policy_init(&p);
+                p.mode = VM_POLICY_OBSERVE;
+                daemon_set_vm_policy(d, vm, &p, "metadata", error ?: "invalid metadata");
                 return;
         }
         if (r < 0) {

@@ -175,7 +175,8 @@ def policy_now(sock, name, mode=None, source="metadata", error=None, error_has=N
         return None
     pol = v["policy"]
     if error_has is not None:
-        return v if error_has in (pol.get("error") or "") else None
+        # Invalid metadata: the effective policy is observe, shown next to the error.
+        return v if error_has in (pol.get("error") or "") and pol["mode"] == "observe" else None
     ok = (mode is None or pol["mode"] == mode) and pol["source"] == source and pol.get("error") == error
     return v if ok else None
 

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Capacity bookkeeping for one planning pass (what each cell has been promised where), home
  * changes, and the ping-pong guard. */
+#include <string.h>
+
 #include "vnuma/policy-rules.h"
 
 #include "policy-internal.h"
@@ -77,8 +79,10 @@ int cell_set_home(const struct snapshot *s, unsigned vm_index, struct policy_sta
         if (cs->home_mem == home_mem && cs->home_cpu == home_cpu)
                 return 0;
         if (cs->home_mem != home_mem) {
-                /* Old misplacement evidence was relative to the old home. */
+                /* Old misplacement evidence was relative to the old home, and moving the same
+                 * chunks again is now the point, not a strike. */
                 rule_two_stage_clear(cs);
+                memset(cs->moved, 0, sizeof(cs->moved));
                 cs->scan_period = st->params.scan_period_min ? st->params.scan_period_min : 1;
                 cs->next_scan = s->period;
         }

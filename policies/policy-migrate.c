@@ -158,6 +158,8 @@ static int cell_offer(const struct snapshot *s, unsigned vi, struct policy_state
                 pending = true;
                 if (pass->two_stage && !rule_two_stage(cs, idx, true))
                         continue;
+                if (cell_chunk_backing_off(cs, ch->offset, s->period))
+                        continue;
                 if (ch->bytes == 0 || cap == 0)
                         continue;
                 m = (struct migrate_candidate){

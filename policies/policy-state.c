@@ -251,6 +251,48 @@ void policy_state_begin_period(struct policy_state *st, const struct snapshot *s
         }
 }
 
+#define MOVED_AGAIN_WINDOW 16 /* periods: a move this soon after the last one is a strike */
+
+static struct moved_chunk *moved_slot(struct cell_state *cs, uint64_t offset)
+{
+        struct moved_chunk *oldest = &cs->moved[0];
+
+        for (unsigned i = 0; i < CELL_MOVED_MAX; i++) {
+                if (cs->moved[i].moved_at && cs->moved[i].offset == offset)
+                        return &cs->moved[i];
+                if (cs->moved[i].moved_at < oldest->moved_at)
+                        oldest = &cs->moved[i];
+        }
+        *oldest = (struct moved_chunk){.offset = offset};
+        return oldest;
+}
+
+/* A move (or a failed one) of the chunk at offset, in period. */
+static void note_chunk_move(struct cell_state *cs, uint64_t offset, uint64_t period, bool failed)
+{
+        struct moved_chunk *m = moved_slot(cs, offset);
+        /* Soon after the last move (counting the pause it was given) the move did not hold. */
+        bool again =
+                m->moved_at && period + 1 - m->moved_at <= MOVED_AGAIN_WINDOW + (UINT64_C(2) << m->strikes);
+
+        if (failed || again) {
+                m->strikes = MIN(m->strikes + 1, 5u);
+                m->retry_at = period + 1 + (UINT64_C(2) << m->strikes); /* 4, 8, ... 64 periods */
+        } else {
+                m->strikes = 0;
+                m->retry_at = 0;
+        }
+        m->moved_at = period + 1; /* 0 means a free slot */
+}
+
+bool cell_chunk_backing_off(const struct cell_state *cs, uint64_t offset, uint64_t period)
+{
+        for (unsigned i = 0; i < CELL_MOVED_MAX; i++)
+                if (cs->moved[i].moved_at && cs->moved[i].offset == offset)
+                        return cs->moved[i].retry_at > period;
+        return false;
+}
+
 void policy_state_note_applied(struct policy_state *st, const struct snapshot *s, const struct action *a)
 {
         const struct snap_vm *vm;
@@ -267,7 +309,9 @@ void policy_state_note_applied(struct policy_state *st, const struct snapshot *s
         case ACTION_MIGRATE:
                 if (a->from_node >= 0 && a->from_node < SNAP_NODES_MAX && a->from_node != a->node)
                         cs->left_at[a->from_node] = s->period + 1;
+                note_chunk_move(cs, a->offset, s->period, false);
                 break;
+
         case ACTION_PIN_VCPUS:
                 /* Only vCPUs outside the new mask actually move. */
                 for (unsigned i = 0; i < vm->n_vcpus; i++) {
@@ -298,6 +342,10 @@ void policy_state_note_failed(struct policy_state *st, const struct snapshot *s,
                 break;
         case ACTION_PIN_EMULATOR:
                 vs->emulator_node = -1;
+                break;
+        case ACTION_MIGRATE:
+                if (a->cell >= 0 && (unsigned)a->cell < vs->n_cells)
+                        note_chunk_move(&vs->cells[a->cell], a->offset, s->period, true);
                 break;
         default:
                 break;

@@ -44,6 +44,8 @@ struct policy_params {
 
 void policy_params_init(struct policy_params *p);
 
+#define CELL_MOVED_MAX 8
+
 struct cell_state {
         uint64_t mem[SNAP_NODES_MAX]; /* decayed: x = x/2 + new accesses by this cell's vCPUs */
         uint64_t cpu[SNAP_NODES_MAX]; /* decayed vCPU runtime (ns) per node */
@@ -77,6 +79,15 @@ struct cell_state {
          * last scan. */
         size_t n_seen_words;
         uint64_t *seen_misplaced;
+        /* Chunks moved lately. One that must move again soon (the move failed, or the pages came
+         * back: kernel NUMA balancing, pages migration cannot take) waits, 4 periods doubling to
+         * 64, instead of being planned every period for nothing. */
+        struct moved_chunk {
+                uint64_t offset;
+                uint64_t moved_at; /* period of the last move or failed attempt */
+                uint64_t retry_at; /* not planned before this period */
+                unsigned strikes;
+        } moved[CELL_MOVED_MAX];
 };
 
 struct vm_state {
@@ -136,6 +147,8 @@ struct vm_state *policy_state_find(struct policy_state *st, uint64_t vm_id);
 void policy_state_note_applied(struct policy_state *st, const struct snapshot *s, const struct action *a);
 /* The actuator refused or failed a: what the planner took as done is due again. */
 void policy_state_note_failed(struct policy_state *st, const struct snapshot *s, const struct action *a);
+/* Whether a chunk of the cell is backing off after moves that did not hold. */
+bool cell_chunk_backing_off(const struct cell_state *cs, uint64_t offset, uint64_t period);
 
 struct policy_ops {
         const char *name;

@@ -82,35 +82,80 @@ static int pin_vcpus(virDomainPtr dom, const struct action *act, const struct gu
         return r;
 }
 
+/* The emulator's current pin, to put back; NULL if libvirt cannot tell. */
+static unsigned char *emulator_pin_save(virDomainPtr dom, int *ret_len)
+{
+        int host_cpus = virNodeGetCPUMap(virDomainGetConnect(dom), NULL, NULL, 0);
+        unsigned char *saved;
+
+        *ret_len = 0;
+        if (host_cpus <= 0) {
+                virResetLastError();
+                return NULL;
+        }
+        saved = calloc(1, VIR_CPU_MAPLEN(host_cpus));
+        if (saved &&
+            virDomainGetEmulatorPinInfo(dom, saved, VIR_CPU_MAPLEN(host_cpus), VIR_DOMAIN_AFFECT_LIVE) < 0) {
+                virResetLastError();
+                free(saved);
+                return NULL;
+        }
+        if (saved)
+                *ret_len = VIR_CPU_MAPLEN(host_cpus);
+        return saved;
+}
+
 static int pin_emulator(virDomainPtr dom, const struct action *act, struct actuator_result *result,
                         char **ret_error)
 {
         unsigned char map[VIR_CPU_MAPLEN(IDSET_MAX)];
+        _cleanup_free_ unsigned char *saved = NULL;
         virDomainIOThreadInfoPtr *info = NULL;
         unsigned pinned = 0;
-        int maplen, n, r = 0;
+        int maplen, saved_len, n, moved = 0, r = 0;
 
         maplen = cpumap_from_idset(&act->cpus, map);
         if (maplen < 0)
                 return -EINVAL;
-        if (virDomainPinEmulator(dom, map, maplen, VIR_DOMAIN_AFFECT_LIVE) < 0)
-                return libvirt_last_error(ret_error);
-        pinned++;
 
-        /* IOThreads serve the emulator's devices: they follow it. A domain without any is fine. */
+        /* All or nothing: remember the emulator's pin, and the IOThreads' (their info carries
+         * it), so a failure halfway puts everything back. */
+        saved = emulator_pin_save(dom, &saved_len);
         n = virDomainGetIOThreadInfo(dom, &info, VIR_DOMAIN_AFFECT_LIVE);
         if (n < 0) {
+                /* A domain without IOThreads, or a driver that cannot list them: emulator only. */
                 virResetLastError();
                 n = 0;
+                info = NULL;
         }
-        for (int i = 0; i < n; i++) {
-                if (r == 0 &&
-                    virDomainPinIOThread(dom, info[i]->iothread_id, map, maplen, VIR_DOMAIN_AFFECT_LIVE) < 0)
+
+        if (virDomainPinEmulator(dom, map, maplen, VIR_DOMAIN_AFFECT_LIVE) < 0) {
+                r = libvirt_last_error(ret_error);
+                goto out;
+        }
+        pinned++;
+        /* IOThreads serve the emulator's devices: they follow it. */
+        for (; moved < n; moved++) {
+                if (virDomainPinIOThread(dom, info[moved]->iothread_id, map, maplen,
+                                         VIR_DOMAIN_AFFECT_LIVE) < 0) {
                         r = libvirt_last_error(ret_error);
-                else if (r == 0)
-                        pinned++;
-                virDomainIOThreadInfoFree(info[i]);
+                        break;
+                }
+                pinned++;
         }
+        if (r < 0) {
+                for (int i = 0; i < moved; i++)
+                        if (info[i]->cpumap && info[i]->cpumaplen > 0)
+                                (void)virDomainPinIOThread(dom, info[i]->iothread_id, info[i]->cpumap,
+                                                           info[i]->cpumaplen, VIR_DOMAIN_AFFECT_LIVE);
+                if (saved)
+                        (void)virDomainPinEmulator(dom, saved, saved_len, VIR_DOMAIN_AFFECT_LIVE);
+                virResetLastError();
+                pinned = 0;
+        }
+out:
+        for (int i = 0; i < n; i++)
+                virDomainIOThreadInfoFree(info[i]);
         free(info);
         if (result)
                 result->threads_pinned = pinned;

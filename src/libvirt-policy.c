@@ -176,7 +176,8 @@ static const xmlNode *child(const xmlNode *parent, const char *name)
         return NULL;
 }
 
-int libvirt_xml_has_pins(const char *domain_xml, char **ret_what)
+/* numatune_only: count <numatune> only, not the <cputune> pins (see libvirt_policy_resolve). */
+static int xml_has_pins(const char *domain_xml, bool numatune_only, char **ret_what)
 {
         static const char *const pins[] = {"vcpupin", "emulatorpin", "iothreadpin"};
         _cleanup_(xml_doc_freep) xmlDocPtr doc = NULL;
@@ -193,7 +194,7 @@ int libvirt_xml_has_pins(const char *domain_xml, char **ret_what)
         if (!root || !streq((const char *)root->name, "domain"))
                 return -EINVAL;
 
-        cputune = child(root, "cputune");
+        cputune = numatune_only ? NULL : child(root, "cputune");
         for (size_t i = 0; i < ELEMENTSOF(pins) && !what; i++)
                 if (child(cputune, pins[i]))
                         what = pins[i];
@@ -212,29 +213,49 @@ int libvirt_xml_has_pins(const char *domain_xml, char **ret_what)
         return 1;
 }
 
+int libvirt_xml_has_pins(const char *domain_xml, char **ret_what)
+{
+        return xml_has_pins(domain_xml, false, ret_what);
+}
+
 int libvirt_policy_resolve(virDomainPtr dom, const struct vm_metadata_limits *limits, struct vm_policy *ret,
                            enum libvirt_policy_source *ret_source, char **ret_error)
 {
-        _cleanup_free_ char *domain_xml = NULL;
+        _cleanup_free_ char *domain_xml = NULL, *error = NULL;
         struct vm_policy p;
-        int r;
+        int persistent, r;
 
-        r = libvirt_policy_get_dom(dom, VIR_DOMAIN_AFFECT_CURRENT, limits, &p, NULL, ret_error);
+        if (!dom || !ret)
+                return -EINVAL;
+        r = libvirt_policy_get_dom(dom, VIR_DOMAIN_AFFECT_CURRENT, limits, &p, NULL, &error);
         if (r >= 0) {
                 *ret = p;
                 if (ret_source)
                         *ret_source = LIBVIRT_POLICY_METADATA;
                 return 0;
         }
-        if (r != -ENODATA)
+        if (r != -ENODATA) {
+                /* *ret_error gets a message on failure only: "no metadata" is not one. */
+                if (ret_error) {
+                        free(*ret_error);
+                        *ret_error = TAKE_PTR(error);
+                }
                 return r;
+        }
 
-        /* The persistent definition is the operator's; a transient domain only has the live one. */
-        domain_xml = virDomainGetXMLDesc(dom, virDomainIsPersistent(dom) == 1 ? VIR_DOMAIN_XML_INACTIVE : 0);
+        /* The persistent definition is the operator's. A transient domain only has the live one,
+         * where vnumad's own vCPU and emulator pins show up as <cputune> entries once it has acted:
+         * counting those would turn the domain to "observe" at the next resolve (a reconnect, a
+         * metadata change). So for a transient domain only <numatune> counts, which no live pin
+         * of vnumad's changes. */
+        persistent = virDomainIsPersistent(dom);
+        if (persistent < 0)
+                return error_from_libvirt(ret_error);
+        domain_xml = virDomainGetXMLDesc(dom, persistent ? VIR_DOMAIN_XML_INACTIVE : 0);
         if (!domain_xml)
                 return error_from_libvirt(ret_error);
         vm_policy_init(&p);
-        r = libvirt_xml_has_pins(domain_xml, NULL);
+        r = xml_has_pins(domain_xml, !persistent, NULL);
         if (r < 0) {
                 (void)set_message(ret_error, "%s: domain XML does not parse", virDomainGetName(dom) ?: "?");
                 return r;

@@ -41,7 +41,9 @@ int libvirt_policy_get(virConnectPtr conn, const char *domain, unsigned flags,
 /* The effective policy of a domain for the daemon: metadata if present (an invalid one is
  * -EINVAL with the message: log it, show it, leave the VM untouched); otherwise observe if the
  * persistent XML pins anything (the operator's intent wins; the live XML is not used because our
- * own live pins show up there), otherwise LIBVIRT_POLICY_DEFAULT with *ret = vm_policy_init. */
+ * own live pins show up there), otherwise LIBVIRT_POLICY_DEFAULT with *ret = vm_policy_init.
+ * A transient domain has only the live XML: there only <numatune> counts (vnumad never changes
+ * it), not <cputune> pins, which may be vnumad's own. */
 int libvirt_policy_resolve(virDomainPtr dom, const struct vm_metadata_limits *limits, struct vm_policy *ret,
                            enum libvirt_policy_source *ret_source, char **ret_error);
 

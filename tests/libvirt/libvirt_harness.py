@@ -135,8 +135,16 @@ def _ppid(pid):
 
 
 def libvirtd_pids():
-    """The libvirtd daemon(s): processes named libvirtd whose parent is not a libvirtd (libvirtd
-    forks short-lived helpers under its own name)."""
+    """The host's libvirtd: the pid in /run/libvirtd.pid (written by `libvirtd -d` as root), else
+    processes named libvirtd whose parent is not a libvirtd (libvirtd forks short-lived helpers
+    under its own name)."""
+    try:
+        with open("/run/libvirtd.pid") as f:
+            pid = int(f.read().strip())
+        if _comm(pid) == "libvirtd":
+            return [pid]
+    except (OSError, ValueError):
+        pass
     p = run(["pgrep", "-x", "libvirtd"], check=False)
     pids = [int(x) for x in p.stdout.split()]
     return [pid for pid in pids if _comm(_ppid(pid) or 0) != "libvirtd"]

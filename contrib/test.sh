@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Runs every test vnumad has: installs missing Debian packages, builds, then runs the unit,
-# QEMU, lab and brain-slow (policy properties) suites, the unit suite again under ASan+UBSan
-# and under valgrind.
+# QEMU, libvirt (a real libvirtd, which the tests start), lab and brain-slow (policy
+# properties) suites, the unit and libvirt suites again under ASan+UBSan, and the unit suite
+# under valgrind.
 # Ends with a line "N passed, N failed". Usage: contrib/test.sh [--quick]  (--quick: unit only)
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -44,9 +45,9 @@ build build-test
 if [ $quick -eq 1 ]; then
         run_meson_test build-test "" unit
 else
-        run_meson_test build-test "" unit qemu lab brain-slow
+        run_meson_test build-test "" unit qemu libvirt lab brain-slow
         build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbenchmarks=false
-        run_meson_test build-asan sanitize unit
+        run_meson_test build-asan sanitize unit libvirt
         run_meson_test build-test valgrind unit
 fi
 

@@ -149,3 +149,74 @@ for d in json.load(sys.stdin)["domains"]:
         done
         scn_log "pinned the vCPUs of $1 to CPUs $2"
 }
+
+# --- libvirt domains, through vnumad's own libvirt connection -------------------------------
+#   vl_start_daemon_libvirt CONFIG-TEXT [VNUMAD OPTION...]
+#                                    vnumad managing qemu:///system's domains, no QMP
+#                                    directory (a domain's extra QMP socket stays the test's)
+#   vl_vm_status NAME                that VM's object of `vnumactl status --json`
+#   vl_virsh_vcpus_pinned_home NAME  `virsh vcpupin NAME` == CPUs of each vCPU's home node
+
+vl_start_daemon_libvirt() { # config text, vnumad options...
+        local conf=$1
+        shift
+        mkdir -p "$VL_DIR"
+        printf '%s\n' "$conf" >"$VL_CONF"
+        "$VNUMAD" --foreground --config "$VL_CONF" --socket "$VL_SOCK" --libvirt-uri qemu:///system \
+                --log-level debug "$@" >"$VL_LOG" 2>&1 &
+        VL_PID=$!
+        scn_wait_for 20 test -S "$VL_SOCK" || { tail -20 "$VL_LOG"; scn_err "vnumad did not start"; return; }
+        scn_log "vnumad running on qemu:///system (pid $VL_PID, options: $*)"
+}
+
+vl_vm_status() { # name
+        vl_ctl --json status | python3 -c '
+import json, sys
+vms = [v for v in json.load(sys.stdin)["vms"] if v["name"] == sys.argv[1]]
+if not vms:
+    sys.exit("vnumad does not manage %s" % sys.argv[1])
+print(json.dumps(vms[0]))
+' "$1"
+}
+
+# libvirt's own view of the pins must be exactly the CPUs of each vCPU's cell's home node,
+# as vnumad reports the homes and the host nodes' CPUs.
+vl_virsh_vcpus_pinned_home() { # name
+        local pins
+        pins=$(virsh -q vcpupin "$1") || return
+        vl_ctl --json show "$1" | python3 -c '
+import json, sys
+
+def cpus(text):
+    out = set()
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        lo, _, hi = part.partition("-")
+        out.update(range(int(lo), int(hi or lo) + 1))
+    return out
+
+doc = json.load(sys.stdin)
+node_cpus = {str(n["id"]): cpus(n["cpus"]) for n in doc["host"]["nodes"]}
+virsh = {}
+for line in sys.argv[1].splitlines():
+    words = line.split()
+    if len(words) == 2 and words[0].isdigit():
+        virsh[int(words[0])] = words[1]
+ok = True
+for d in doc["domains"]:
+    home = {g["id"]: g["home_node"] for g in d["guest_nodes"]}
+    for v in d["vcpus"]:
+        h = home[v["guest_node"]]
+        want = node_cpus.get(str(h))
+        got = virsh.get(v["index"])
+        good = got is not None and want is not None and cpus(got) == want
+        print("vcpu %d (cell %d, home node %s): virsh vcpupin %s, node CPUs %s%s" %
+              (v["index"], v["guest_node"], h, got, ",".join(map(str, sorted(want or []))),
+               "" if good else "  <-- wrong"))
+        ok = ok and good
+    ok = ok and len(d["vcpus"]) == len(virsh)
+sys.exit(0 if ok and doc["domains"] else 1)
+' "$pins"
+}

@@ -389,7 +389,9 @@ int daemon_libvirt_apply(struct daemon *d, struct managed_vm *vm, const struct s
                 r = virDomainSetNumaParameters(vm->dom, params, n, VIR_DOMAIN_AFFECT_LIVE);
                 virTypedParamsFree(params, n);
                 if (r < 0) {
-                        r = vm->libvirt_mems_result = libvirt_last_error(&error);
+                        (void)libvirt_last_error(&error);
+                        /* Cannot be done here (not a transient failure): said once, at notice level. */
+                        r = vm->libvirt_mems_result = -EOPNOTSUPP;
                         /* Not fatal: migration still keeps the pages on the policy's nodes. libvirt
                          * changes a running domain's nodeset only in numatune mode "restrictive". */
                         log_notice("VM %s: libvirt would not bound the domain's memory to nodes %s (%s); "

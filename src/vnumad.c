@@ -441,6 +441,11 @@ static int engine_apply(void *userdata, const struct snapshot *s, const struct a
                 r = actuator_apply(d->actuator, s, a, &avm, &res);
         if (action_format(a, line, sizeof(line)) < 0)
                 snprintf(line, sizeof(line), "%s", action_type_to_string(a->type));
+        if (r == -EOPNOTSUPP) {
+                /* The actuator already said why, once. */
+                log_debug("VM %s: %s not supported for this VM.", vm->name, line);
+                return r;
+        }
         if (r == -ENOTCONN) {
                 /* libvirtd is away: the pin is planned again after the reconnect. */
                 log_debug("VM %s: %s waits for libvirt.", vm->name, line);

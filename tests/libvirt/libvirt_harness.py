@@ -150,21 +150,24 @@ def libvirtd_pids():
     return [pid for pid in pids if _comm(_ppid(pid) or 0) != "libvirtd"]
 
 
-def domain_xml(name, vcpupin=None, metadata=None):
-    """Two guest cells of 64 MiB and one vCPU each; TCG; no disks (SeaBIOS idles)."""
+def domain_xml(name, vcpupin=None, metadata=None, dimm_slots=0):
+    """Two guest cells of 64 MiB and one vCPU each; TCG; no disks (SeaBIOS idles). dimm_slots > 0
+    leaves room for that many 128 MiB DIMMs to be hot-plugged."""
     cputune = ""
     if vcpupin:
         cputune = "<cputune>%s</cputune>" % "".join("<vcpupin vcpu='%d' cpuset='%s'/>" % (v, c)
                                                        for v, c in sorted(vcpupin.items()))
     meta = "<metadata>%s</metadata>" % metadata if metadata else ""
+    if dimm_slots:
+        meta += "<maxMemory slots='%d' unit='MiB'>%d</maxMemory>" % (dimm_slots, 128 + 128 * dimm_slots)
     return ("<domain type='qemu'><name>%s</name>%s"
             "<memory unit='MiB'>128</memory><vcpu>2</vcpu>%s"
-            "<os><type arch='x86_64' machine='q35'>hvm</type></os>"
+            "<os><type arch='x86_64' machine='q35'>hvm</type></os>%s"
             "<cpu><numa><cell id='0' cpus='0' memory='64' unit='MiB'/>"
             "<cell id='1' cpus='1' memory='64' unit='MiB'/></numa></cpu>"
             "<on_poweroff>destroy</on_poweroff><on_reboot>restart</on_reboot><on_crash>destroy</on_crash>"
             "<devices><emulator>%s</emulator><memballoon model='none'/></devices>"
-            "</domain>" % (name, meta, cputune, QEMU))
+            "</domain>" % (name, meta, cputune, "<features><acpi/></features>" if dimm_slots else "", QEMU))
 
 
 def _pid_alive(pid):
@@ -208,11 +211,11 @@ class Domains:
         self.n += 1
         return name
 
-    def define(self, name=None, vcpupin=None, metadata=None):
+    def define(self, name=None, vcpupin=None, metadata=None, dimm_slots=0):
         name = name or self.new_name()
         path = os.path.join(self.workdir, name + ".xml")
         with open(path, "w") as f:
-            f.write(domain_xml(name, vcpupin=vcpupin, metadata=metadata))
+            f.write(domain_xml(name, vcpupin=vcpupin, metadata=metadata, dimm_slots=dimm_slots))
         if name not in self.names:
             self.names.append(name)
         virsh("define", path)

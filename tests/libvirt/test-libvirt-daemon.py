@@ -440,6 +440,44 @@ def case_xml_pins(c):
     c.doms.undefine(name)
 
 
+# 8: memory hotplug: libvirt's device-added event makes vnumad learn the layout again.
+def cell_sizes(sock, name):
+    doc = json.loads(ctl(sock, "--json", "show", name, check=False).stdout or "{}")
+    for dom in doc.get("domains", []):
+        return {g["id"]: g["size_bytes"] for g in dom["guest_nodes"]}
+    return None
+
+
+def case_hotplug(c):
+    t, d = c.t, c.d
+    name = c.doms.create(dimm_slots=1)
+    v, w = wait_for(lambda: vm_of(status(d.sock), name), 4 * PERIOD_MS / 1000)
+    t.check(v is not None, "case 8: domain with a free DIMM slot listed after %.2f s" % w)
+    if v is None:
+        return
+    mib = 1 << 20
+    before = cell_sizes(d.sock, name)
+    t.check(before == {0: 64 * mib, 1: 64 * mib}, "case 8: cells before the hotplug: %s" % before)
+    seq = last_seq(status(d.sock))
+    dimm = os.path.join(c.work, name + "-dimm.xml")
+    with open(dimm, "w") as f:
+        f.write("<memory model='dimm'><target><size unit='MiB'>128</size><node>1</node></target></memory>")
+    lh.virsh("attach-device", name, dimm, "--live")
+    ev, w = wait_for(lambda: ("changed", "device-added") in events_of(status(d.sock), name, seq),
+                     2 * PERIOD_MS / 1000)
+    t.check(ev is not None, "case 8: attach-device -> changed/device-added after %.2f s: %s" %
+            (w, events_of(status(d.sock), name, seq)))
+    after, w = wait_for(lambda: (lambda s: s if s and s.get(1) == 192 * mib else None)(cell_sizes(d.sock, name)),
+                        2 * PERIOD_MS / 1000)
+    t.check(after is not None and after.get(0) == 64 * mib,
+            "case 8: cell 1 grew by the 128 MiB DIMM in vnumad's model after %.2f s: %s" %
+            (w, cell_sizes(d.sock, name)))
+    v2 = vm_of(status(d.sock), name)
+    t.check(v2 is not None and v2["pid"] == v["pid"], "case 8: still managed, same QEMU")
+    c.doms.destroy(name)
+    c.doms.undefine(name)
+
+
 # 7: libvirtd restart.
 def case_restart(c):
     t = c.t
@@ -556,7 +594,7 @@ def main():
         c.p_dom = c.m_dom = None
         try:
             for case in (case_discovery_and_pins, case_events, case_metadata_round_trip, case_invalid_metadata,
-                         case_xml_pins, case_restart):
+                         case_xml_pins, case_hotplug, case_restart):
                 print("== %s (%.1f s)" % (case.__name__, time.monotonic() - t0))
                 if case in (case_invalid_metadata, case_restart) and c.m_dom is None:
                     t.check(False, "%s: needs the domain of case 3" % case.__name__)

@@ -285,6 +285,28 @@ def case_events(c):
     if v:
         t.check(v["source"] == "libvirt" and v["pid"] == lh.qemu_pid(name),
                 "case 2: source %s pid %s" % (v["source"], v["pid"]))
+    # Suspend and resume: events only, the VM stays managed (same QEMU).
+    lh.virsh("suspend", name)
+    ev, w = wait_for(lambda: ("changed", "suspended") in events_of(status(d.sock), name, seq), 2 * PERIOD_MS / 1000)
+    t.check(ev is not None, "case 2: suspend -> changed/suspended (%.2f s)" % w)
+    lh.virsh("resume", name)
+    ev, w = wait_for(lambda: ("changed", "resumed") in events_of(status(d.sock), name, seq), 2 * PERIOD_MS / 1000)
+    t.check(ev is not None, "case 2: resume -> changed/resumed (%.2f s)" % w)
+    v2 = vm_of(status(d.sock), name)
+    t.check(v and v2 and v2["pid"] == v["pid"], "case 2: still managed after suspend/resume, same QEMU")
+    # Save and restore: dropped as saved, managed again (a new QEMU) as restored.
+    saved = os.path.join(c.work, name + ".save")
+    lh.virsh("save", name, saved)
+    gone, w = wait_for(lambda: vm_of(status(d.sock), name) is None, 2 * PERIOD_MS / 1000)
+    t.check(gone is not None and ("down", "saved") in events_of(status(d.sock), name, seq),
+            "case 2: save -> down/saved and dropped (%.2f s): %s" % (w, events_of(status(d.sock), name, seq)))
+    lh.virsh("restore", saved)
+    v3, w = wait_for(lambda: vm_of(status(d.sock), name), 4 * PERIOD_MS / 1000)
+    t.check(v3 is not None and ("up", "restored") in events_of(status(d.sock), name, seq) and
+            v3["pid"] == lh.qemu_pid(name),
+            "case 2: restore -> up/restored and managed again (%.2f s): %s" %
+            (w, events_of(status(d.sock), name, seq)))
+    os.unlink(saved)
     c.doms.destroy(name)
     gone, w = wait_for(lambda: vm_of(status(d.sock), name) is None, 2 * PERIOD_MS / 1000)
     st = status(d.sock)

@@ -176,6 +176,40 @@ static const xmlNode *child(const xmlNode *parent, const char *name)
         return NULL;
 }
 
+int libvirt_xml_guest_cells(const char *domain_xml, int *ret)
+{
+        _cleanup_(xml_doc_freep) xmlDocPtr doc = NULL;
+        const xmlNode *root, *numa;
+        int n = 0;
+
+        if (!domain_xml)
+                return -EINVAL;
+        doc = xmlReadMemory(domain_xml, (int)strlen(domain_xml), "domain.xml", NULL,
+                            XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+        if (!doc)
+                return -EINVAL;
+        root = xmlDocGetRootElement(doc);
+        if (!root || !streq((const char *)root->name, "domain"))
+                return -EINVAL;
+        numa = child(child(root, "cpu"), "numa");
+        for (const xmlNode *c = numa ? numa->children : NULL; c; c = c->next)
+                if (c->type == XML_ELEMENT_NODE && streq((const char *)c->name, "cell"))
+                        n++;
+        *ret = n;
+        return 0;
+}
+
+int libvirt_domain_guest_cells(virDomainPtr dom, unsigned flags, int *ret)
+{
+        _cleanup_free_ char *xml = NULL;
+
+        /* Defined cells, as the persistent config or the running domain has them. */
+        xml = virDomainGetXMLDesc(dom, (flags & VIR_DOMAIN_AFFECT_CONFIG) ? VIR_DOMAIN_XML_INACTIVE : 0);
+        if (!xml)
+                return libvirt_last_error(NULL);
+        return libvirt_xml_guest_cells(xml, ret);
+}
+
 /* numatune_only: count <numatune> only, not the <cputune> pins (see libvirt_policy_resolve). */
 static int xml_has_pins(const char *domain_xml, bool numatune_only, char **ret_what)
 {

@@ -207,7 +207,7 @@ static int policy_get(const struct policy_opts *o, virConnectPtr conn, const cha
         enum libvirt_policy_source source;
         struct vm_policy p, raw;
         struct idset nodes;
-        int r;
+        int r, cells;
 
         r = host_limits(o, &nodes, &limits);
         if (r < 0)
@@ -215,6 +215,8 @@ static int policy_get(const struct policy_opts *o, virConnectPtr conn, const cha
         r = libvirt_domain_lookup(conn, name, &dom);
         if (r < 0)
                 return r; /* the caller asks the daemon */
+        if (libvirt_domain_guest_cells(dom, affect_flags(o), &cells) >= 0)
+                limits.guest_cells = MAX(cells, 1);
         r = libvirt_policy_resolve(dom, &limits, &p, &source, &error);
         if (r < 0 && r != -EINVAL)
                 return log_error_errno(r, "Domain %s: cannot read its policy: %s", name,
@@ -238,7 +240,9 @@ static int policy_get(const struct policy_opts *o, virConnectPtr conn, const cha
 static int policy_set(const struct policy_opts *o, virConnectPtr conn, const char *name, char **args,
                       int n_args)
 {
+        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
         _cleanup_free_ char *error = NULL, *xml = NULL;
+        int cells;
         struct vm_metadata_limits limits;
         struct vm_policy p;
         struct idset nodes;
@@ -251,6 +255,12 @@ static int policy_set(const struct policy_opts *o, virConnectPtr conn, const cha
         r = host_limits(o, &nodes, &limits);
         if (r < 0)
                 return r;
+        r = libvirt_domain_lookup(conn, name, &dom);
+        if (r < 0)
+                return r;
+        /* A domain without <numa> cells is one cell to vnumad (QEMU's implicit node 0). */
+        if (libvirt_domain_guest_cells(dom, affect_flags(o), &cells) >= 0)
+                limits.guest_cells = MAX(cells, 1);
         r = policy_from_args(args, n_args, &limits, &p);
         if (r < 0)
                 return r == -EINVAL ? -EBADMSG : r; /* not a usage error: exit 1 */

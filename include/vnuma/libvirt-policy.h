@@ -51,3 +51,9 @@ int libvirt_policy_resolve(virDomainPtr dom, const struct vm_metadata_limits *li
  * <numatune>. 1 yes (with *ret_what naming the first element, if non-NULL), 0 no, -EINVAL on
  * XML that does not parse. */
 int libvirt_xml_has_pins(const char *domain_xml, char **ret_what);
+
+/* Guest NUMA cells of domain XML (<cpu><numa><cell>), 0 without any. -EINVAL on XML that does not
+ * parse. The _domain form reads the persistent XML with VIR_DOMAIN_AFFECT_CONFIG in flags, else
+ * the current one. */
+int libvirt_xml_guest_cells(const char *domain_xml, int *ret);
+int libvirt_domain_guest_cells(virDomainPtr dom, unsigned flags, int *ret);

@@ -428,7 +428,8 @@ def case_invalid_metadata(c):
     lh.metadata_set(name, '<policy mode="preferred" nodes="0"/>')
     before = lh.metadata_get(name)
     for args, why in ((["mode=sometimes"], "unknown mode"), (["mode=strict", "nodes=0-"], "bad node list"),
-                      (["mode=strict", "nodes=7"], "node not on this host"), (["mode=strict", "pin=maybe"], "bad pin")):
+                      (["mode=strict", "nodes=7"], "node not on this host"), (["mode=strict", "pin=maybe"], "bad pin"),
+                      (["mode=auto", "cell=2:0"], "the guest has cells 0-1 only")):
         p = ctl(None, "policy", "set", name, *args, check=False)
         after = lh.metadata_get(name)
         t.check(p.returncode != 0 and after == before,

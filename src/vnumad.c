@@ -16,6 +16,7 @@
 
 #include "daemon.h"
 #include "vnuma/event-loop.h"
+#include "vnuma/fileio.h"
 #include "vnuma/log.h"
 #include "vnuma/qmp.h"
 #include "vnuma/snapshot-locality.h"
@@ -656,6 +657,22 @@ static int setup_qmp_dir(struct daemon *d)
         return d->inotify_watch < 0 ? d->inotify_watch : 0;
 }
 
+/* Kernel NUMA balancing moves guest pages too, toward wherever a vCPU touched them last, and
+ * the pages it is sampling (PROT_NONE until touched) may not move for vnumad meanwhile: two
+ * balancers on one guest. Said once; vnumad still works, and uses the hinting faults. */
+static void warn_kernel_balancing(struct daemon *d)
+{
+        _cleanup_free_ char *line = NULL;
+
+        if (read_one_line_at(d->args.procfs_root ?: "/proc", "/sys/kernel/numa_balancing", &line) >= 0 &&
+            line[0] != '0')
+                log_notice(
+                        "Kernel NUMA balancing is on (kernel.numa_balancing=%s): it moves guest pages too, "
+                        "and pages it is sampling may not move until touched. For guests vnumad places, "
+                        "kernel.numa_balancing=0 is recommended; see vnumad(8).",
+                        line);
+}
+
 static void daemon_done(struct daemon *d)
 {
         control_server_free(d->control);
@@ -755,6 +772,7 @@ int main(int argc, char *argv[])
                 log_open_syslog();
         }
 
+        warn_kernel_balancing(&d);
         d.start_ns = daemon_now_ns();
         log_info("vnumad %s: %u host nodes, sampler %s, period %" PRIu64 " ms%s.", VNUMAD_VERSION,
                  d.topo->n_nodes, sampler_describe(d.sampler), d.config->period_ms,

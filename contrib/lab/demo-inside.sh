@@ -15,6 +15,10 @@ if [ -n "${SCN_GUEST_INITRD:-}" ]; then
 fi
 
 echo "==> inside the lab: $(numactl -H | head -n1)"
+# vnumad places these guests, so the kernel's own NUMA balancing is turned off, as vnumad(8)
+# recommends: otherwise it moves their pages too, and the cold pages it samples cannot move.
+echo 0 >/proc/sys/kernel/numa_balancing
+echo "==> kernel.numa_balancing=0 (vnumad is the balancer for these guests)"
 scn_libvirt_start
 # Guest A, libvirt: numatune restrictive on host node 0, widened live to 0-1, so both its
 # cells sit on node 0. Guest B, plain QEMU: numactl --membind=1, both cells on node 1.
@@ -46,12 +50,14 @@ vl_start_daemon "[daemon]
 period = 500ms
 [policy]
 mode = auto"
+vl_wait_managed 90 guest-a guest-b
+vl_ctl status | sed -n '/^VM /,$p'
 echo
 echo "==> locality timeline (vnumad's view each second: bytes on each cell's home node / present)"
 t0=$SECONDS
 while :; do
         vl_status_line $((SECONDS - t0))
-        vl_all_local 0.95 && break
+        vl_all_local 0.95 guest-a guest-b && break
         [ $((SECONDS - t0)) -ge 240 ] && { echo "==> not converged after 240 s"; break; }
         sleep 1
 done
@@ -67,3 +73,8 @@ virsh vcpupin guest-a
 echo
 echo "==> vnumactl explain guest-a (what vnumad did, why, and its per-period locality timeline)"
 vl_ctl explain guest-a
+echo
+echo "==> vnumad's log: notices, warnings and errors"
+grep -E '^<[0-5]>' "$VL_LOG" || echo "(none)"
+# The whole debug log, for a lab run with --keep.
+[ -n "${LAB_RUN_DIR:-}" ] && cp "$VL_LOG" "$LAB_RUN_DIR/vnumad.log" 2>/dev/null || true

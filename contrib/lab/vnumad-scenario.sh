@@ -129,12 +129,28 @@ print("t=%4ss  period %4d   %s   migrated %d MiB" % (sys.argv[1], st["period"], 
 ' "$1"
 }
 
-vl_all_local() { # min
+vl_all_local() { # min [vm names that must be managed...]
         vl_ctl --json status | python3 -c '
 import json, sys
 vms = json.load(sys.stdin)["vms"]
-sys.exit(0 if vms and all(v["locality_ratio"] is not None and v["locality_ratio"] >= float(sys.argv[1]) for v in vms) else 1)
-' "$1"
+missing = set(sys.argv[2:]) - {v["name"] for v in vms}
+sys.exit(0 if vms and not missing and
+         all(v["locality_ratio"] is not None and v["locality_ratio"] >= float(sys.argv[1]) for v in vms) else 1)
+' "$@"
+}
+
+vl_wait_managed() { # seconds names...
+        local t=$1
+        shift
+        scn_wait_for "$t" vl_ctl_manages "$@" || scn_err "vnumad does not manage all of: $*"
+}
+
+vl_ctl_manages() { # names...
+        vl_ctl --json status 2>/dev/null | python3 -c '
+import json, sys
+names = {v["name"] for v in json.load(sys.stdin)["vms"]}
+sys.exit(0 if set(sys.argv[1:]) <= names else 1)
+' "$@"
 }
 
 # Misplaces a guest on purpose: pins all of its vCPU threads to CPUS (like a stale vcpupin).

@@ -24,9 +24,10 @@ scn_libvirt_start
 # cells sit on node 0. Guest B, plain QEMU: numactl --membind=1, both cells on node 1.
 scn_domain_start guest-a --cells 2 --cell-mib 192 --prealloc "${workload[@]}"
 # Its numatune would make vnumad only observe it (the operator's placement wins), so the
-# operator hands it to vnumad with a policy in the domain's metadata.
-echo "==> vnumactl policy set guest-a mode=auto   (libvirt metadata <vnumad:policy>)"
-"$VNUMACTL" policy set guest-a mode=auto
+# operator hands it to vnumad with a policy in the domain's metadata: one host node per guest
+# cell, so cell 1's memory must move to node 1 (192 MiB) and vCPU 1 with it.
+echo "==> vnumactl policy set guest-a mode=auto cell=0:0 cell=1:1   (libvirt metadata <vnumad:policy>)"
+"$VNUMACTL" policy set guest-a mode=auto cell=0:0 cell=1:1
 scn_qemu_start guest-b --cells 2 --cell-mib 192 --prealloc --host-node 1 "${workload[@]}"
 if [ ${#workload[@]} -gt 0 ]; then
         echo "==> waiting for both guests' workloads (nested guests boot in 1-3 minutes under TCG)"

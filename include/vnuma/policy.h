@@ -44,7 +44,7 @@ struct policy_params {
 
 void policy_params_init(struct policy_params *p);
 
-#define CELL_MOVED_MAX 8
+#define CELL_MOVED_MAX 32
 
 struct cell_state {
         uint64_t mem[SNAP_NODES_MAX]; /* decayed: x = x/2 + new accesses by this cell's vCPUs */
@@ -79,7 +79,7 @@ struct cell_state {
          * last scan. */
         size_t n_seen_words;
         uint64_t *seen_misplaced;
-        /* Chunks moved lately. One that must move again soon (the move failed, or the pages came
+        /* Chunks moved lately (the last 32). One that must move again soon (the move failed, or the pages came
          * back: kernel NUMA balancing, pages migration cannot take) waits, 4 periods doubling to
          * 64, instead of being planned every period for nothing. */
         struct moved_chunk {

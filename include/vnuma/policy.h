@@ -79,9 +79,9 @@ struct cell_state {
          * last scan. */
         size_t n_seen_words;
         uint64_t *seen_misplaced;
-        /* Chunks moved lately (the last 32). One that must move again soon (the move failed, or the pages came
-         * back: kernel NUMA balancing, pages migration cannot take) waits, 4 periods doubling to
-         * 64, instead of being planned every period for nothing. */
+        /* Chunks moved lately (the last 32). One that must move again soon (the move failed, or the pages
+         * came back: kernel NUMA balancing, pages migration cannot take) waits, 4 periods doubling to 64,
+         * instead of being planned every period for nothing. */
         struct moved_chunk {
                 uint64_t offset;
                 uint64_t moved_at; /* period of the last move or failed attempt */

@@ -176,11 +176,11 @@ static const xmlNode *child(const xmlNode *parent, const char *name)
         return NULL;
 }
 
-int libvirt_xml_guest_cells(const char *domain_xml, int *ret)
+/* Domain XML, quietly (libxml2 prints nothing), with <domain> as its root. */
+static int parse_domain_xml(const char *domain_xml, xmlDocPtr *ret_doc, const xmlNode **ret_root)
 {
-        _cleanup_(xml_doc_freep) xmlDocPtr doc = NULL;
-        const xmlNode *root, *numa;
-        int n = 0;
+        xmlDocPtr doc;
+        const xmlNode *root;
 
         if (!domain_xml)
                 return -EINVAL;
@@ -189,8 +189,24 @@ int libvirt_xml_guest_cells(const char *domain_xml, int *ret)
         if (!doc)
                 return -EINVAL;
         root = xmlDocGetRootElement(doc);
-        if (!root || !streq((const char *)root->name, "domain"))
+        if (!root || !streq((const char *)root->name, "domain")) {
+                xmlFreeDoc(doc);
                 return -EINVAL;
+        }
+        *ret_doc = doc;
+        *ret_root = root;
+        return 0;
+}
+
+int libvirt_xml_guest_cells(const char *domain_xml, int *ret)
+{
+        _cleanup_(xml_doc_freep) xmlDocPtr doc = NULL;
+        const xmlNode *root, *numa;
+        int n = 0, r;
+
+        r = parse_domain_xml(domain_xml, &doc, &root);
+        if (r < 0)
+                return r;
         numa = child(child(root, "cpu"), "numa");
         for (const xmlNode *c = numa ? numa->children : NULL; c; c = c->next)
                 if (c->type == XML_ELEMENT_NODE && streq((const char *)c->name, "cell"))
@@ -217,16 +233,11 @@ static int xml_has_pins(const char *domain_xml, bool numatune_only, char **ret_w
         _cleanup_(xml_doc_freep) xmlDocPtr doc = NULL;
         const xmlNode *root, *cputune;
         const char *what = NULL;
+        int r;
 
-        if (!domain_xml)
-                return -EINVAL;
-        doc = xmlReadMemory(domain_xml, (int)strlen(domain_xml), "domain.xml", NULL,
-                            XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-        if (!doc)
-                return -EINVAL;
-        root = xmlDocGetRootElement(doc);
-        if (!root || !streq((const char *)root->name, "domain"))
-                return -EINVAL;
+        r = parse_domain_xml(domain_xml, &doc, &root);
+        if (r < 0)
+                return r;
 
         cputune = numatune_only ? NULL : child(root, "cputune");
         for (size_t i = 0; i < ELEMENTSOF(pins) && !what; i++)

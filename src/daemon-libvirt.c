@@ -118,6 +118,7 @@ static void add_domain(struct daemon *d, virDomainPtr dom, const char *name, con
         if (daemon_failed_recently(d, key))
                 return;
 
+        vm = NULL;
         r = libvirt_qmp_open(dom, &qmp);
         if (r >= 0)
                 r = guest_model_query(qmp, d->vms.procfs_root, &model, &error);
@@ -125,7 +126,7 @@ static void add_domain(struct daemon *d, virDomainPtr dom, const char *name, con
                 r = vm_manager_add_model(&d->vms, name, NULL, &model, &vm, (free(error), &error));
         if (r == -EEXIST) {
                 log_notice("Domain %s: %s; not managed a second time through libvirt.", name, strna(error));
-                daemon_note_failure(d, key);
+                daemon_note_owned(d, key, vm ? vm->id : 0);
                 return;
         }
         if (r < 0) {

@@ -48,6 +48,7 @@ struct libvirt_event_record {
 struct qmp_failure {
         char *path;
         uint64_t retry_period;
+        uint64_t owner; /* the VM that has this socket's QEMU already: no retry while it is managed */
 };
 
 struct daemon {
@@ -96,6 +97,8 @@ void daemon_set_vm_policy(struct daemon *d, struct managed_vm *vm, const struct 
 void daemon_drop_vm(struct daemon *d, struct managed_vm *vm);
 bool daemon_failed_recently(struct daemon *d, const char *key);
 void daemon_note_failure(struct daemon *d, const char *key);
+/* The socket's QEMU is managed already, as VM owner (through libvirt, or another socket). */
+void daemon_note_owned(struct daemon *d, const char *key, uint64_t owner);
 void daemon_forget_failure(struct daemon *d, const char *key);
 
 /* daemon-libvirt.c */

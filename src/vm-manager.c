@@ -96,9 +96,12 @@ int vm_manager_add_model(struct vm_manager *m, const char *name, const char *qmp
         if (r < 0)
                 return fail(ret_error, r, "/proc/%d/stat: %s", (int)g->pid, strerror(-r));
         for (size_t i = 0; i < m->n_vms; i++)
-                if (m->vms[i]->model->pid == g->pid)
+                if (m->vms[i]->model->pid == g->pid) {
+                        if (ret)
+                                *ret = m->vms[i];
                         return fail(ret_error, -EEXIST, "%s: QEMU pid %d is already managed as %s", label,
                                     (int)g->pid, m->vms[i]->name);
+                }
 
         vm = calloc(1, sizeof(*vm));
         vms = realloc(m->vms, (m->n_vms + 1) * sizeof(*vms));

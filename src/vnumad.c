@@ -251,28 +251,40 @@ void daemon_config_policy(struct daemon *d, struct managed_vm *vm)
 bool daemon_failed_recently(struct daemon *d, const char *path)
 {
         for (unsigned i = 0; i < d->n_failures; i++)
-                if (streq(d->failures[i].path, path))
+                if (streq(d->failures[i].path, path)) {
+                        if (d->failures[i].owner && vm_manager_find(&d->vms, d->failures[i].owner))
+                                return true;
                         return d->period < d->failures[i].retry_period;
+                }
         return false;
 }
 
-void daemon_note_failure(struct daemon *d, const char *path)
+void daemon_note_owned(struct daemon *d, const char *path, uint64_t owner)
 {
         struct qmp_failure *n;
 
         for (unsigned i = 0; i < d->n_failures; i++)
                 if (streq(d->failures[i].path, path)) {
                         d->failures[i].retry_period = d->period + QMP_RETRY_PERIODS;
+                        d->failures[i].owner = owner;
                         return;
                 }
         n = realloc(d->failures, (d->n_failures + 1) * sizeof(*n));
         if (!n)
                 return;
         d->failures = n;
-        n[d->n_failures].path = strdup(path);
-        n[d->n_failures].retry_period = d->period + QMP_RETRY_PERIODS;
+        n[d->n_failures] = (struct qmp_failure){
+                .path = strdup(path),
+                .retry_period = d->period + QMP_RETRY_PERIODS,
+                .owner = owner,
+        };
         if (n[d->n_failures].path)
                 d->n_failures++;
+}
+
+void daemon_note_failure(struct daemon *d, const char *path)
+{
+        daemon_note_owned(d, path, 0);
 }
 
 void daemon_forget_failure(struct daemon *d, const char *path)
@@ -293,12 +305,14 @@ static void try_add(struct daemon *d, const char *path)
 
         if (vm_manager_lookup(&d->vms, path) || daemon_failed_recently(d, path))
                 return;
+        vm = NULL;
         r = vm_manager_add_qmp(&d->vms, path, &vm, &error);
         if (r == -EEXIST) {
-                /* Its QEMU is managed already (through libvirt, or another socket). */
+                /* Its QEMU is managed already (through libvirt, or another socket): not asked
+                 * again while that VM is. */
                 if (error)
                         log_debug("%s", error);
-                daemon_note_failure(d, path);
+                daemon_note_owned(d, path, vm ? vm->id : 0);
                 return;
         }
         if (r < 0) {

@@ -56,13 +56,13 @@ void vm_manager_init(struct vm_manager *m, const char *procfs_root, int qmp_time
 void vm_manager_done(struct vm_manager *m);
 
 /* Connects to the QMP socket briefly (QEMU serves one client at a time), learns the guest
- * model and adds the VM. -EEXIST if that socket is already managed. On failure *ret_error
- * names the socket and the problem. */
+ * model and adds the VM. -EEXIST if that socket is already managed, or its QEMU is (then *ret is
+ * that VM). On failure *ret_error names the socket and the problem. */
 int vm_manager_add_qmp(struct vm_manager *m, const char *qmp_path, struct managed_vm **ret,
                        char **ret_error);
 /* Adds a VM whose model was already learned (over any QMP transport). Takes the model on success.
- * qmp_path may be NULL; name NULL means the model's name. -EEXIST (with *ret_error) if that QEMU
- * pid is already managed. */
+ * qmp_path may be NULL; name NULL means the model's name. -EEXIST (with *ret_error, and *ret set
+ * to the VM that has it) if that QEMU pid is already managed. */
 int vm_manager_add_model(struct vm_manager *m, const char *name, const char *qmp_path,
                          struct guest_model **model, struct managed_vm **ret, char **ret_error);
 /* By libvirt UUID. */

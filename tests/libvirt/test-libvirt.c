@@ -25,6 +25,7 @@
 
 #include <libvirt/libvirt.h>
 
+#include "../unit/test-util.h"
 #include "vnuma/fileio.h"
 #include "vnuma/guest-query.h"
 #include "vnuma/libvirt-actuator.h"
@@ -275,9 +276,9 @@ static bool prepare_private_libvirtd(void)
         _cleanup_free_ char *script = NULL;
         FILE *f;
 
-        snprintf(private_dir, sizeof(private_dir), "/tmp/vnumad-test-libvirtd-XXXXXX");
-        if (!mkdtemp(private_dir))
-                return false;
+        _cleanup_free_ char *dir = test_make_tmpdir("vnumad-test-libvirtd");
+
+        snprintf(private_dir, sizeof(private_dir), "%s", dir);
         for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
                 char d[512];
 

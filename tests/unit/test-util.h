@@ -4,7 +4,13 @@
 /* Shared scaffolding for Check unit tests: fixture files and a main() per suite. */
 
 #include <check.h>
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "vnuma/fileio.h"
 #include "vnuma/macro.h"
@@ -18,6 +24,39 @@ static inline char *test_read_fixture(const char *rel)
         ck_assert_msg(dir, "VNUMA_TEST_DATA is not set");
         ck_assert_int_eq(read_full_file_at(dir, rel, 16u << 20, &text, NULL), 0);
         return text;
+}
+
+/* A new, empty directory $TMPDIR/NAME.PID.N (default /tmp) for a fixture tree. mkdir(2) fails on
+ * a name that exists, so the directory is this test's alone. Free the path; remove the tree with
+ * test_remove_tree. */
+static inline char *test_make_tmpdir(const char *name)
+{
+        static unsigned counter;
+        const char *tmp = getenv("TMPDIR");
+        char *path = NULL;
+
+        for (unsigned tries = 0; tries < 1000; tries++) {
+                free(path);
+                ck_assert_int_ge(asprintf(&path, "%s/%s.%d.%u", tmp && *tmp ? tmp : "/tmp", name,
+                                          (int)getpid(), counter++),
+                                 0);
+                if (mkdir(path, 0700) == 0)
+                        return path;
+                ck_assert_msg(errno == EEXIST, "mkdir %s: %s", path, strerror(errno));
+        }
+        ck_abort_msg("no free temporary directory name for %s", name);
+        return NULL;
+}
+
+static inline int test_remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+        return remove(path);
+}
+
+/* Removes path and everything below it; 0, or -1 with errno. */
+static inline int test_remove_tree(const char *path)
+{
+        return nftw(path, test_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* TEST_MAIN("name", test_a, test_b, ...) */

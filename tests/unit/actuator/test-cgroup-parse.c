@@ -80,12 +80,12 @@ END_TEST
 /* Reading below a procfs root: a fixture tree stands in for /proc. */
 START_TEST(test_of_thread_from_fixture_root)
 {
-        char root[] = "/tmp/vnuma-cg-XXXXXX", path[256];
+        _cleanup_free_ char *root = test_make_tmpdir("vnuma-cg");
+        char path[256];
         _cleanup_free_ char *p = NULL;
         char *none = (char *)"untouched";
         int fd;
 
-        ck_assert_ptr_nonnull(mkdtemp(root));
         snprintf(path, sizeof(path), "%s/42", root);
         ck_assert_int_eq(mkdir(path, 0755), 0);
         strcat(path, "/task");

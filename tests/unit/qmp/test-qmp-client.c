@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../test-util.h"
 #include "qmp-peer.h"
 #include "vnuma/qmp.h"
 
@@ -668,12 +669,12 @@ START_TEST(test_connect_unix)
                 EXPECT("query-status"),
                 SEND("{\"return\": {\"status\": \"running\"}, \"id\": \"$ID\"}\r\n"),
         };
-        char dir[] = "/tmp/vnuma-qmp-test-XXXXXX", path[64], long_path[200];
+        _cleanup_free_ char *dir = test_make_tmpdir("vnuma-qmp-test");
+        char path[128], long_path[200];
         struct json_object *ret = NULL;
         struct qmp_client *c = NULL;
         struct peer *p;
 
-        ck_assert_ptr_nonnull(mkdtemp(dir));
         snprintf(path, sizeof(path), "%s/qmp.sock", dir);
         ck_assert_int_eq(qmp_client_connect_unix(path, 500, &c), -ENOENT);
         memset(long_path, 'a', sizeof(long_path) - 1);

@@ -5,7 +5,6 @@
  * so nothing here calls move_pages on the made-up pids (test-sampler-live covers memory). */
 #include <check.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 
@@ -18,8 +17,7 @@
 #define VCPU1  4244
 #define N_CPUS 32
 
-#define ROOT_TEMPLATE "/tmp/test-sampler-fake-XXXXXX"
-static char root[sizeof(ROOT_TEMPLATE)];
+static char *root; /* a fresh tree per test (CK_FORK=no runs the tests in one process) */
 
 static void write_file(const char *rel, const char *fmt, ...) _printf_(2, 3);
 static void write_file(const char *rel, const char *fmt, ...)
@@ -92,17 +90,12 @@ static void write_stat(unsigned busy_from, unsigned busy_to, unsigned busy, unsi
         write_file("/stat", "%s", text);
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-        return remove(path);
-}
-
 static void remove_tree(const char *rel)
 {
         _cleanup_free_ char *path = NULL;
 
         ck_assert_int_eq(path_join_root(root, rel, &path), 0);
-        ck_assert_int_eq(nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+        ck_assert_int_eq(test_remove_tree(path), 0);
 }
 
 struct fixture {
@@ -120,8 +113,8 @@ static void setup(struct fixture *fx)
         _cleanup_free_ char *sysfs = NULL;
         struct sampler_config cfg;
 
-        memcpy(root, ROOT_TEMPLATE, sizeof(ROOT_TEMPLATE)); /* CK_FORK=no runs the tests in one process */
-        ck_assert_ptr_nonnull(mkdtemp(root));
+        free(root);
+        root = test_make_tmpdir("test-sampler-fake");
         write_file("/sys/kernel/numa_balancing", "1\n");
         write_file("/thread-self/sched", "numa_faults node=0 task_private=0 task_shared=0 group_private=0 "
                                          "group_shared=0\n");

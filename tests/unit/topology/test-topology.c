@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <check.h>
 #include <errno.h>
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "../test-util.h"
 #include "vnuma/log.h"
 #include "vnuma/topology.h"
 
@@ -218,7 +218,7 @@ START_TEST(test_broken_fixtures)
 END_TEST
 
 /* Small variations are built in a temporary tree rather than kept as more fixture copies. */
-static char tmp_root[] = "/tmp/vnuma-topology-XXXXXX";
+static char *tmp_root;
 
 static void write_file(const char *rel, const char *content)
 {
@@ -262,19 +262,22 @@ static void write_base_tree(void)
 
 static void tmp_tree_setup(void)
 {
-        strcpy(tmp_root, "/tmp/vnuma-topology-XXXXXX");
-        ck_assert_ptr_nonnull(mkdtemp(tmp_root));
+        tmp_root = test_make_tmpdir("vnuma-topology");
         write_base_tree();
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+/* The same directory, empty again. */
+static void tmp_tree_empty(void)
 {
-        return remove(path);
+        ck_assert_int_eq(test_remove_tree(tmp_root), 0);
+        ck_assert_int_eq(mkdir(tmp_root, 0700), 0);
 }
 
 static void tmp_tree_teardown(void)
 {
-        nftw(tmp_root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        (void)test_remove_tree(tmp_root);
+        free(tmp_root);
+        tmp_root = NULL;
 }
 
 START_TEST(test_tmp_base_tree)
@@ -325,8 +328,7 @@ START_TEST(test_bad_variations)
                 ck_assert_int_ge(asprintf(&what, "%s \"%s\"", cases[i].file, cases[i].content), 0);
                 write_file(cases[i].file, cases[i].content);
                 assert_read_fails(tmp_root, cases[i].error, what);
-                tmp_tree_teardown();
-                ck_assert_int_eq(mkdir(tmp_root, 0700), 0);
+                tmp_tree_empty();
                 write_base_tree();
         }
 }
@@ -346,8 +348,7 @@ START_TEST(test_offline_node0_distance_layout)
         struct host_topology *t = NULL;
 
         /* With node 0 offline the kernel starts each row with a space. */
-        tmp_tree_teardown();
-        ck_assert_int_eq(mkdir(tmp_root, 0700), 0);
+        tmp_tree_empty();
         write_file("devices/system/node/online", "1,4\n");
         write_node(1, "0-1\n", " 10 31\n", good_meminfo1);
         write_node(4, "\n", " 31 10\n",

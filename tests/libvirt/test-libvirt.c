@@ -276,8 +276,10 @@ static bool prepare_private_libvirtd(void)
         _cleanup_free_ char *script = NULL;
         FILE *f;
 
-        _cleanup_free_ char *dir = test_make_tmpdir("vnumad-test-libvirtd");
+        _cleanup_free_ char *dir = NULL;
 
+        if (test_make_tmpdir("vnumad-test-libvirtd", &dir) < 0)
+                return false;
         snprintf(private_dir, sizeof(private_dir), "%s", dir);
         for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
                 char d[512];

@@ -26,26 +26,29 @@ static inline char *test_read_fixture(const char *rel)
         return text;
 }
 
-/* A new, empty directory $TMPDIR/NAME.PID.N (default /tmp) for a fixture tree. mkdir(2) fails on
- * a name that exists, so the directory is this test's alone. Free the path; remove the tree with
- * test_remove_tree. */
-static inline char *test_make_tmpdir(const char *name)
+/* A new, empty directory $TMPDIR/NAME.PID.N (default /tmp) for a fixture tree, in *ret (free it;
+ * remove the tree with test_remove_tree). mkdir(2) fails on a name that exists, so the directory
+ * is the caller's alone. 0 or -errno; usable outside a Check test. */
+static inline int test_make_tmpdir(const char *name, char **ret)
 {
         static unsigned counter;
         const char *tmp = getenv("TMPDIR");
-        char *path = NULL;
 
         for (unsigned tries = 0; tries < 1000; tries++) {
+                char *path;
+
+                if (asprintf(&path, "%s/%s.%d.%u", tmp && *tmp ? tmp : "/tmp", name, (int)getpid(),
+                             counter++) < 0)
+                        return -ENOMEM;
+                if (mkdir(path, 0700) == 0) {
+                        *ret = path;
+                        return 0;
+                }
                 free(path);
-                ck_assert_int_ge(asprintf(&path, "%s/%s.%d.%u", tmp && *tmp ? tmp : "/tmp", name,
-                                          (int)getpid(), counter++),
-                                 0);
-                if (mkdir(path, 0700) == 0)
-                        return path;
-                ck_assert_msg(errno == EEXIST, "mkdir %s: %s", path, strerror(errno));
+                if (errno != EEXIST)
+                        return -errno;
         }
-        ck_abort_msg("no free temporary directory name for %s", name);
-        return NULL;
+        return -EEXIST;
 }
 
 static inline int test_remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)

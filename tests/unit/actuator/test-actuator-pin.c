@@ -136,13 +136,14 @@ END_TEST
 START_TEST(test_pin_online_from_sysfs_root)
 {
         static const char *const dirs[] = {"devices", "devices/system", "devices/system/cpu"};
-        _cleanup_free_ char *root = test_make_tmpdir("vnuma-pin");
+        _cleanup_free_ char *root = NULL;
         char path[128];
         struct pin_env e;
         const int vcpus[] = {0};
         struct action act;
         int fd;
 
+        ck_assert_int_eq(test_make_tmpdir("vnuma-pin", &root), 0);
         for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
                 snprintf(path, sizeof(path), "%s/%s", root, dirs[i]);
                 ck_assert_int_eq(mkdir(path, 0755), 0);

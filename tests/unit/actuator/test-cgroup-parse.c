@@ -80,12 +80,13 @@ END_TEST
 /* Reading below a procfs root: a fixture tree stands in for /proc. */
 START_TEST(test_of_thread_from_fixture_root)
 {
-        _cleanup_free_ char *root = test_make_tmpdir("vnuma-cg");
+        _cleanup_free_ char *root = NULL;
         char path[256];
         _cleanup_free_ char *p = NULL;
         char *none = (char *)"untouched";
         int fd;
 
+        ck_assert_int_eq(test_make_tmpdir("vnuma-cg", &root), 0);
         snprintf(path, sizeof(path), "%s/42", root);
         ck_assert_int_eq(mkdir(path, 0755), 0);
         strcat(path, "/task");

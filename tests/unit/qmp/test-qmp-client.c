@@ -669,12 +669,13 @@ START_TEST(test_connect_unix)
                 EXPECT("query-status"),
                 SEND("{\"return\": {\"status\": \"running\"}, \"id\": \"$ID\"}\r\n"),
         };
-        _cleanup_free_ char *dir = test_make_tmpdir("vnuma-qmp-test");
+        _cleanup_free_ char *dir = NULL;
         char path[128], long_path[200];
         struct json_object *ret = NULL;
         struct qmp_client *c = NULL;
         struct peer *p;
 
+        ck_assert_int_eq(test_make_tmpdir("vnuma-qmp-test", &dir), 0);
         snprintf(path, sizeof(path), "%s/qmp.sock", dir);
         ck_assert_int_eq(qmp_client_connect_unix(path, 500, &c), -ENOENT);
         memset(long_path, 'a', sizeof(long_path) - 1);

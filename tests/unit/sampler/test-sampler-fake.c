@@ -114,7 +114,8 @@ static void setup(struct fixture *fx)
         struct sampler_config cfg;
 
         free(root);
-        root = test_make_tmpdir("test-sampler-fake");
+        root = NULL;
+        ck_assert_int_eq(test_make_tmpdir("test-sampler-fake", &root), 0);
         write_file("/sys/kernel/numa_balancing", "1\n");
         write_file("/thread-self/sched", "numa_faults node=0 task_private=0 task_shared=0 group_private=0 "
                                          "group_shared=0\n");

@@ -262,7 +262,7 @@ static void write_base_tree(void)
 
 static void tmp_tree_setup(void)
 {
-        tmp_root = test_make_tmpdir("vnuma-topology");
+        ck_assert_int_eq(test_make_tmpdir("vnuma-topology", &tmp_root), 0);
         write_base_tree();
 }
 

@@ -2,37 +2,18 @@
 /* QMP command-level transport over virDomainQemuMonitorCommand, with a read-only allow-list. */
 
 #include <json-c/json.h>
-#include <stdarg.h>
 #include <libvirt/libvirt-qemu.h>
+#include <stdarg.h>
 
+#include "vnuma/error-message.h"
+#include "vnuma/json-util.h"
 #include "vnuma/libvirt-error.h"
 #include "vnuma/libvirt-qmp.h"
 #include "vnuma/log.h"
 #include "vnuma/macro.h"
 #include "vnuma/qmp.h"
 
-static void json_putp(struct json_object **p)
-{
-        if (*p)
-                json_object_put(*p);
-}
-
-_printf_(2, 3) static int refuse(char **ret_reason, const char *fmt, ...)
-{
-        va_list ap;
-
-        if (ret_reason) {
-                char *m = NULL;
-
-                va_start(ap, fmt);
-                if (vasprintf(&m, fmt, ap) < 0)
-                        m = NULL;
-                va_end(ap);
-                free(*ret_reason);
-                *ret_reason = m;
-        }
-        return -EPERM;
-}
+#define refuse(ret_reason, ...) error_message(ret_reason, -EPERM, __VA_ARGS__)
 
 /* HMP commands that only read: "info <anything>" and "gpa2hva ADDR". */
 static bool hmp_read_only(const char *line)
@@ -44,7 +25,7 @@ static bool hmp_read_only(const char *line)
 
 int libvirt_qmp_command_allowed(const char *command_json, char **ret_reason)
 {
-        _cleanup_(json_putp) struct json_object *cmd = NULL;
+        _cleanup_json_ struct json_object *cmd = NULL;
         struct json_object *execute, *args, *line;
         const char *name;
         int r;

@@ -7,8 +7,10 @@
 #include <libxml/tree.h>
 #include <stdarg.h>
 
+#include "vnuma/error-message.h"
 #include "vnuma/libvirt-error.h"
 #include "vnuma/parse-util.h"
+#include "vnuma/xml-util.h"
 
 static const char *const source_table[_LIBVIRT_POLICY_SOURCE_MAX] = {
         [LIBVIRT_POLICY_METADATA] = "metadata",
@@ -30,25 +32,6 @@ static void domain_freep(virDomainPtr *d)
 static int error_from_libvirt(char **ret_error)
 {
         return libvirt_last_error(ret_error);
-}
-
-_printf_(2, 3) static int set_message(char **ret_error, const char *fmt, ...)
-{
-        va_list ap;
-
-        if (ret_error) {
-                char *m = NULL;
-                int n;
-
-                va_start(ap, fmt);
-                n = vasprintf(&m, fmt, ap);
-                va_end(ap);
-                if (n < 0)
-                        return -ENOMEM;
-                free(*ret_error);
-                *ret_error = m;
-        }
-        return 0;
 }
 
 int libvirt_domain_lookup(virConnectPtr conn, const char *domain, virDomainPtr *ret)
@@ -78,9 +61,9 @@ static int lookup(virConnectPtr conn, const char *domain, virDomainPtr *ret, cha
         int r = libvirt_domain_lookup(conn, domain, ret);
 
         if (r == -ENOENT)
-                (void)set_message(ret_error, "%s: no such domain", domain);
+                (void)error_message(ret_error, 0, "%s: no such domain", domain);
         else if (r < 0)
-                (void)set_message(ret_error, "%s: domain lookup failed", domain);
+                (void)error_message(ret_error, 0, "%s: domain lookup failed", domain);
         return r;
 }
 
@@ -98,7 +81,7 @@ int libvirt_policy_set(virConnectPtr conn, const char *domain, const struct vm_p
                 return r;
         r = vm_metadata_format(p, &xml);
         if (r < 0) {
-                (void)set_message(ret_error, "%s: policy cannot be written as metadata", domain);
+                (void)error_message(ret_error, 0, "%s: policy cannot be written as metadata", domain);
                 return r;
         }
         if (virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, xml, VM_METADATA_KEY, VM_METADATA_URI,
@@ -134,8 +117,8 @@ int libvirt_policy_get_dom(virDomainPtr dom, unsigned flags, const struct vm_met
         if (!xml) {
                 r = error_from_libvirt(ret_error);
                 if (r == -ENODATA)
-                        (void)set_message(ret_error, "%s: no vnumad policy metadata",
-                                          virDomainGetName(dom) ?: "?");
+                        (void)error_message(ret_error, 0, "%s: no vnumad policy metadata",
+                                            virDomainGetName(dom) ?: "?");
                 return r;
         }
         r = vm_metadata_parse(xml, limits, &p, ret_error);
@@ -160,12 +143,6 @@ int libvirt_policy_get(virConnectPtr conn, const char *domain, unsigned flags,
         if (r < 0)
                 return r;
         return libvirt_policy_get_dom(dom, flags, limits, ret, ret_xml, ret_error);
-}
-
-static void xml_doc_freep(xmlDocPtr *p)
-{
-        if (*p)
-                xmlFreeDoc(*p);
 }
 
 static const xmlNode *child(const xmlNode *parent, const char *name)
@@ -302,7 +279,8 @@ int libvirt_policy_resolve(virDomainPtr dom, const struct vm_metadata_limits *li
         vm_policy_init(&p);
         r = xml_has_pins(domain_xml, !persistent, NULL);
         if (r < 0) {
-                (void)set_message(ret_error, "%s: domain XML does not parse", virDomainGetName(dom) ?: "?");
+                (void)error_message(ret_error, 0, "%s: domain XML does not parse",
+                                    virDomainGetName(dom) ?: "?");
                 return r;
         }
         if (r > 0)

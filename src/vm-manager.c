@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vnuma/error-message.h"
 #include "vnuma/fileio.h"
 #include "vnuma/guest-query.h"
 #include "vnuma/qmp.h"
@@ -70,16 +71,7 @@ static int read_start_time(const char *procfs_root, pid_t pid, uint64_t *ret)
         return 0;
 }
 
-_printf_(3, 4) static int fail(char **ret_error, int r, const char *fmt, ...)
-{
-        va_list ap;
-
-        va_start(ap, fmt);
-        if (ret_error && vasprintf(ret_error, fmt, ap) < 0)
-                *ret_error = NULL;
-        va_end(ap);
-        return r;
-}
+#define fail error_message
 
 int vm_manager_add_model(struct vm_manager *m, const char *name, const char *qmp_path,
                          struct guest_model **model, struct managed_vm **ret, char **ret_error)

@@ -9,7 +9,9 @@
 #include <libxml/xmlerror.h>
 #include <stdarg.h>
 
+#include "vnuma/error-message.h"
 #include "vnuma/parse-util.h"
+#include "vnuma/xml-util.h"
 
 /* Limits a metadata element can never legitimately exceed; keeps a hostile element cheap. */
 #define METADATA_XML_MAX (64u << 10)
@@ -21,34 +23,13 @@ static void xml_freep(xmlChar **p)
 }
 #define _cleanup_xml_free_ _cleanup_(xml_freep)
 
-static void xml_doc_freep(xmlDocPtr *p)
-{
-        if (*p)
-                xmlFreeDoc(*p);
-}
-
 static void xml_ctxt_freep(xmlParserCtxtPtr *p)
 {
         if (*p)
                 xmlFreeParserCtxt(*p);
 }
 
-_printf_(2, 3) static int fail(char **ret_error, const char *fmt, ...)
-{
-        va_list ap;
-
-        if (ret_error) {
-                char *m = NULL;
-
-                va_start(ap, fmt);
-                if (vasprintf(&m, fmt, ap) < 0)
-                        m = NULL;
-                va_end(ap);
-                free(*ret_error);
-                *ret_error = m;
-        }
-        return -EINVAL;
-}
+#define fail(ret_error, ...) error_message(ret_error, -EINVAL, __VA_ARGS__)
 
 /* Element name without a prefix: "policy" for both <policy> and an undeclared <vnumad:policy>. */
 static bool node_is(const xmlNode *n, const char *local)

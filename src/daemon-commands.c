@@ -23,12 +23,6 @@ static struct json_object *str(const char *s)
         return s ? json_object_new_string(s) : NULL;
 }
 
-static struct json_object *idset_json(const struct idset *s)
-{
-        char buf[4096];
-        return idset_format(s, buf, sizeof(buf)) < 0 ? NULL : json_object_new_string(buf);
-}
-
 static int want_domain(struct daemon *d, struct json_object *args, bool required, struct managed_vm **ret,
                        char **ret_error)
 {
@@ -175,9 +169,9 @@ static struct json_object *action_json(const struct action *a)
                 add(o, "offset", json_object_new_uint64(a->offset));
         }
         if (a->type == ACTION_PIN_VCPUS)
-                add(o, "vcpus", idset_json(&a->vcpus));
+                add(o, "vcpus", show_json_idset(&a->vcpus));
         if (a->type == ACTION_PIN_VCPUS || a->type == ACTION_PIN_EMULATOR)
-                add(o, "cpus", idset_json(&a->cpus));
+                add(o, "cpus", show_json_idset(&a->cpus));
         add(o, "reason", str(a->reason));
         add(o, "text", str(line));
         return o;

@@ -5,7 +5,7 @@
 
 #include "vnuma/show.h"
 
-static struct json_object *idset_json(const struct idset *s)
+struct json_object *show_json_idset(const struct idset *s)
 {
         char buf[4096];
 
@@ -50,7 +50,7 @@ struct json_object *show_json_host(const struct host_topology *topo)
                         add(dist, key, json_object_new_int(topo->distance[i * topo->n_nodes + j]));
                 }
                 add(node, "id", json_object_new_int(n->id));
-                add(node, "cpus", idset_json(&n->cpus));
+                add(node, "cpus", show_json_idset(&n->cpus));
                 add(node, "mem_total_bytes", u64(n->mem_total_bytes));
                 add(node, "mem_free_bytes", u64(n->mem_free_bytes));
                 add(node, "distances", dist);
@@ -72,7 +72,7 @@ static struct json_object *thread_json(const struct thread_observation *t)
         }
         add(o, "host_cpu", json_object_new_int(t->placement.last_cpu));
         add(o, "host_node", t->host_node >= 0 ? json_object_new_int(t->host_node) : NULL);
-        add(o, "affinity", idset_json(&t->placement.affinity));
+        add(o, "affinity", show_json_idset(&t->placement.affinity));
         add(o, "runtime_ns", u64(t->placement.runtime_ns));
         return o;
 }
@@ -90,7 +90,7 @@ static struct json_object *cell_json(const struct guest_cell *cell, const struct
         add(o, "backend", json_object_new_string(cell->regions[0].backend_id));
         add(o, "backend_kind", json_object_new_string(backend_kind_to_string(cell->regions[0].kind)));
         add(o, "size_bytes", u64(cell->size_bytes));
-        add(o, "vcpus", idset_json(&cell->vcpus));
+        add(o, "vcpus", show_json_idset(&cell->vcpus));
         for (unsigned i = 0; i < cell->n_regions; i++) {
                 const struct guest_region *rg = &cell->regions[i];
                 struct json_object *range = json_object_new_object(), *region = json_object_new_object();
@@ -105,7 +105,7 @@ static struct json_object *cell_json(const struct guest_cell *cell, const struct
                 add(region, "size_bytes", u64(rg->size_bytes));
                 add(region, "page_size_bytes", u64(rg->page_size));
                 add(region, "policy", json_object_new_string(rg->policy));
-                add(region, "host_nodes", idset_json(&rg->host_nodes));
+                add(region, "host_nodes", show_json_idset(&rg->host_nodes));
                 add(region, "prealloc", json_object_new_boolean(rg->prealloc));
                 add(region, "hva_start", u64(rg->hva_start));
                 add(region, "hva_end", u64(rg->hva_start + rg->size_bytes));
@@ -173,24 +173,18 @@ struct json_object *show_json_domain(const struct vm_observation *o, const struc
         return d;
 }
 
-static struct json_object *nodes_json(const struct idset *s)
-{
-        char buf[4096];
-        return idset_format(s, buf, sizeof(buf)) < 0 ? NULL : json_object_new_string(buf);
-}
-
 struct json_object *show_json_policy(const struct vm_policy *p)
 {
         struct json_object *o = json_object_new_object(), *cells = json_object_new_array();
 
         json_object_object_add(o, "mode", json_object_new_string(vm_policy_mode_to_string(p->mode)));
-        json_object_object_add(o, "nodes", nodes_json(&p->nodes));
+        json_object_object_add(o, "nodes", show_json_idset(&p->nodes));
         json_object_object_add(o, "pin", json_object_new_string(vm_pin_mode_to_string(p->pin)));
         json_object_object_add(o, "migrate_rate_bytes", json_object_new_uint64(p->migrate_rate));
         for (unsigned i = 0; i < p->n_cell_nodes && i < VM_POLICY_CELLS_MAX; i++) {
                 struct json_object *c = json_object_new_object();
                 json_object_object_add(c, "id", json_object_new_int((int)p->cell_nodes[i].cell));
-                json_object_object_add(c, "nodes", nodes_json(&p->cell_nodes[i].nodes));
+                json_object_object_add(c, "nodes", show_json_idset(&p->cell_nodes[i].nodes));
                 json_object_array_add(cells, c);
         }
         json_object_object_add(o, "cells", cells);

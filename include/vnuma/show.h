@@ -18,6 +18,8 @@ struct json_object *show_json_host(const struct host_topology *topo);
 /* {"mode", "nodes", "pin", "migrate_rate_bytes", "cells": [{"id", "nodes"}]}; nodes as a list
  * string, "" for all nodes. */
 struct json_object *show_json_policy(const struct vm_policy *p);
+/* A CPU or node set in the kernel's list format ("0-3,8"); "" for an empty set. */
+struct json_object *show_json_idset(const struct idset *s);
 struct json_object *show_json_domain(const struct vm_observation *o, const struct host_topology *topo,
                                      const char *source);
 

@@ -185,7 +185,10 @@ static int move_batch(struct mover *mv, uint64_t first, size_t n)
                          (st == -EFAULT && have_entries && pagemap_entry_absent(mv->entries[i])))
                         mv->res->pages_absent++;
                 else if (st == -EFAULT || st == -EACCES)
-                        mv->res->pages_failed++; /* the shared zero page, or no VMA */
+                        /* The shared zero page (a page only ever read), or no VMA. 6.1 and 6.18
+                         * both answer -EFAULT for the zero page; the unit test takes the running
+                         * kernel's answer, so a kernel that names its node counts "already there". */
+                        mv->res->pages_failed++;
                 else
                         mv->pages[k++] = mv->pages[i];
         }

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/utsname.h>
 
 #include "../test-util.h"
 #include "actuator-test.h"
@@ -316,24 +317,48 @@ START_TEST(test_migrate_to_missing_node)
 }
 END_TEST
 
-/* Pages only read map the shared zero page: -EFAULT, counted failed, and the call is partial. */
-START_TEST(test_migrate_zero_pages_are_failed)
+/* Pages only read map the shared zero page. Kernels differ in what move_pages answers for it (6.1
+ * and 6.18 here: -EFAULT; a kernel may also report the zero page's node, or -ENOENT), and a page
+ * the kernel cannot name is not one vnumad could move. So the expected outcome comes from the
+ * kernel's own answer for these four pages, asked before the move: a node is "already there", -ENOENT
+ * (or -EFAULT on a page pagemap says is absent) is absent, any other -EFAULT is failed and makes the
+ * move partial. */
+START_TEST(test_migrate_zero_pages_follow_the_kernel)
 {
         _cleanup_(actuator_freep) struct actuator *a = new_actuator(ACTUATOR_DIRECT, 0);
         struct actuator_result res;
         struct mig_env e;
         struct action act;
+        struct utsname u;
         volatile uint8_t sink;
+        int status[N_PAGES];
+        uint64_t there = 0, absent = 0, failed = 0;
 
         env_start(&e);
         sink = e.mem[1 * e.ps];
         sink = e.mem[3 * e.ps];
         (void)sink;
+        query(&e, status);
+        ck_assert_int_eq(uname(&u), 0);
+        fprintf(stderr, "test_migrate_zero_pages_follow_the_kernel: kernel %s answers %d %d for the "
+                        "zero-page reads (written pages: %d %d)\n",
+                u.release, status[1], status[3], status[0], status[2]);
+        ck_assert_int_eq(status[0], e.home);
+        ck_assert_int_eq(status[2], e.home);
+        for (size_t p = 0; p < 4; p++) {
+                if (status[p] == e.home)
+                        there++;
+                else if (status[p] == -ENOENT)
+                        absent++;
+                else
+                        failed++;
+        }
         act = migrate(0, 4 * e.ps, e.home);
-        ck_assert_int_eq(actuator_apply(a, NULL, &act, &e.vm, &res), 1);
-        ck_assert_uint_eq(res.pages_already_there, 2);
-        ck_assert_uint_eq(res.pages_failed, 2);
-        ck_assert_uint_eq(res.pages_absent, 0);
+        ck_assert_int_eq(actuator_apply(a, NULL, &act, &e.vm, &res), failed > 0 ? 1 : 0);
+        ck_assert_uint_eq(res.pages_already_there, there);
+        ck_assert_uint_eq(res.pages_failed, failed);
+        ck_assert_uint_eq(res.pages_absent, absent);
+        ck_assert_uint_eq(res.pages_moved, 0);
         env_stop(&e);
 }
 END_TEST
@@ -384,4 +409,4 @@ END_TEST
 TEST_MAIN("actuator-migrate", test_migrate_whole_cell, test_migrate_small_batches,
           test_migrate_between_nodes, test_migrate_ranges_widen_to_pages_and_cross_regions,
           test_migrate_bad_ranges_touch_nothing, test_migrate_to_missing_node,
-          test_migrate_zero_pages_are_failed, test_migrate_gone_process_is_esrch, test_migrate_dry_run)
+          test_migrate_zero_pages_follow_the_kernel, test_migrate_gone_process_is_esrch, test_migrate_dry_run)

@@ -298,6 +298,8 @@ static bool prepare_private_libvirtd(void)
         fprintf(f,
                 "set -e\n"
                 "mount --make-rprivate /\n"
+                /* The mount points: /run/libvirt exists only once a libvirtd has run since boot. */
+                "mkdir -p /run/libvirt /var/lib/libvirt /var/cache/libvirt /var/log/libvirt /etc/libvirt\n"
                 "mount --bind '%1$s/run' /run/libvirt\n"
                 "mount --bind '%1$s/lib' /var/lib/libvirt\n"
                 "mount --bind '%1$s/cache' /var/cache/libvirt\n"

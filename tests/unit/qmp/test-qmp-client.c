@@ -45,6 +45,16 @@ static long long now_ms(void)
         return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* A timeout must not act early; how late it acts is reported, not judged, since a loaded machine
+ * or valgrind stretches it. The peer's script ends long before 30 s, so a timeout that never
+ * acted shows up as a wrong result, not as a slow one. */
+static void report_latency(const char *what, long long dt)
+{
+        fprintf(stderr, "%s: timed out after %lld ms\n", what, dt);
+        ck_assert_int_ge(dt, 95);
+        ck_assert_int_lt(dt, 30000);
+}
+
 static const char *event_name(struct json_object *ev)
 {
         return json_object_get_string(json_object_object_get(ev, "event"));
@@ -516,8 +526,7 @@ START_TEST(test_timeout_then_late_reply)
         t0 = now_ms();
         ck_assert_int_eq(qmp_client_execute(c, "query-slow", NULL, &ret), -ETIMEDOUT);
         dt = now_ms() - t0;
-        ck_assert_int_ge(dt, 95);
-        ck_assert_int_lt(dt, 1000);
+        report_latency("query-slow with a 100 ms timeout", dt);
         ck_assert_str_eq(qmp_client_error_message(c), "query-slow: no reply within 100 ms");
 
         /* The late reply is there now, but the connection stays failed and sends nothing more
@@ -544,8 +553,7 @@ START_TEST(test_never_greets)
         ck_assert_int_eq(qmp_client_connect_fd(fd, 100, &c), -ETIMEDOUT);
         dt = now_ms() - t0;
         ck_assert_ptr_null(c);
-        ck_assert_int_ge(dt, 95);
-        ck_assert_int_lt(dt, 1000);
+        report_latency("a peer that never greets, 100 ms timeout", dt);
         finish(NULL, p, 0);
 }
 END_TEST

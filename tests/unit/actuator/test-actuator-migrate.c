@@ -340,8 +340,9 @@ START_TEST(test_migrate_zero_pages_follow_the_kernel)
         (void)sink;
         query(&e, status);
         ck_assert_int_eq(uname(&u), 0);
-        fprintf(stderr, "test_migrate_zero_pages_follow_the_kernel: kernel %s answers %d %d for the "
-                        "zero-page reads (written pages: %d %d)\n",
+        fprintf(stderr,
+                "test_migrate_zero_pages_follow_the_kernel: kernel %s answers %d %d for the "
+                "zero-page reads (written pages: %d %d)\n",
                 u.release, status[1], status[3], status[0], status[2]);
         ck_assert_int_eq(status[0], e.home);
         ck_assert_int_eq(status[2], e.home);
@@ -409,4 +410,5 @@ END_TEST
 TEST_MAIN("actuator-migrate", test_migrate_whole_cell, test_migrate_small_batches,
           test_migrate_between_nodes, test_migrate_ranges_widen_to_pages_and_cross_regions,
           test_migrate_bad_ranges_touch_nothing, test_migrate_to_missing_node,
-          test_migrate_zero_pages_follow_the_kernel, test_migrate_gone_process_is_esrch, test_migrate_dry_run)
+          test_migrate_zero_pages_follow_the_kernel, test_migrate_gone_process_is_esrch,
+          test_migrate_dry_run)

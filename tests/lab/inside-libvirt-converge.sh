@@ -13,22 +13,10 @@
 # drag pages across nodes before vnumad starts, so the start would not be the one set up
 # and the pages moved would not all be vnumad's.
 set -euo pipefail
-. "$LAB_DIR/scenario.sh"
-. "$LAB_DIR/vnumad-scenario.sh"
 here=$(dirname "$(readlink -f "$0")")
 dom=conv
+. "$here/checks.sh"
 trap 'vl_stop_daemon || true; scn_stop_all || true; virsh -q undefine "$dom" >/dev/null 2>&1 || true' EXIT
-fails=0
-check() { # description command...
-        local what=$1
-        shift
-        if "$@"; then echo "ok: $what"; else echo "FAIL: $what"; fails=$((fails + 1)); fi
-}
-die() {
-        echo "FAIL: $*"
-        [ -f "$VL_LOG" ] && { echo "--- vnumad log (last lines)"; tail -30 "$VL_LOG"; }
-        exit 1
-}
 
 # The daemon's per-cell view: both cells homed on their policy node (cell i -> node i) and
 # >= 95 % local there.
@@ -80,26 +68,21 @@ virsh dumpxml "$dom" | xmllint --noout - || die "the domain XML is not well-form
 scn_wait_progress "$dom" 2 240 || die "the guest's workload never ran on both guest nodes"
 echo "the guest workload runs ($((SECONDS - t_start)) s into the lab): $(tr -d '\r' <"$SCN_STATE/$dom.serial" | grep '^vnw: t=' | tail -1)"
 
-# Before: measured from outside through the domain's extra QMP socket, checked against
-# numa_maps (all RAM present and on node 0), then each cell's share on its policy node.
+# Before: measured from outside through the domain's extra QMP socket (which also gives the
+# address map: cell HVA ranges, vCPU threads), checked against numa_maps (all RAM present and on
+# node 0), then what must move for each cell to be 95 % on its policy node (cell i -> node i).
 echo "--- before vnumad"
 scn_measure "$dom"
-scn_measure "$dom" -- --json >"$SCN_STATE/before.json"
-python3 "$here/check-placement.py" 2 0 "$dom" <"$SCN_STATE/before.json" ||
+map=$SCN_STATE/map.json
+scn_measure "$dom" -- --json >"$map"
+python3 "$here/check-placement.py" 2 0 "$dom" <"$map" ||
         die "the domain's memory does not start all on host node 0"
-# "cell home_bytes present_bytes" per cell, home = the policy's node (cell i -> node i).
-before=$(python3 -c '
-import json, sys
-d = json.load(open(sys.argv[1]))["domains"][0]
-for g in d["guest_nodes"]:
-    hb = {int(k): v for k, v in g["host_bytes"].items()}
-    print(g["id"], hb.get(g["id"], 0), sum(hb.values()))
-' "$SCN_STATE/before.json")
-need=0
-while read -r cell home present; do
-        echo "before: cell $cell has $((home >> 20)) of $((present >> 20)) MiB on its policy node $cell ($(awk -v a="$home" -v b="$present" 'BEGIN { printf "%.1f", b ? 100 * a / b : 0 }') % local)"
-        need=$((need + $(awk -v a="$home" -v b="$present" 'BEGIN { n = 0.95 * b - a; if (n < 0) n = 0; printf "%d", n }')))
-done <<<"$before"
+truth_snapshot "$map" "$SCN_STATE/before.json" "$dom" || die "cannot read the numa_maps of $dom"
+truth on-node "$SCN_STATE/before.json" 0 "$dom" || die "precondition: expected all of $dom's RAM on node 0 (numa_maps)"
+truth pinned "$SCN_STATE/before.json" "$dom" --homes 1,0 ||
+        die "precondition: expected vCPU 0 on node 1's CPUs and vCPU 1 on node 0's (Cpus_allowed_list)"
+mv=$(truth moved "$SCN_STATE/before.json" "$SCN_STATE/before.json" "$dom" --homes 0,1) || die "truth.py moved failed"
+read -r _ need <<<"$mv"
 echo "bytes that must move to reach 95 % in every cell: at least $need"
 [ "$need" -gt $((64 << 20)) ] || die "the start is not misplaced enough to prove anything ($need bytes to move)"
 
@@ -147,47 +130,23 @@ vl_ctl show "$dom"
 vl_cells "$dom"
 check "per cell (vnumactl show --json): home node = policy node, locality >= 95 %" cells_local_on_policy_nodes
 
-# The kernel's word, not vnumad's: numa_maps of each cell's RAM (found through the extra
-# QMP socket), bytes on the cell's policy node over all its bytes.
-scn_measure "$dom" -- --json >"$SCN_STATE/after.json"
-check "numa_maps: every cell >= 95 % on its policy node" python3 - "$here/check-placement.py" "$SCN_STATE/after.json" <<'PY'
-import ast, json, sys, types
-# check-placement.py's numa_maps reader alone (the script runs its main() when loaded).
-tree = ast.parse(open(sys.argv[1]).read())
-tree.body = [f for f in tree.body if isinstance(f, ast.FunctionDef) and f.name == "vma_node_bytes"]
-cp = types.SimpleNamespace()
-exec(compile(tree, sys.argv[1], "exec"), cp.__dict__)
-d = json.load(open(sys.argv[2]))["domains"][0]
-ok = len(d["guest_nodes"]) == 2
-for g in d["guest_nodes"]:
-    truth = {}
-    for r in g["hva_ranges"]:
-        for n, b in cp.vma_node_bytes(d["pid"], r["start"], r["end"]).items():
-            truth[n] = truth.get(n, 0) + b
-    total = sum(truth.values())
-    local = truth.get(str(g["id"]), 0)
-    print("  cell %d: numa_maps %s MiB, %.1f %% on node %d" %
-          (g["id"], {k: v >> 20 for k, v in sorted(truth.items())}, 100 * local / max(total, 1), g["id"]))
-    ok = ok and total >= 0.9 * g["size_bytes"] and local >= 0.95 * total
-sys.exit(0 if ok else 1)
-PY
+# The kernel's word, not vnumad's: numa_maps of each cell's RAM, bytes on the cell's policy
+# node over all its bytes; each vCPU thread's Cpus_allowed_list.
+truth_snapshot "$map" "$SCN_STATE/after.json" "$dom" || die "cannot read the numa_maps of $dom"
+check "numa_maps: both cells present, every cell >= 95 % on its policy node" \
+        truth local "$SCN_STATE/after.json" 0.95 "$dom" --homes 0,1
+check "Cpus_allowed_list: vCPU 0 on node 0's CPUs, vCPU 1 on node 1's" \
+        truth pinned "$SCN_STATE/after.json" "$dom" --homes 0,1
+mv=$(truth moved "$SCN_STATE/before.json" "$SCN_STATE/after.json" "$dom" --homes 0,1) || die "truth.py moved failed"
+read -r moved _ <<<"$mv"
+check "numa_maps: the bytes that had to move did (expected >= $need, saw $moved arrive)" test "$moved" -ge "$need"
 
 check "libvirt's pins (virsh vcpupin) are the home nodes' CPUs" vl_virsh_vcpus_pinned_home "$dom"
 pins=$(virsh -q vcpupin "$dom" | awk 'NF == 2 { printf "%s:%s ", $1, $2 }')
 echo "virsh vcpupin $dom: $pins(policy: vCPU 0 -> node 0 CPUs $cpus0, vCPU 1 -> node 1 CPUs $cpus1)"
 check "virsh vcpupin: vCPU 0 on node 0's CPUs, vCPU 1 on node 1's" test "$pins" = "0:$cpus0 1:$cpus1 "
-cg_ok=0
-for k in 0 1; do
-        want=$([ $k -eq 0 ] && echo "$cpus0" || echo "$cpus1")
-        got=none
-        for f in /sys/fs/cgroup/cpuset/machine/qemu-*-"$dom".libvirt-qemu/vcpu"$k"/cpuset.cpus \
-                /sys/fs/cgroup/machine.slice/machine-qemu*"$dom".scope/libvirt/vcpu"$k"/cpuset.cpus; do
-                [ -r "$f" ] && got=$(cat "$f")
-        done
-        echo "  vcpu$k cgroup cpuset.cpus: $got (node $k CPUs $want)"
-        [ "$got" = "$want" ] || cg_ok=1
-done
-check "the vCPU cgroups carry the pins" test $cg_ok -eq 0
+# Each vCPU thread's own cpuset cgroup (/proc/TID/cgroup; v1 or v2): cpus and effective cpus.
+check "the vCPU cgroups carry the pins" truth cgroup-pinned "$SCN_STATE/after.json" "$dom" --homes 0,1
 
 xml=$SCN_STATE/$dom.live.xml
 virsh dumpxml "$dom" >"$xml" || die "virsh dumpxml $dom failed"
@@ -233,5 +192,4 @@ check "vnumad is still running" kill -0 "$VL_PID"
 echo "--- vnumad log (all but debug lines, last 30)"
 grep -v '^<7>' "$VL_LOG" | tail -30 || true
 echo "time to converge: $t_conv s; bytes migrated: $migrated; lab time so far: $((SECONDS - t_start)) s"
-[ $fails -eq 0 ] || { echo "FAIL: $fails checks failed"; exit 1; }
-echo "PASS: the libvirt domain converged under its metadata policy in $t_conv s ($((migrated >> 20)) MiB migrated), pins visible to libvirt, XML valid"
+checks_end "the libvirt domain converged under its metadata policy in $t_conv s ($((migrated >> 20)) MiB migrated), pins visible to libvirt, XML valid"

@@ -1,0 +1,47 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# shellcheck shell=bash
+# Verdicts for the inside-*.sh lab scripts, sourced INSIDE a lab; brings in contrib/lab's
+# scenario.sh and vnumad-scenario.sh too.
+#   check DESCRIPTION COMMAND...     runs COMMAND, prints "ok: …" or "FAIL: …" and counts failures
+#   die MESSAGE                      a precondition failed: the log tail, exit 1
+#   checks_end SUMMARY               exit 1 if any check failed, else print "PASS: SUMMARY"
+#   truth ARGS...                    tests/lab/truth.py: numa_maps, Cpus_allowed_list, cgroups
+#   truth_snapshot MAP OUT NAME...   truth.py snapshot of NAMEs into OUT, shown on stdout
+# The verdicts come from the kernel (truth.py), never from vnumad's replies alone.
+
+# shellcheck source-path=SCRIPTDIR/../../contrib/lab
+. "$LAB_DIR/scenario.sh"
+. "$LAB_DIR/vnumad-scenario.sh"
+CHECKS_DIR=$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")
+fails=0
+
+check() { # description command...
+        local what=$1
+        shift
+        if "$@"; then echo "ok: $what"; else echo "FAIL: $what"; fails=$((fails + 1)); fi
+}
+
+die() {
+        echo "FAIL: $*"
+        [ -f "${VL_LOG:-}" ] && { echo "--- vnumad log (last lines)"; tail -30 "$VL_LOG"; }
+        exit 1
+}
+
+checks_end() { # summary
+        if [ $fails -ne 0 ]; then
+                echo "FAIL: $fails checks failed"
+                exit 1
+        fi
+        echo "PASS: $*"
+}
+
+truth() {
+        PYTHONDONTWRITEBYTECODE=1 python3 "$CHECKS_DIR/truth.py" "$@"
+}
+
+truth_snapshot() { # map out names...
+        local map=$1 out=$2
+        shift 2
+        truth snapshot "$map" "$@" >"$out" || return
+        truth show "$out"
+}

@@ -1,25 +1,25 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Inside a lab with 2 CPU nodes and a CPU-less memory node (node 2): two plain QEMU guests
-# whose RAM starts on node 0. [vm strict2] mode=strict nodes=2 must put all of its pages on
-# the memory-only node; [vm inter] mode=interleave nodes=0-1 must split its pages evenly
-# (each node's share within 5 % of half).
+# whose RAM starts all on node 0 (asserted with numa_maps). [vm strict2] mode=strict nodes=2
+# must put all of its pages on the memory-only node; [vm inter] mode=interleave nodes=0-1 must
+# split every cell's pages evenly (each node's share within 5 % of half, nothing on node 2).
+# Both verdicts are numa_maps' per-VMA N<node>= counts inside each cell's RAM (truth.py).
 set -euo pipefail
-. "$LAB_DIR/scenario.sh"
-. "$LAB_DIR/vnumad-scenario.sh"
+here=$(dirname "$(readlink -f "$0")")
+. "$here/checks.sh"
 trap 'vl_stop_daemon || true; scn_stop_all || true' EXIT
-fails=0
-check() {
-        local what=$1
-        shift
-        if "$@"; then echo "ok: $what"; else echo "FAIL: $what"; fails=$((fails + 1)); fi
-}
+S=$SCN_STATE
 
 numactl -H | head -3
 scn_qemu_start strict2 --cells 2 --cell-mib 96 --host-node 0 --prealloc
 scn_qemu_start inter --cells 2 --cell-mib 96 --host-node 0 --prealloc
+# The address map, from QMP before vnumad holds the sockets.
+map=$S/map.json
+scn_measure strict2 inter -- --json >"$map" || die "vnumactl show --qmp strict2 inter failed"
 echo "--- before"
-scn_measure strict2 inter
+truth_snapshot "$map" "$S/before.json" strict2 inter || die "cannot read numa_maps of strict2 and inter"
+truth on-node "$S/before.json" 0 strict2 inter || die "precondition: expected all RAM of strict2 and inter on node 0"
 
 vl_start_daemon "[daemon]
 period = 500ms
@@ -32,44 +32,32 @@ nodes = 2
 mode = interleave
 nodes = 0-1"
 
-# Bytes per host node over all cells of a guest: "N0 N1 N2".
-node_totals() {
-        vl_ctl --json show "$1" | python3 -c '
-import json, sys
-d = json.load(sys.stdin)["domains"][0]
-tot = {}
-for g in d["guest_nodes"]:
-    for k, v in g["host_bytes"].items():
-        tot[k] = tot.get(k, 0) + v
-print(" ".join(str(tot.get(k, 0)) for k in ("0", "1", "2")))
-'
+# Polls the kernel until GUEST's placement passes truth.py ARGS (SNAPSHOT stands for the
+# snapshot) or SECONDS pass; leaves the last snapshot in $S/GUEST.json.
+wait_truth() { # seconds guest truth-args...
+        local deadline=$((SECONDS + $1)) g=$2
+        shift 2
+        while :; do
+                truth snapshot "$map" "$g" >"$S/$g.json" || return
+                truth "${@/SNAPSHOT/$S/$g.json}" >/dev/null && return 0
+                [ $SECONDS -lt $deadline ] || return 1
+                sleep 1
+        done
 }
 
 t0=$SECONDS
-strict_ok=1
-deadline=$((SECONDS + 180))
-while [ $SECONDS -lt $deadline ]; do
-        read -r s0 s1 s2 <<<"$(node_totals strict2)"
-        [ "$s2" -gt 0 ] && [ $((s0 + s1)) -le $((s2 / 100)) ] && { strict_ok=0; break; }
-        sleep 1
-done
-echo "strict2 after $((SECONDS - t0)) s: node0 $s0 node1 $s1 node2 $s2 bytes"
-check "strict: all of strict2 on the memory-only node 2" test $strict_ok -eq 0
+wait_truth 180 strict2 on-node SNAPSHOT 2 strict2 --min 0.99 || true
+echo "strict2 after $((SECONDS - t0)) s"
+check "numa_maps: strict put >= 99 % of every cell of strict2 on the memory-only node 2" \
+        truth on-node "$S/strict2.json" 2 strict2 --min 0.99
 
-deadline=$((SECONDS + 180))
-inter_ok=1
-while [ $SECONDS -lt $deadline ]; do
-        read -r i0 i1 i2 <<<"$(node_totals inter)"
-        if python3 -c "import sys; a, b, c = $i0, $i1, $i2; t = a + b + c; sys.exit(0 if t and c == 0 and abs(a / t - 0.5) <= 0.05 else 1)"; then
-                inter_ok=0
-                break
-        fi
-        sleep 1
-done
-echo "inter: node0 $i0 node1 $i1 node2 $i2 bytes ($(python3 -c "print('%.1f %%' % (100 * $i0 / max(1, $i0 + $i1 + $i2)))") on node 0)"
-check "interleave: each node within 5 % of an even share" test $inter_ok -eq 0
-echo "--- after"
+t0=$SECONDS
+wait_truth 180 inter interleave SNAPSHOT inter 0,1 || true
+echo "inter after $((SECONDS - t0)) s"
+check "numa_maps: interleave split every cell of inter evenly over nodes 0-1 (each within 5 % of half), none on node 2" \
+        truth interleave "$S/inter.json" inter 0,1
+echo "--- after (vnumad's view, for the record)"
 vl_ctl show
 vl_ctl status
-[ $fails -eq 0 ] || { echo "FAIL: $fails checks failed"; tail -20 "$VL_LOG"; exit 1; }
-echo "PASS: strict reached the memory-only node, interleave split evenly"
+[ $fails -eq 0 ] || tail -20 "$VL_LOG"
+checks_end "strict reached the memory-only node, interleave split evenly (numa_maps)"

@@ -151,7 +151,10 @@ static int move_list(struct mover *mv, void **list, size_t n, size_t per_call)
 /* Kernel 6.1 (Debian 12, the lab) answers -EFAULT both for the shared zero page and for an
  * anonymous page never touched (follow_page(FOLL_DUMP) on an empty pte); newer kernels answer
  * -ENOENT for the latter. pagemap tells them apart: an untouched page is neither present (bit 63)
- * nor swapped (bit 62). Without pagemap every -EFAULT page counts failed. */
+ * nor swapped (bit 62). Without pagemap every -EFAULT page counts failed.
+ * On 6.0-6.4 a present page behind a NUMA-hinting PROT_NONE pte answers -ENOENT and cannot move
+ * until its hinting fault resolves; it counts absent here (test-residency-protnone shows the
+ * kernel side). */
 static int read_pagemap(struct mover *mv, uint64_t first, size_t n)
 {
         return pagemap_read(mv->pagemap, first, n, mv->page_size, mv->entries);

@@ -96,10 +96,12 @@ static int pfn_node(struct pfn_node_cache *c, uint64_t pfn)
         return node;
 }
 
-/* move_pages cannot see every present page: one the kernel's NUMA balancing has just made
- * PROT_NONE (to take a hinting fault) answers -EFAULT on 6.1 and -ENOENT on newer kernels,
- * like a page never touched (6.1 also says -EFAULT for that). pagemap tells absent from
- * present, and the frame number tells the node. Without pagemap the kernel's answer stands. */
+/* move_pages cannot see every present page. On 6.0-6.4 one that the kernel's NUMA balancing has
+ * just made PROT_NONE (to take a hinting fault) answers -ENOENT, like a page never touched, and a
+ * page never touched answers -EFAULT there; from 6.5 the PROT_NONE page answers its node
+ * (tests/unit/sampler/test-residency-protnone.c asserts both, on 6.1 in the lab and on the build
+ * machine's kernel). pagemap tells absent from present, and the frame number tells the node.
+ * Without pagemap the kernel's answer stands. */
 static int resolve_hidden(int pagemap, struct pfn_node_cache *cache, uint64_t addr, int status)
 {
         uint64_t e;

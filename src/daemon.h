@@ -27,6 +27,7 @@ struct daemon_args {
         const char *qmp_dir;
         bool foreground;
         int dry_run;        /* -1: from config */
+        int log_level;      /* -1: from config */
         uint64_t period_ms; /* 0: from config */
         const char *sysfs_root;
         const char *procfs_root;

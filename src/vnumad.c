@@ -57,7 +57,7 @@ static void help(void)
                VNUMAD_CONFIG_FILE, VNUMAD_SOCKET_PATH, LIBVIRT_URI_DEFAULT, VNUMAD_DEFAULT_PERIOD_MS);
 }
 
-static int parse_argv(int argc, char *argv[], struct daemon_args *a, int *ret_log_level)
+static int parse_argv(int argc, char *argv[], struct daemon_args *a)
 {
         enum {
                 ARG_CONFIG = 0x100,
@@ -94,7 +94,7 @@ static int parse_argv(int argc, char *argv[], struct daemon_args *a, int *ret_lo
         int c;
 
         a->dry_run = -1;
-        *ret_log_level = -1;
+        a->log_level = -1;
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
                 switch (c) {
                 case ARG_CONFIG:
@@ -127,8 +127,8 @@ static int parse_argv(int argc, char *argv[], struct daemon_args *a, int *ret_lo
                         a->foreground = true;
                         break;
                 case ARG_LOG_LEVEL:
-                        *ret_log_level = log_level_from_string(optarg);
-                        if (*ret_log_level < 0)
+                        a->log_level = log_level_from_string(optarg);
+                        if (a->log_level < 0)
                                 return log_error_errno(-EINVAL, "Unknown --log-level \"%s\".", optarg);
                         break;
                 case ARG_LIBVIRT_URI:
@@ -188,6 +188,8 @@ static int apply_args(struct daemon_config *c, const struct daemon_args *a)
                 c->dry_run = a->dry_run;
         if (a->period_ms)
                 c->period_ms = a->period_ms;
+        if (a->log_level >= 0)
+                c->log_level = a->log_level;
         return 0;
 }
 
@@ -225,8 +227,9 @@ void daemon_set_vm_policy(struct daemon *d, struct managed_vm *vm, const struct 
 
 void daemon_update_policy(struct daemon *d, struct managed_vm *vm)
 {
-        /* A libvirt domain's metadata or XML pins come before the config. */
-        if (vm->uuid && vm->dom)
+        /* A libvirt domain's metadata or XML pins come before the config. While libvirtd is away
+         * its policy stays as it was (the config is not its source). */
+        if (vm->uuid)
                 daemon_libvirt_resolve_policy(d, vm);
         else
                 daemon_config_policy(d, vm);
@@ -725,12 +728,12 @@ int main(int argc, char *argv[])
                            .inotify_watch = -1,
                            .period_timer = -1};
         _cleanup_free_ char *error = NULL;
-        int r, log_level;
+        int r;
 
         log_set_program("vnumad");
         /* A peer that hangs up (a vnumactl, libvirtd) must cost an EPIPE, not the daemon. */
         signal(SIGPIPE, SIG_IGN);
-        r = parse_argv(argc, argv, &d.args, &log_level);
+        r = parse_argv(argc, argv, &d.args);
         if (r <= 0) {
                 free(d.args.qmp);
                 return r < 0 ? 2 : 0;
@@ -745,7 +748,7 @@ int main(int argc, char *argv[])
         r = apply_args(d.config, &d.args);
         if (r < 0)
                 goto fail;
-        log_set_max_level(log_level >= 0 ? log_level : d.config->log_level);
+        log_set_max_level(d.config->log_level);
 
         r = event_loop_init();
         if (r < 0) {

@@ -3,7 +3,7 @@
  * preferred node when that node has room; else provisionally on the best node that has, while a
  * swap or room on the preferred node is looked for; cells larger than any node spread over the
  * fewest, closest nodes. */
-#include "vnuma/policy-rules.h"
+#include "vnuma/policies/policy-rules.h"
 
 #include "auto-internal.h"
 

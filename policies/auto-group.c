@@ -2,7 +2,7 @@
 /* Auto, whole-VM placement: the VM is the numa_group. Its preferred node is the argmax of the
  * summed statistics of its cells; all cells share the home. A VM that fits no node when it is
  * first placed is split for good and placed cell by cell (auto-cell.c). */
-#include "vnuma/policy-rules.h"
+#include "vnuma/policies/policy-rules.h"
 
 #include "auto-internal.h"
 

@@ -4,7 +4,7 @@
  * homed on that node (an index built once per period), and at most SWAP_CANDIDATES_MAX of them. */
 #include <stdio.h>
 
-#include "vnuma/policy-rules.h"
+#include "vnuma/policies/policy-rules.h"
 
 #include "auto-internal.h"
 

@@ -10,7 +10,7 @@
  * home changes only through hysteresis, and never so that anything returns to a node it left
  * within settle_periods. vCPUs are pinned to the home, and misplaced memory moves hottest first
  * behind the two-stage filter and the byte budgets. */
-#include "vnuma/policy-rules.h"
+#include "vnuma/policies/policy-rules.h"
 
 #include "auto-internal.h"
 

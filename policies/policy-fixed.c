@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The plan shared by the policies whose homes come from the operator's settings (strict, preferred,
  * interleave): homes fixed by the settings, the region policy once, pins, then the memory pass. */
-#include "vnuma/policy-rules.h"
+#include "vnuma/policies/policy-rules.h"
 
 #include "policy-internal.h"
 

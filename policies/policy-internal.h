@@ -5,9 +5,9 @@
  * commitments, vCPU pinning, the ping-pong guard and the common memory-migration pass (window
  * scan, two-stage filter, a host-wide pool settled hottest first within the budgets). */
 
-#include "vnuma/plan.h"
-#include "vnuma/policy.h"
-#include "vnuma/snapshot.h"
+#include "vnuma/model/plan.h"
+#include "vnuma/policies/policy.h"
+#include "vnuma/model/snapshot.h"
 
 static inline unsigned nodemask_count(nodemask_t m)
 {

@@ -3,7 +3,7 @@
  * changes, and the ping-pong guard. */
 #include <string.h>
 
-#include "vnuma/policy-rules.h"
+#include "vnuma/policies/policy-rules.h"
 
 #include "policy-internal.h"
 

@@ -9,7 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "vnuma/policy-rules.h"
+#include "vnuma/policies/policy-rules.h"
 
 #include "policy-internal.h"
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Policy "preferred": one home node per cell (the first named node, or the busiest when none is
  * named); memory is moved there while it has room, and may spill elsewhere when it has not. */
-#include "vnuma/policy-rules.h"
+#include "vnuma/policies/policy-rules.h"
 
 #include "policy-internal.h"
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The mutable memory of the policies, owned by the engine and handed to every plan call. */
-#include "vnuma/policy-rules.h"
-#include "vnuma/policy.h"
+#include "vnuma/policies/policy-rules.h"
+#include "vnuma/policies/policy.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
 /* Policy "strict": all of a cell's memory on the named nodes (per cell if named, else the VM's
  * nodes); everything outside is moved in, within the budgets, without the two-stage filter
  * because the operator's binding is not a guess. */
-#include "vnuma/policy-rules.h"
+#include "vnuma/policies/policy-rules.h"
 
 #include "policy-internal.h"
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The policy registry and the planning pass over a whole snapshot. */
-#include "vnuma/policy.h"
+#include "vnuma/policies/policy.h"
 
 #include <errno.h>
 

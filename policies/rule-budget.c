@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Byte budgets per period: one per VM, one host-wide. */
-#include "vnuma/policy-rules.h"
+#include "vnuma/policies/policy-rules.h"
 
 uint64_t rule_budget_for_period(uint64_t rate, uint64_t period_ns)
 {

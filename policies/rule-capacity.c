@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Capacity: vCPU demand against CPUs with an imbalance allowance (task_numa_find_cpu), memory
  * against free memory minus a reserve. */
-#include "vnuma/policy-rules.h"
+#include "vnuma/policies/policy-rules.h"
 
 bool rule_cpu_fits(const struct snap_host *h, const struct policy_ledger *l, unsigned imbalance_pct,
                    int node, double demand)

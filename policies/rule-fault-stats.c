@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Fault statistics: decay, preferred node, weights (task_numa_fault / task_numa_placement). */
-#include "vnuma/policy-rules.h"
+#include "vnuma/policies/policy-rules.h"
 
 void rule_decay(uint64_t *stat, const uint64_t *fresh, unsigned n_nodes)
 {

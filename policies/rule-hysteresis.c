@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Hysteresis: a stable home changes only for a clearly and persistently better node. */
-#include "vnuma/policy-rules.h"
+#include "vnuma/policies/policy-rules.h"
 
 bool rule_hysteresis(const struct policy_params *p, int home, uint64_t home_score, int challenger,
                      uint64_t challenger_score, int *candidate, unsigned *candidate_periods)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Adaptive scan period (update_task_scan_period): scan less while memory is local, more when
  * locality drops. */
-#include "vnuma/policy-rules.h"
+#include "vnuma/policies/policy-rules.h"
 
 unsigned rule_scan_period(const struct policy_params *p, unsigned current, unsigned local_pct)
 {

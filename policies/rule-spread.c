@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* A guest cell larger than any host node: the fewest, closest nodes that hold it. */
-#include "vnuma/policy-rules.h"
+#include "vnuma/policies/policy-rules.h"
 
 #define SPREAD_EXHAUSTIVE_MAX 12
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Swapping two cells when the preferred node is full (task_numa_compare). */
-#include "vnuma/policy-rules.h"
+#include "vnuma/policies/policy-rules.h"
 
 long rule_swap_improvement(const uint64_t *p_stat, const uint64_t *cur_stat, unsigned n_nodes, int src,
                            int dst, int cur_pref)

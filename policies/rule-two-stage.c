@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The two-stage filter (should_numa_migrate_memory): only a chunk seen misplaced at two
  * consecutive scans moves, so one stray access pattern cannot bounce memory around. */
-#include "vnuma/policy-rules.h"
+#include "vnuma/policies/policy-rules.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include "vnuma/qmp.h"
+#include "vnuma/qmp/qmp.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -8,7 +8,7 @@
 #include "qmp-message.h"
 #include "qmp-time.h"
 #include "qmp-transport-unix.h"
-#include "vnuma/log.h"
+#include "vnuma/basic/log.h"
 
 /* One read; large replies (info mtree -f) simply take several. */
 #define QMP_READ_BUFFER_SIZE (64u << 10)

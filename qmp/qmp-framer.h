@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "vnuma/macro.h"
+#include "vnuma/basic/macro.h"
 
 struct json_object;
 struct qmp_framer;

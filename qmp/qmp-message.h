@@ -5,8 +5,8 @@
 
 #include <json-c/json.h>
 
-#include "vnuma/json-util.h"
-#include "vnuma/macro.h"
+#include "vnuma/basic/json-util.h"
+#include "vnuma/basic/macro.h"
 
 enum qmp_message_kind {
         QMP_MESSAGE_GREETING, /* {"QMP": {"version": ..., "capabilities": [...]}} */

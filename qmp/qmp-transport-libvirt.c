@@ -5,13 +5,13 @@
 #include <libvirt/libvirt-qemu.h>
 #include <stdarg.h>
 
-#include "vnuma/error-message.h"
-#include "vnuma/json-util.h"
-#include "vnuma/libvirt-error.h"
-#include "vnuma/libvirt-qmp.h"
-#include "vnuma/log.h"
-#include "vnuma/macro.h"
-#include "vnuma/qmp.h"
+#include "vnuma/basic/error-message.h"
+#include "vnuma/basic/json-util.h"
+#include "vnuma/libvirt/libvirt-error.h"
+#include "vnuma/qmp/libvirt-qmp.h"
+#include "vnuma/basic/log.h"
+#include "vnuma/basic/macro.h"
+#include "vnuma/qmp/qmp.h"
 
 #define refuse(ret_reason, ...) error_message(ret_reason, -EPERM, __VA_ARGS__)
 

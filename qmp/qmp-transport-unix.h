@@ -3,7 +3,7 @@
 
 /* Byte-level QMP transport over a connected stream socket (internal). */
 
-#include "vnuma/qmp.h"
+#include "vnuma/qmp/qmp.h"
 
 extern const struct qmp_transport_ops qmp_transport_fd_ops;
 

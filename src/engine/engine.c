@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* sense -> plan -> act. The engine owns the policy state and the history; the caller owns the
  * world (sampler, actuator, clock). */
-#include "vnuma/engine.h"
+#include "vnuma/engine/engine.h"
 
 #include <errno.h>
 #include <stdlib.h>
 
-#include "vnuma/history.h"
-#include "vnuma/policy-rules.h"
+#include "vnuma/engine/history.h"
+#include "vnuma/policies/policy-rules.h"
 
 #define ENGINE_HISTORY_DEFAULT 64
 

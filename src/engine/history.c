@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Per-VM ring of applied actions: bounded memory, oldest dropped first. */
-#include "vnuma/history.h"
+#include "vnuma/engine/history.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -3,8 +3,8 @@
  * the group's preferred node is where most of the VM's faults go, and the threads move there when
  * it has room for all of them. Otherwise the scheduler keeps them where they are. Pages move to the
  * node their accessors mostly run on, after two consecutive scans agree. Guest cells are invisible. */
-#include "vnuma/policy-rules.h"
-#include "vnuma/sim.h"
+#include "vnuma/policies/policy-rules.h"
+#include "vnuma/sim/sim.h"
 
 #include "baseline-util.h"
 

@@ -4,7 +4,7 @@
  * follows. Like numad, which takes the biggest process first, it binds the biggest unbound VM that
  * fits: policy_plan visits VMs in decreasing vCPU demand, so that is the first one visited that
  * fits. VMs that fit no node are left alone. */
-#include "vnuma/sim.h"
+#include "vnuma/sim/sim.h"
 
 #include "baseline-util.h"
 

@@ -2,7 +2,7 @@
 /* Baseline "optimal": moves every cell to the reference assignment (struct sim_optimum, handed in
  * through policy_state.ext) at once, under the same budgets as everyone. Simulator VM ids are
  * 1000 + the world index, which is how a snapshot VM finds its row. */
-#include "vnuma/sim.h"
+#include "vnuma/sim/sim.h"
 
 #include "baseline-util.h"
 

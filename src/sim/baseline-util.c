@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "vnuma/policy-rules.h"
+#include "vnuma/policies/policy-rules.h"
 
 int baseline_pin(const struct snapshot *s, unsigned vi, int cell, nodemask_t mask, struct plan *out,
                  const char *why)

@@ -3,9 +3,9 @@
 
 /* Small planning helpers for the simulator's baselines (they use only the public model). */
 
-#include "vnuma/plan.h"
-#include "vnuma/policy.h"
-#include "vnuma/snapshot.h"
+#include "vnuma/model/plan.h"
+#include "vnuma/policies/policy.h"
+#include "vnuma/model/snapshot.h"
 
 /* Pins the vCPUs of cell (or of the whole VM when cell < 0) to the CPUs of mask, if any is outside. */
 int baseline_pin(const struct snapshot *s, unsigned vi, int cell, nodemask_t mask, struct plan *out,

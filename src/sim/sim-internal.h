@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-#include "vnuma/sim.h"
+#include "vnuma/sim/sim.h"
 
 double sim_node_load(const struct sim_world *w, int node);
 /* Least loaded (busy per CPU) node with CPUs inside allowed (0 = any), or -1. */

@@ -5,7 +5,7 @@
 
 #include <stdio.h>
 
-#include "vnuma/sim.h"
+#include "vnuma/sim/sim.h"
 
 struct sim_row {
         uint64_t seed;

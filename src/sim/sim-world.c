@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The simulated world: host generation, VMs with cells, first touch, a simple scheduler, phases,
  * arrivals and departures. */
-#include "vnuma/sim.h"
+#include "vnuma/sim/sim.h"
 
 #include <errno.h>
 #include <math.h>

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vnuma/log.h"
-#include "vnuma/parse-util.h"
+#include "vnuma/basic/log.h"
+#include "vnuma/basic/parse-util.h"
 
 #include "sim-report.h"
 

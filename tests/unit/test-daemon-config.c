@@ -3,7 +3,7 @@
 #include <syslog.h>
 
 #include "test-util.h"
-#include "vnuma/daemon-config.h"
+#include "vnuma/config/daemon-config.h"
 
 static char *data_path(const char *rel)
 {

@@ -2,7 +2,7 @@
 #include <check.h>
 
 #include "test-util.h"
-#include "vnuma/hmp-parse.h"
+#include "vnuma/qemu/hmp-parse.h"
 
 START_TEST(test_gpa2hva)
 {

@@ -2,7 +2,7 @@
 #include <check.h>
 #include <errno.h>
 
-#include "vnuma/idset.h"
+#include "vnuma/basic/idset.h"
 
 START_TEST(test_parse_ranges)
 {

@@ -4,7 +4,7 @@
 #include <sys/mman.h>
 
 #include "test-util.h"
-#include "vnuma/locality.h"
+#include "vnuma/report/locality.h"
 
 START_TEST(test_home_by_majority)
 {

@@ -2,7 +2,7 @@
 #include <check.h>
 
 #include "test-util.h"
-#include "vnuma/mtree.h"
+#include "vnuma/qemu/mtree.h"
 
 START_TEST(test_real_q35_dump)
 {

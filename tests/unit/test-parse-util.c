@@ -2,7 +2,7 @@
 #include <check.h>
 #include <errno.h>
 
-#include "vnuma/parse-util.h"
+#include "vnuma/basic/parse-util.h"
 
 START_TEST(test_sizes)
 {

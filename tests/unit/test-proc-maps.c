@@ -2,7 +2,7 @@
 #include <check.h>
 
 #include "test-util.h"
-#include "vnuma/proc-maps.h"
+#include "vnuma/host/proc-maps.h"
 
 START_TEST(test_real_maps)
 {

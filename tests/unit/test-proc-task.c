@@ -2,7 +2,7 @@
 #include <check.h>
 
 #include "test-util.h"
-#include "vnuma/proc-task.h"
+#include "vnuma/host/proc-task.h"
 
 /* Field 39 ("processor") is 6 here; the comm has spaces and a ')' as QEMU's "CPU 0/TCG" can. */
 #define STAT_LINE                                                                                \

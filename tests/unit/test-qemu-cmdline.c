@@ -2,7 +2,7 @@
 #include <check.h>
 
 #include "test-util.h"
-#include "vnuma/qemu-cmdline.h"
+#include "vnuma/qemu/qemu-cmdline.h"
 
 #define ARGV(s) s, sizeof(s)
 

@@ -12,8 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "vnuma/fileio.h"
-#include "vnuma/macro.h"
+#include "vnuma/basic/fileio.h"
+#include "vnuma/basic/macro.h"
 
 /* Contents of tests/data/REL (meson passes the directory in VNUMA_TEST_DATA). */
 static inline char *test_read_fixture(const char *rel)

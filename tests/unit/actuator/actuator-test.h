@@ -13,11 +13,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "vnuma/fileio.h"
-#include "vnuma/guest.h"
-#include "vnuma/idset.h"
-#include "vnuma/macro.h"
-#include "vnuma/proc-task.h"
+#include "vnuma/basic/fileio.h"
+#include "vnuma/model/guest.h"
+#include "vnuma/basic/idset.h"
+#include "vnuma/basic/macro.h"
+#include "vnuma/host/proc-task.h"
 
 #define TEST_THREADS_MAX 8
 

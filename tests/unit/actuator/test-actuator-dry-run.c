@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "../test-util.h"
-#include "vnuma/actuator.h"
-#include "vnuma/snapshot.h"
+#include "vnuma/actuator/actuator.h"
+#include "vnuma/model/snapshot.h"
 
 static struct actuator *new_actuator(enum actuator_kind kind, unsigned keep)
 {

@@ -14,7 +14,7 @@
 
 #include "../test-util.h"
 #include "actuator-test.h"
-#include "vnuma/actuator.h"
+#include "vnuma/actuator/actuator.h"
 
 #define N_PAGES 64
 

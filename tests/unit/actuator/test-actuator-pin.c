@@ -8,7 +8,7 @@
 #include "../test-util.h"
 #include "actuator-internal.h"
 #include "actuator-test.h"
-#include "vnuma/actuator.h"
+#include "vnuma/actuator/actuator.h"
 
 struct pin_env {
         struct test_thread t[3];

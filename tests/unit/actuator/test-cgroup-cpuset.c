@@ -10,10 +10,10 @@
 #include <time.h>
 
 #include "actuator-test.h"
-#include "vnuma/actuator.h"
-#include "vnuma/cgroup-cpuset.h"
-#include "vnuma/plan.h"
-#include "vnuma/snapshot.h"
+#include "vnuma/actuator/actuator.h"
+#include "vnuma/host/cgroup-cpuset.h"
+#include "vnuma/model/plan.h"
+#include "vnuma/model/snapshot.h"
 
 static enum cpuset_version version;
 static struct idset root_cpus, root_mems;

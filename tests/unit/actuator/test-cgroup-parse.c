@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 
 #include "../test-util.h"
-#include "vnuma/cgroup-cpuset.h"
+#include "vnuma/host/cgroup-cpuset.h"
 
 static const char hybrid[] = "12:pids:/\n"
                              "4:memory:/process_api/882c\n"

@@ -3,7 +3,7 @@
 #include <check.h>
 
 #include "../test-util.h"
-#include "vnuma/vm-metadata.h"
+#include "vnuma/libvirt/vm-metadata.h"
 
 static struct idset host2(void)
 {

@@ -10,7 +10,7 @@
 
 #include "../test-util.h"
 #include "qmp-peer.h"
-#include "vnuma/qmp.h"
+#include "vnuma/qmp/qmp.h"
 
 #define N(steps) (sizeof(steps) / sizeof((steps)[0]))
 

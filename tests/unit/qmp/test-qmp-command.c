@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vnuma/qmp.h"
+#include "vnuma/qmp/qmp.h"
 
 struct fake {
         const char *const *replies; /* one per command; NULL entry = transport failure */

@@ -8,7 +8,7 @@
  * - 6.5 on (d74943a2f3cd, FOLL_HONOR_NUMA_FAULT; measured on 6.18): it answers their node, and
  *   moves them.
  * The raw answers are asserted for the running kernel; vnumad's residency reader must place the
- * pages on their node on every kernel (pagemap's frame number, src/residency.c). */
+ * pages on their node on every kernel (pagemap's frame number, src/host/residency.c). */
 #include <check.h>
 #include <errno.h>
 #include <numa.h>
@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "../test-util.h"
-#include "vnuma/residency.h"
+#include "vnuma/host/residency.h"
 
 #define N_PAGES 16
 

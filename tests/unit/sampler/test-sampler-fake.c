@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 
 #include "../test-util.h"
-#include "vnuma/sampler.h"
+#include "vnuma/sampler/sampler.h"
 
 #define VM_ID  7
 #define PID    4242

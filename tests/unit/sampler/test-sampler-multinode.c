@@ -14,7 +14,7 @@
 
 #include "../test-util.h"
 #include "sampler-select.h"
-#include "vnuma/sampler.h"
+#include "vnuma/sampler/sampler.h"
 
 #define MiB      (UINT64_C(1) << 20)
 #define CHUNK    (2 * MiB)

@@ -4,7 +4,7 @@
 
 #include "../test-util.h"
 #include "sampler-select.h"
-#include "vnuma/sampler.h"
+#include "vnuma/sampler/sampler.h"
 
 static char *data_path(const char *rel)
 {

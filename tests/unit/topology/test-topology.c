@@ -8,8 +8,8 @@
 #include <sys/stat.h>
 
 #include "../test-util.h"
-#include "vnuma/log.h"
-#include "vnuma/topology.h"
+#include "vnuma/basic/log.h"
+#include "vnuma/host/topology.h"
 
 #define KIB UINT64_C(1024)
 

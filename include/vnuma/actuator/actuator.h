@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Actuators: carry out one planned action on one QEMU process.
+ *
+ * - direct: sched_setaffinity(2) for pins, move_pages(2) for migrations, and a cpuset cgroup that
+ *   vnumad owns (src/host/cgroup-cpuset.c, through libcgroup) for region policies, since QEMU cannot
+ *   change a memory backend's mbind policy once the backend exists.
+ * - dry-run: resolves the action against the guest model exactly like direct (so a range past a
+ *   cell's end still fails), changes nothing, and records the line it would have acted on.
+ *
+ * Both kinds keep the last few action lines (actuator_recorded) for the daemon, `--dry-run` and
+ * tests. The engine adapter looks up the guest model of act->vm_id and calls actuator_apply; the
+ * actuator never logs above debug, the caller logs once. */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vnuma/model/guest.h"
+#include "vnuma/basic/macro.h"
+#include "vnuma/model/plan.h"
+
+/* Not included: snapshot.h's nodemask_t clashes with libnuma's in the files that need both. */
+struct snapshot;
+
+enum actuator_kind {
+        ACTUATOR_DIRECT,
+        ACTUATOR_DRY_RUN,
+        _ACTUATOR_KIND_MAX,
+        _ACTUATOR_KIND_INVALID = -EINVAL,
+};
+
+const char *actuator_kind_to_string(enum actuator_kind k);
+int actuator_kind_from_string(const char *s);
+
+#define ACTUATOR_RETRIES_DEFAULT       3
+#define ACTUATOR_RECORD_KEEP_DEFAULT   64
+#define ACTUATOR_CGROUP_PARENT_DEFAULT "vnumad.slice"
+
+struct actuator_config {
+        enum actuator_kind kind;
+        /* /proc and /sys below these roots: thread lists, each thread's cgroup, online CPUs. */
+        const char *procfs_root; /* NULL = "/proc" */
+        const char *sysfs_root;  /* NULL = "/sys" */
+        /* Cpuset cgroup of a VM: PARENT/VM-NAME, relative to the root of the hierarchy that carries
+         * the cpuset controller (v1 or v2). libcgroup finds that mount itself from
+         * /proc/self/mounts; libcgroup 2.0 cannot be pointed at another tree, so there is no
+         * cgroup_root here. NULL = ACTUATOR_CGROUP_PARENT_DEFAULT. */
+        const char *cgroup_parent;
+        unsigned batch_pages; /* pages per move_pages call; 0 = RESIDENCY_BATCH_PAGES */
+        unsigned retries;     /* extra rounds for -EBUSY/-ENOMEM/-EAGAIN pages */
+        unsigned record_keep; /* action lines kept; 0 = ACTUATOR_RECORD_KEEP_DEFAULT */
+};
+
+/* kind=direct, default roots, batch and keep; ACTUATOR_RETRIES_DEFAULT retries. */
+void actuator_config_init(struct actuator_config *c);
+
+/* The VM an action is for. The model is borrowed for the call. */
+struct actuator_vm {
+        uint64_t id; /* must equal the action's vm_id */
+        const struct guest_model *model;
+        const char *name; /* cgroup leaf name; NULL = model->name, or "vm-ID" */
+};
+
+/* What one apply did. Filled whenever non-NULL, on failure too: a migration that stops halfway
+ * still reports the bytes it moved (this is a progress record, not an output value). */
+struct actuator_result {
+        /* migrate */
+        uint64_t bytes_requested;     /* the action's byte count */
+        uint64_t bytes_moved;         /* pages moved onto the target node, in bytes */
+        uint64_t pages_moved;         /* elsewhere before, on the target node after */
+        uint64_t pages_already_there; /* on the target node before we asked */
+        uint64_t pages_busy;          /* still -EBUSY/-EAGAIN (or never reached) after the retries */
+        uint64_t pages_nomem;         /* still -ENOMEM after the retries */
+        uint64_t pages_absent;        /* -ENOENT: not populated; not an error */
+        uint64_t pages_failed;        /* -EFAULT (zero page), -EACCES, and pages of a failed call */
+        /* pin / region policy */
+        unsigned threads_pinned; /* pins: threads whose mask was set */
+        unsigned threads_moved;  /* region policy: threads moved into the VM's cpuset cgroup */
+};
+
+struct actuator;
+
+int actuator_new(const struct actuator_config *cfg, struct actuator **ret);
+struct actuator *actuator_free(struct actuator *a);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct actuator *, actuator_free);
+
+enum actuator_kind actuator_get_kind(const struct actuator *a);
+
+/* Applies act to vm. s is the snapshot the plan was made from; it is needed by
+ * ACTION_SET_REGION_POLICY (node positions -> kernel ids) and may be NULL otherwise.
+ *
+ * Returns 0 when the action was carried out in full, 1 when it was carried out in part (a
+ * migration where some pages could not be moved, or whose process went away after some pages
+ * moved: see *result), -errno when nothing was done:
+ *   -EINVAL   malformed action or model (empty or offline CPU set, range past the cell's end, a
+ *             negative node, vm id mismatch, no snapshot for a region policy)
+ *   -ENOENT   the model has no such cell or vCPU index
+ *   -ESRCH    a thread or the process is gone (pins: no thread was changed)
+ *   -EPERM    not allowed to act on the process (move_pages with MPOL_MF_MOVE_ALL needs
+ *             CAP_SYS_NICE)
+ *   -ENODEV   migrate to a node the kernel does not have (the pages are counted failed)
+ *   -EACCES   migrate to a node outside the process's cpuset
+ *   -EOPNOTSUPP  no cpuset controller mounted (region policy)
+ *
+ * ACTION_PIN_VCPUS / ACTION_PIN_EMULATOR: all threads or none. Every tid is checked to be a
+ *   thread of model->pid and the CPU set to be non-empty and online before any mask changes; if a
+ *   later sched_setaffinity fails, the masks already changed are put back. PIN_EMULATOR acts on
+ *   the model's non-vCPU threads, or on the main thread (pid) when the model lists none.
+ * ACTION_MIGRATE: [offset, offset+bytes) of the cell (offsets run over its regions in order),
+ *   widened to whole pages, moved to act->node_id with move_pages(MPOL_MF_MOVE_ALL) in batches,
+ *   in the action's range order. Each batch is first queried (nodes = NULL) so pages already on
+ *   the target and absent pages are not submitted, and "moved" means "was elsewhere, is there
+ *   now". Pages answered -EBUSY/-ENOMEM/-EAGAIN are retried in smaller batches.
+ * ACTION_SET_HOME: bookkeeping only, returns 0.
+ * ACTION_SET_REGION_POLICY: bind/interleave restrict the cell to the nodes of act->node_mask;
+ *   default/preferred lift the restriction (a cpuset cannot express preference). The VM's cpuset
+ *   cgroup gets cpuset.mems = the union over its cells, where a cell with no restriction (yet)
+ *   counts as every node the parent allows; then all threads of the process move into it, keeping
+ *   their CPU affinity. No cgroup is created while nothing is restricted. On failure the threads
+ *   stay (or go back) where they were, and a cgroup created by this call is removed. */
+int actuator_apply(struct actuator *a, const struct snapshot *s, const struct action *act,
+                   const struct actuator_vm *vm, struct actuator_result *result);
+
+/* The VM is gone or no longer managed: drops what the actuator remembers of it and removes its
+ * cpuset cgroup if vnumad created one and it is empty (-EBUSY if threads remain). 0 if unknown. */
+int actuator_forget_vm(struct actuator *a, uint64_t vm_id);
+
+/* The newest min(n, kept) recorded action lines, oldest of them first: fills that many pointers
+ * (valid until the next apply) and returns the count. Every apply records one line, prefixed "dry-run: " on
+ * a dry-run actuator; a failed apply records its error. */
+size_t actuator_recorded(const struct actuator *a, const char **lines, size_t n);
+/* Lines recorded since actuator_new, including those no longer kept. */
+uint64_t actuator_recorded_total(const struct actuator *a);

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Logging for the programs (vnumad, vnumactl, tools). Lines go to stderr with a "<N>" syslog
+ * level prefix when stderr is not a terminal, so journald assigns the priority.
+ * Library code logs at debug level at most; the caller logs errors once, with context. */
+
+#include <syslog.h>
+
+#include "vnuma/basic/macro.h"
+
+void log_set_max_level(int level);
+int log_get_max_level(void);
+/* Prefix every line with this program name (for terminals). */
+void log_set_program(const char *name);
+/* "err", "warning", "notice", "info", "debug" (and the rest of syslog's names) -> LOG_*, or -EINVAL. */
+int log_level_from_string(const char *s);
+/* From now on log through syslog(3) (a daemon without stderr). */
+void log_open_syslog(void);
+
+/* Returns -abs(error) when error != 0, so `return log_error_errno(r, "...")` works. */
+int log_internal(int level, int error, const char *fmt, ...) _printf_(3, 4);
+
+#define log_debug(...)   log_internal(LOG_DEBUG, 0, __VA_ARGS__)
+#define log_info(...)    log_internal(LOG_INFO, 0, __VA_ARGS__)
+#define log_notice(...)  log_internal(LOG_NOTICE, 0, __VA_ARGS__)
+#define log_warning(...) log_internal(LOG_WARNING, 0, __VA_ARGS__)
+#define log_error(...)   log_internal(LOG_ERR, 0, __VA_ARGS__)
+
+#define log_debug_errno(e, ...)   log_internal(LOG_DEBUG, (e), __VA_ARGS__)
+#define log_warning_errno(e, ...) log_internal(LOG_WARNING, (e), __VA_ARGS__)
+#define log_error_errno(e, ...)   log_internal(LOG_ERR, (e), __VA_ARGS__)

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* vnumad's configuration: /etc/vnumad/vnumad.conf (INI, parsed with inih) plus
+ * /etc/vnumad/conf.d/NAME.conf in lexical order, later files overriding earlier ones.
+ * Command-line flags override both (the caller applies them). See vnumad.conf(5). */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vnuma/basic/macro.h"
+#include "vnuma/model/policy-mode.h"
+
+#define VNUMAD_CONFIG_FILE       "/etc/vnumad/vnumad.conf"
+#define VNUMAD_SOCKET_PATH       "/run/vnumad/vnumad.sock"
+#define VNUMAD_DEFAULT_PERIOD_MS 1000
+
+/* [vm NAME]: a policy for one VM, matched by its name (QEMU -name, or the QMP socket's
+ * basename without extension). */
+enum {
+        POLICY_SET_MODE = 1 << 0,
+        POLICY_SET_NODES = 1 << 1,
+        POLICY_SET_PIN = 1 << 2,
+        POLICY_SET_RATE = 1 << 3,
+};
+
+struct vm_config {
+        char *name;
+        struct vm_policy policy; /* only the fields in `set` are meaningful */
+        unsigned set;            /* POLICY_SET_* */
+};
+
+struct daemon_config {
+        /* [daemon] */
+        uint64_t period_ms;
+        bool dry_run;
+        char *socket_path;
+        char *read_group; /* members may use read-only control commands; NULL: root only */
+        int log_level;    /* syslog level */
+        /* [qmp] */
+        char **qmp_sockets;
+        unsigned n_qmp_sockets;
+        char *qmp_dir; /* watched for *.sock / *.qmp sockets */
+        /* [libvirt] */
+        bool libvirt_enabled; /* default yes */
+        char *libvirt_uri;    /* NULL: LIBVIRT_URI_DEFAULT */
+        /* [policy] defaults for VMs without their own */
+        struct vm_policy default_policy;
+        uint64_t host_migrate_rate; /* bytes/s over all VMs */
+        unsigned imbalance_pct;
+        unsigned hysteresis_periods;
+        char *sampler;        /* auto, residency, hinting, soft-dirty */
+        uint64_t scan_window; /* bytes per VM per period */
+        /* [vm NAME] sections */
+        struct vm_config *vms;
+        unsigned n_vms;
+};
+
+int daemon_config_new(struct daemon_config **ret); /* all defaults */
+void daemon_config_free(struct daemon_config *c);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct daemon_config *, daemon_config_free);
+
+/* Loads path (NULL: the default file, which may be missing) and then the *.conf files of
+ * dropin_dir (NULL: "conf.d" next to path). On failure *ret_error says "FILE:LINE: problem". */
+int daemon_config_load(const char *path, const char *dropin_dir, struct daemon_config **ret,
+                       char **ret_error);
+
+/* The policy for a VM name: [policy], overridden by the keys of its [vm NAME] section. */
+void daemon_config_policy_for(const struct daemon_config *c, const char *vm_name, struct vm_policy *ret);
+
+/* "yes/no/true/false/on/off/1/0" */
+int parse_boolean(const char *v, bool *ret);
+/* "250ms", "2s", "1min", plain number = milliseconds */
+int parse_duration_ms(const char *v, uint64_t *ret);

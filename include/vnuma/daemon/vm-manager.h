@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The VMs vnumad manages: where each came from (a QMP socket), its guest model, its policy,
+ * and a short locality timeline. The daemon adds VMs as their sockets appear and drops them
+ * when their QEMU exits. */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <libvirt/libvirt.h>
+
+#include "vnuma/model/guest.h"
+#include "vnuma/model/policy-mode.h"
+
+#define VM_TIMELINE_LEN 120
+
+struct timeline_point {
+        uint64_t period;
+        double locality; /* < 0: undefined (nothing present) */
+        uint64_t bytes_migrated;
+};
+
+struct managed_vm {
+        uint64_t id;
+        char *name;
+        char *qmp_path; /* NULL for a libvirt domain */
+        /* libvirt domains only: the domain (a reference on the current connection, NULL while
+         * disconnected) and its UUID, which stays the same across reconnects. */
+        virDomainPtr dom;
+        char *uuid;
+        char *libvirt_mems;      /* the nodeset last asked of libvirt's live numatune */
+        int libvirt_mems_result; /* and libvirt's answer, 0 or -errno */
+        struct guest_model *model;
+        uint64_t start_time; /* /proc/PID/stat starttime: tells a reused pid apart */
+        struct vm_policy policy;
+        char *policy_source; /* "config [vm NAME]", "config [policy]", "metadata" */
+        char *policy_error;  /* invalid policy: the VM is observed, never changed */
+        uint64_t added_period;
+        uint64_t bytes_migrated;        /* total, as the actuator reported it */
+        uint64_t period_bytes_migrated; /* this period so far */
+        unsigned timeline_n, timeline_head;
+        struct timeline_point timeline[VM_TIMELINE_LEN];
+};
+
+struct vm_manager {
+        const char *procfs_root;
+        int qmp_timeout_ms;
+        uint64_t next_id;
+        size_t n_vms;
+        struct managed_vm **vms;
+};
+
+void vm_manager_init(struct vm_manager *m, const char *procfs_root, int qmp_timeout_ms);
+void vm_manager_done(struct vm_manager *m);
+
+/* Connects to the QMP socket briefly (QEMU serves one client at a time), learns the guest
+ * model and adds the VM. -EEXIST if that socket is already managed, or its QEMU is (then *ret is
+ * that VM). On failure *ret_error names the socket and the problem. */
+int vm_manager_add_qmp(struct vm_manager *m, const char *qmp_path, struct managed_vm **ret,
+                       char **ret_error);
+/* Adds a VM whose model was already learned (over any QMP transport). Takes the model on success.
+ * qmp_path may be NULL; name NULL means the model's name. -EEXIST (with *ret_error, and *ret set
+ * to the VM that has it) if that QEMU pid is already managed. */
+int vm_manager_add_model(struct vm_manager *m, const char *name, const char *qmp_path,
+                         struct guest_model **model, struct managed_vm **ret, char **ret_error);
+/* By libvirt UUID. */
+struct managed_vm *vm_manager_find_uuid(const struct vm_manager *m, const char *uuid);
+void vm_manager_remove(struct vm_manager *m, uint64_t id);
+struct managed_vm *vm_manager_find(const struct vm_manager *m, uint64_t id);
+/* By VM name, or by QMP socket path. */
+struct managed_vm *vm_manager_lookup(const struct vm_manager *m, const char *name_or_path);
+/* False once the QEMU process is gone (or its pid was reused). */
+bool managed_vm_alive(const struct managed_vm *vm, const char *procfs_root);
+
+/* Closes a period of the VM's timeline; adds bytes_migrated to its total. */
+void managed_vm_record(struct managed_vm *vm, uint64_t period, double locality, uint64_t bytes_migrated);
+/* Timeline points oldest first: fills at most n, returns how many. */
+unsigned managed_vm_timeline(const struct managed_vm *vm, struct timeline_point *out, unsigned n);

@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Region policies for plain QEMU guests, enforced with a cpuset cgroup vnumad owns.
+ *
+ * QEMU applies a backend's mbind policy only when it creates the backend; a later qom-set of
+ * "policy" or "host-nodes" succeeds and changes nothing (LAB-NOTES). What remains is the cpuset:
+ * its mems bound every new allocation of the threads in it. A cpuset is per thread, not per
+ * memory range, so the VM's cgroup allows the union of its cells' node sets; keeping each cell
+ * on its own nodes within that is the job of the vCPU pins (first touch) and of migrations. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "actuator-internal.h"
+#include "vnuma/host/cgroup-cpuset.h"
+#include "vnuma/host/proc-task.h"
+#include "vnuma/model/snapshot.h"
+
+static int vm_state_init(struct actuator_vm_state *st, uint64_t id, const struct guest_model *m)
+{
+        unsigned n = m->n_cells;
+
+        *st = (struct actuator_vm_state){.id = id, .n_cells = n};
+        st->cell_ids = calloc(MAX(n, 1u), sizeof(*st->cell_ids));
+        st->restricted = calloc(MAX(n, 1u), sizeof(*st->restricted));
+        st->nodes = calloc(MAX(n, 1u), sizeof(*st->nodes));
+        if (!st->cell_ids || !st->restricted || !st->nodes) {
+                actuator_vm_state_done(st);
+                return -ENOMEM;
+        }
+        for (unsigned i = 0; i < n; i++)
+                st->cell_ids[i] = m->cells[i].id;
+        return 0;
+}
+
+/* The state of a VM, made on first use. A model whose cells changed (hotplug) starts over, but
+ * keeps the cgroup it is in. */
+static int vm_state_get(struct actuator *a, uint64_t id, const struct guest_model *m,
+                        struct actuator_vm_state **ret)
+{
+        struct actuator_vm_state *st = NULL, fresh;
+        int r;
+
+        for (size_t i = 0; i < a->n_vms && !st; i++)
+                if (a->vms[i].id == id)
+                        st = &a->vms[i];
+        if (st) {
+                bool same = st->n_cells == m->n_cells;
+
+                for (unsigned i = 0; same && i < m->n_cells; i++)
+                        same = st->cell_ids[i] == m->cells[i].id;
+                if (same) {
+                        *ret = st;
+                        return 0;
+                }
+                r = vm_state_init(&fresh, id, m);
+                if (r < 0)
+                        return r;
+                fresh.cgroup = TAKE_PTR(st->cgroup);
+                actuator_vm_state_done(st);
+                *st = fresh;
+                *ret = st;
+                return 0;
+        }
+        st = reallocarray(a->vms, a->n_vms + 1, sizeof(*a->vms));
+        if (!st)
+                return -ENOMEM;
+        a->vms = st;
+        r = vm_state_init(&a->vms[a->n_vms], id, m);
+        if (r < 0)
+                return r;
+        *ret = &a->vms[a->n_vms++];
+        return 0;
+}
+
+/* The cgroup leaf for a VM: its name with anything a cgroup path should not hold replaced. */
+static int vm_cgroup_path(const struct actuator *a, const struct actuator_vm *vm, char **ret)
+{
+        const char *name = vm->name ?: vm->model->name;
+        char leaf[128];
+        size_t n = 0;
+
+        for (const char *p = name; p && *p && n < sizeof(leaf) - 1; p++) {
+                bool keep =
+                        strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@-", *p) ||
+                        (*p == '.' && n > 0); /* no leading dot: "." and ".." are not names */
+
+                leaf[n++] = keep ? *p : '_';
+        }
+        leaf[n] = 0;
+        if (n == 0)
+                snprintf(leaf, sizeof(leaf), "vm-%" PRIu64, vm->id);
+        if (asprintf(ret, "%s/%s", a->cgroup_parent, leaf) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+/* Union of the restricted cells' nodes; *ret_open when some cell is not restricted. */
+static void union_nodes(const struct actuator_vm_state *st, unsigned cell, bool restricted,
+                        const struct idset *nodes, struct idset *ret, bool *ret_open)
+{
+        *ret = IDSET_EMPTY;
+        *ret_open = false;
+        for (unsigned i = 0; i < st->n_cells; i++) {
+                bool r = i == cell ? restricted : st->restricted[i];
+
+                if (!r)
+                        *ret_open = true;
+                else
+                        idset_or(ret, i == cell ? nodes : &st->nodes[i]);
+        }
+}
+
+static int enforce(struct actuator *a, pid_t pid, const char *path, const struct idset *mems,
+                   struct actuator_result *res)
+{
+        _cleanup_free_ pid_t *tids = NULL;
+        struct idset old_mems = IDSET_EMPTY;
+        bool created = false, had_old;
+        size_t n = 0;
+        unsigned moved = 0;
+        int r;
+
+        /* An existing cgroup: remember its mems, to put them back if the threads cannot move. */
+        had_old = cpuset_cgroup_get_mems(path, &old_mems) >= 0 && !idset_is_empty(&old_mems);
+        r = cpuset_cgroup_set_mems(path, mems, &created);
+        if (r < 0)
+                return r;
+        r = proc_task_list(a->procfs_root, pid, &tids, &n);
+        if (r == -ENOENT)
+                r = -ESRCH;
+        if (r >= 0)
+                r = n > 0 ? cpuset_cgroup_enter(a->procfs_root, path, pid, tids, n, &moved) : -ESRCH;
+        if (r < 0) {
+                if (created)
+                        (void)cpuset_cgroup_remove(path);
+                else if (had_old)
+                        (void)cpuset_cgroup_set_mems(path, &old_mems, NULL);
+                return r;
+        }
+        res->threads_moved = moved;
+        return 0;
+}
+
+int actuator_region_policy(struct actuator *a, const struct snapshot *s, const struct action *act,
+                           const struct actuator_vm *vm, struct actuator_result *res, char *line,
+                           size_t size)
+{
+        const struct guest_model *m = vm->model;
+        struct actuator_vm_state *st;
+        _cleanup_free_ char *path = NULL;
+        struct idset nodes = IDSET_EMPTY, mems;
+        char mems_text[128];
+        bool restricted, open;
+        int ci, r;
+
+        snprintf(line, size, "%s over node mask 0x%" PRIx32,
+                 strna(region_policy_to_string(act->region_policy)), act->node_mask);
+        ci = guest_model_cell_index(m, act->cell);
+        if (ci < 0)
+                return -ENOENT;
+        if (!s || act->region_policy < 0 || act->region_policy >= _REGION_POLICY_MAX)
+                return -EINVAL;
+        restricted =
+                act->region_policy == REGION_POLICY_BIND || act->region_policy == REGION_POLICY_INTERLEAVE;
+        for (unsigned pos = 0; pos < s->host.n_nodes; pos++)
+                if (NODEMASK_TEST(act->node_mask, pos))
+                        idset_add(&nodes, s->host.node[pos].id);
+        if (restricted && idset_is_empty(&nodes))
+                return -EINVAL;
+        r = vm_state_get(a, vm->id, m, &st);
+        if (r < 0)
+                return r;
+        r = vm_cgroup_path(a, vm, &path);
+        if (r < 0)
+                return r;
+        union_nodes(st, (unsigned)ci, restricted, &nodes, &mems, &open);
+        if (idset_format(&mems, mems_text, sizeof(mems_text)) < 0)
+                snprintf(mems_text, sizeof(mems_text), "(long list)");
+
+        if (open && !st->cgroup) {
+                /* Nothing restricted and never moved: no cgroup at all. */
+                snprintf(line, size, "%s: cell %d unrestricted, VM needs no cpuset",
+                         strna(region_policy_to_string(act->region_policy)), act->cell);
+        } else {
+                snprintf(line, size, "cgroup %s cpuset.mems=%s", path, open ? "(the parent's)" : mems_text);
+                if (!actuator_dry(a)) {
+                        if (open) {
+                                _cleanup_free_ char *parent = strdup(a->cgroup_parent);
+
+                                if (!parent)
+                                        return -ENOMEM;
+                                r = cpuset_cgroup_get_effective(parent, NULL, &mems);
+                                if (r == -ENOENT) /* vnumad.slice gone: the hierarchy root's */
+                                        r = cpuset_cgroup_get_effective("", NULL, &mems);
+                                if (r < 0)
+                                        return r;
+                        }
+                        r = enforce(a, m->pid, path, &mems, res);
+                        if (r < 0)
+                                return r;
+                        if (!st->cgroup) {
+                                st->cgroup = strdup(path);
+                                if (!st->cgroup)
+                                        return -ENOMEM;
+                        }
+                }
+        }
+        st->restricted[ci] = restricted;
+        st->nodes[ci] = restricted ? nodes : IDSET_EMPTY;
+        return 0;
+}

@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The control socket's commands. Replies use stable snake_case keys and base units. */
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "vnuma/basic/json-util.h"
+#include "vnuma/report/observe.h"
+#include "vnuma/report/show.h"
+#include "vnuma/report/snapshot-locality.h"
+
+#define EXPLAIN_MAX 64
+
+static void add(struct json_object *o, const char *key, struct json_object *v)
+{
+        json_object_object_add(o, key, v);
+}
+
+static struct json_object *str(const char *s)
+{
+        return s ? json_object_new_string(s) : NULL;
+}
+
+static int want_domain(struct daemon *d, struct json_object *args, bool required, struct managed_vm **ret,
+                       char **ret_error)
+{
+        const char *name = NULL;
+        int r = json_member_string(args, "domain", &name);
+
+        *ret = NULL;
+        if (r == -EBADMSG)
+                return asprintf(ret_error, "\"domain\" must be a string") < 0 ? -ENOMEM : -EINVAL;
+        if (r == -ENOENT || !args) {
+                if (required)
+                        return asprintf(ret_error, "missing argument \"domain\"") < 0 ? -ENOMEM : -EINVAL;
+                return 0;
+        }
+        *ret = vm_manager_lookup(&d->vms, name);
+        if (!*ret)
+                return asprintf(ret_error, "no VM named \"%s\" is managed", name) < 0 ? -ENOMEM : -ENODEV;
+        return 0;
+}
+
+static struct json_object *policy_json(const struct managed_vm *vm)
+{
+        struct json_object *p = show_json_policy(&vm->policy);
+
+        add(p, "source", str(vm->policy_source));
+        add(p, "error", str(vm->policy_error));
+        return p;
+}
+
+static struct json_object *vm_summary(struct daemon *d, const struct managed_vm *vm)
+{
+        struct json_object *o = json_object_new_object();
+        struct timeline_point last;
+
+        add(o, "name", str(vm->name));
+        add(o, "id", json_object_new_uint64(vm->id));
+        add(o, "pid", json_object_new_int(vm->model->pid));
+        add(o, "qmp", str(vm->qmp_path));
+        add(o, "source", str(vm->uuid ? "libvirt" : "qmp"));
+        if (vm->uuid)
+                add(o, "uuid", str(vm->uuid));
+        add(o, "cells", json_object_new_int((int)vm->model->n_cells));
+        add(o, "vcpus", json_object_new_int((int)vm->model->n_vcpus));
+        add(o, "policy", policy_json(vm));
+        if (managed_vm_timeline(vm, &last, 1) == 1 && last.locality >= 0)
+                add(o, "locality_ratio", json_object_new_double(last.locality));
+        else
+                add(o, "locality_ratio", NULL);
+        add(o, "bytes_migrated", json_object_new_uint64(vm->bytes_migrated));
+        return o;
+}
+
+static int cmd_status(void *userdata, struct json_object *args, bool may_write, struct json_object **ret,
+                      char **ret_error)
+{
+        struct daemon *d = userdata;
+        struct json_object *o = json_object_new_object(), *vms = json_object_new_array(),
+                           *step = json_object_new_object();
+
+        add(o, "version", str(VNUMAD_VERSION));
+        add(o, "uptime_ns", json_object_new_uint64(daemon_now_ns() - d->start_ns));
+        add(o, "period", json_object_new_uint64(d->period));
+        add(o, "period_ms", json_object_new_uint64(d->config->period_ms));
+        add(o, "dry_run", json_object_new_boolean(d->config->dry_run));
+        add(o, "sampler", str(sampler_describe(d->sampler)));
+        add(o, "host_nodes", json_object_new_int((int)d->topo->n_nodes));
+        add(o, "bytes_migrated", json_object_new_uint64(d->total_bytes_migrated));
+        add(o, "actions_applied", json_object_new_uint64(d->total_actions));
+        add(o, "actions_failed", json_object_new_uint64(d->total_failed_actions));
+        add(step, "period", json_object_new_uint64(d->last_step.period));
+        add(step, "plan_ns", json_object_new_uint64(d->last_step.plan_ns));
+        add(step, "planned", json_object_new_uint64(d->last_step.n_planned));
+        add(step, "applied", json_object_new_uint64(d->last_step.n_applied));
+        add(step, "failed", json_object_new_uint64(d->last_step.n_failed));
+        add(o, "last_period", step);
+        add(o, "libvirt", daemon_libvirt_status_json(d));
+        for (size_t i = 0; i < d->vms.n_vms; i++)
+                json_object_array_add(vms, vm_summary(d, d->vms.vms[i]));
+        add(o, "vms", vms);
+        *ret = o;
+        return 0;
+}
+
+static int cmd_show(void *userdata, struct json_object *args, bool may_write, struct json_object **ret,
+                    char **ret_error)
+{
+        struct daemon *d = userdata;
+        struct managed_vm *only;
+        struct json_object *doc, *domains;
+        int r = want_domain(d, args, false, &only, ret_error);
+
+        if (r < 0)
+                return r;
+        doc = json_object_new_object();
+        domains = json_object_new_array();
+        add(doc, "version", json_object_new_int(SHOW_JSON_VERSION));
+        add(doc, "host", show_json_host(d->topo));
+        for (size_t i = 0; i < d->vms.n_vms; i++) {
+                struct managed_vm *vm = d->vms.vms[i];
+                _cleanup_(vm_observation_freep) struct vm_observation *o = NULL;
+                struct json_object *dom;
+
+                if (only && vm != only)
+                        continue;
+                r = vm_observe(vm->model, d->topo, d->vms.procfs_root, &o);
+                if (r < 0)
+                        continue; /* exited meanwhile; the next period drops it */
+                dom = show_json_domain(o, d->topo, vm->qmp_path);
+                add(dom, "source", str(vm->uuid ? "libvirt" : "qmp"));
+                if (vm->uuid)
+                        add(dom, "uuid", str(vm->uuid));
+                add(dom, "policy", policy_json(vm));
+                json_object_array_add(domains, dom);
+        }
+        add(doc, "domains", domains);
+        *ret = doc;
+        return 0;
+}
+
+static int cmd_topology(void *userdata, struct json_object *args, bool may_write, struct json_object **ret,
+                        char **ret_error)
+{
+        struct daemon *d = userdata;
+        struct json_object *o = json_object_new_object();
+
+        add(o, "version", json_object_new_int(SHOW_JSON_VERSION));
+        add(o, "host", show_json_host(d->topo));
+        *ret = o;
+        return 0;
+}
+
+static struct json_object *action_json(const struct action *a)
+{
+        struct json_object *o = json_object_new_object();
+        char line[256];
+
+        if (action_format(a, line, sizeof(line)) < 0)
+                line[0] = '\0';
+        add(o, "type", str(action_type_to_string(a->type)));
+        add(o, "cell", json_object_new_int(a->cell));
+        add(o, "node", json_object_new_int(a->node_id));
+        if (a->type == ACTION_MIGRATE) {
+                add(o, "bytes", json_object_new_uint64(a->bytes));
+                add(o, "offset", json_object_new_uint64(a->offset));
+        }
+        if (a->type == ACTION_PIN_VCPUS)
+                add(o, "vcpus", show_json_idset(&a->vcpus));
+        if (a->type == ACTION_PIN_VCPUS || a->type == ACTION_PIN_EMULATOR)
+                add(o, "cpus", show_json_idset(&a->cpus));
+        add(o, "reason", str(a->reason));
+        add(o, "text", str(line));
+        return o;
+}
+
+/* rebalance: run a period now and report what it did for the VM. With dry_run, report what
+ * the last period planned for it without running anything. */
+static int cmd_rebalance(void *userdata, struct json_object *args, bool may_write, struct json_object **ret,
+                         char **ret_error)
+{
+        struct daemon *d = userdata;
+        struct managed_vm *vm;
+        bool dry_run = false;
+        const struct plan *plan;
+        struct json_object *o, *actions;
+        int r;
+
+        if (json_member_bool(args, "dry_run", &dry_run) == -EBADMSG)
+                return asprintf(ret_error, "\"dry_run\" must be a boolean") < 0 ? -ENOMEM : -EINVAL;
+        /* Permission first: a read-only peer learns nothing from a change it may not make. */
+        if (!dry_run && !may_write)
+                return asprintf(ret_error, "permission denied: rebalance needs root (or use dry_run)") < 0
+                               ? -ENOMEM
+                               : -EPERM;
+        r = want_domain(d, args, true, &vm, ret_error);
+        if (r < 0)
+                return r;
+        if (!dry_run) {
+                r = daemon_run_period(d);
+                if (r < 0)
+                        return asprintf(ret_error, "the period failed: %s", strerror(-r)) < 0 ? -ENOMEM : r;
+                /* The period may have dropped the VM (its QEMU exited). */
+                vm = vm_manager_find(&d->vms, vm->id);
+                if (!vm)
+                        return asprintf(ret_error, "the VM went away during the period") < 0 ? -ENOMEM
+                                                                                             : -ENODEV;
+        }
+        plan = engine_last_plan(d->engine);
+        o = json_object_new_object();
+        actions = json_object_new_array();
+        add(o, "domain", str(vm->name));
+        add(o, "period", json_object_new_uint64(d->period));
+        add(o, "dry_run", json_object_new_boolean(dry_run || d->config->dry_run));
+        for (size_t i = 0; plan && i < plan->n_actions; i++)
+                if (plan->actions[i].vm_id == vm->id)
+                        json_object_array_add(actions, action_json(&plan->actions[i]));
+        add(o, "actions", actions);
+        *ret = o;
+        return 0;
+}
+
+static int cmd_policy_get(void *userdata, struct json_object *args, bool may_write, struct json_object **ret,
+                          char **ret_error)
+{
+        struct daemon *d = userdata;
+        struct managed_vm *vm;
+        int r = want_domain(d, args, true, &vm, ret_error);
+
+        if (r < 0)
+                return r;
+        *ret = policy_json(vm);
+        add(*ret, "domain", str(vm->name));
+        return 0;
+}
+
+static int cmd_explain(void *userdata, struct json_object *args, bool may_write, struct json_object **ret,
+                       char **ret_error)
+{
+        struct daemon *d = userdata;
+        struct history_entry h[EXPLAIN_MAX];
+        struct timeline_point t[VM_TIMELINE_LEN];
+        struct managed_vm *vm;
+        struct json_object *o, *actions, *timeline;
+        size_t n;
+        unsigned nt;
+        int r = want_domain(d, args, true, &vm, ret_error);
+
+        if (r < 0)
+                return r;
+        n = engine_history(d->engine, vm->id, h, EXPLAIN_MAX);
+        o = json_object_new_object();
+        actions = json_object_new_array();
+        for (size_t i = 0; i < n; i++) {
+                struct json_object *a = action_json(&h[i].action);
+                add(a, "period", json_object_new_uint64(h[i].period));
+                add(a, "result", json_object_new_int(h[i].result));
+                json_object_array_add(actions, a);
+        }
+        timeline = json_object_new_array();
+        nt = managed_vm_timeline(vm, t, VM_TIMELINE_LEN);
+        for (unsigned i = 0; i < nt; i++) {
+                struct json_object *p = json_object_new_object();
+                add(p, "period", json_object_new_uint64(t[i].period));
+                add(p, "locality_ratio", t[i].locality >= 0 ? json_object_new_double(t[i].locality) : NULL);
+                add(p, "bytes_migrated", json_object_new_uint64(t[i].bytes_migrated));
+                json_object_array_add(timeline, p);
+        }
+        add(o, "domain", str(vm->name));
+        add(o, "policy", policy_json(vm));
+        add(o, "actions", actions);
+        add(o, "timeline", timeline);
+        *ret = o;
+        return 0;
+}
+
+/* Prometheus text exposition, returned as a string. */
+static int cmd_metrics(void *userdata, struct json_object *args, bool may_write, struct json_object **ret,
+                       char **ret_error)
+{
+        struct daemon *d = userdata;
+        _cleanup_free_ char *text = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&text, &size);
+
+        if (!f)
+                return -ENOMEM;
+        fprintf(f, "# HELP vnumad_periods_total Periods run.\n# TYPE vnumad_periods_total counter\n");
+        fprintf(f, "vnumad_periods_total %" PRIu64 "\n", d->period);
+        fprintf(f, "# HELP vnumad_actions_total Actions applied.\n# TYPE vnumad_actions_total counter\n");
+        fprintf(f, "vnumad_actions_total %" PRIu64 "\n", d->total_actions);
+        fprintf(f, "# HELP vnumad_actions_failed_total Actions that failed.\n# TYPE "
+                   "vnumad_actions_failed_total counter\n");
+        fprintf(f, "vnumad_actions_failed_total %" PRIu64 "\n", d->total_failed_actions);
+        fprintf(f, "# HELP vnumad_plan_seconds Planning time of the last period.\n# TYPE "
+                   "vnumad_plan_seconds gauge\n");
+        fprintf(f, "vnumad_plan_seconds %.9f\n", (double)d->last_step.plan_ns / 1e9);
+        fprintf(f, "# HELP vnumad_vm_locality_ratio Bytes on the home node over present bytes.\n"
+                   "# TYPE vnumad_vm_locality_ratio gauge\n");
+        for (size_t i = 0; i < d->vms.n_vms; i++) {
+                struct timeline_point p;
+                if (managed_vm_timeline(d->vms.vms[i], &p, 1) == 1 && p.locality >= 0)
+                        fprintf(f, "vnumad_vm_locality_ratio{vm=\"%s\"} %.6f\n", d->vms.vms[i]->name,
+                                p.locality);
+        }
+        fprintf(f, "# HELP vnumad_vm_migrated_bytes_total Guest RAM moved between host nodes.\n"
+                   "# TYPE vnumad_vm_migrated_bytes_total counter\n");
+        for (size_t i = 0; i < d->vms.n_vms; i++)
+                fprintf(f, "vnumad_vm_migrated_bytes_total{vm=\"%s\"} %" PRIu64 "\n", d->vms.vms[i]->name,
+                        d->vms.vms[i]->bytes_migrated);
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        *ret = json_object_new_object();
+        add(*ret, "text", json_object_new_string(text));
+        return 0;
+}
+
+const struct control_command daemon_commands[] = {
+        {"status", false, cmd_status},
+        {"show", false, cmd_show},
+        {"topology", false, cmd_topology},
+        {"rebalance", false, cmd_rebalance}, /* checks write access itself unless dry_run */
+        {"policy-get", false, cmd_policy_get},
+        {"explain", false, cmd_explain},
+        {"metrics", false, cmd_metrics},
+};
+const size_t daemon_n_commands = ELEMENTSOF(daemon_commands);

@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* vnumad's state, shared by the main loop (vnumad.c) and the control commands
+ * (daemon-commands.c). Internal to the daemon. */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vnuma/actuator/actuator.h"
+#include "vnuma/daemon/control-server.h"
+#include "vnuma/config/daemon-config.h"
+#include "vnuma/engine/engine.h"
+#include "vnuma/libvirt/libvirt-conn.h"
+#include "vnuma/sampler/sampler.h"
+#include "vnuma/host/topology.h"
+#include "vnuma/daemon/vm-manager.h"
+
+#define QMP_RETRY_PERIODS 10
+
+/* Command-line settings; each overrides the config file when set. */
+struct daemon_args {
+        const char *config_path;
+        const char *socket_path;
+        const char **qmp;
+        unsigned n_qmp;
+        const char *qmp_dir;
+        bool foreground;
+        int dry_run;        /* -1: from config */
+        int log_level;      /* -1: from config */
+        uint64_t period_ms; /* 0: from config */
+        const char *sysfs_root;
+        const char *procfs_root;
+        const char *libvirt_uri; /* NULL: from config */
+        bool no_libvirt;
+};
+
+/* A libvirt connection or domain event, kept for `vnumactl status`. */
+#define LIBVIRT_EVENTS_KEPT 64
+struct libvirt_event_record {
+        uint64_t seq;
+        uint64_t time_ns; /* since the daemon started */
+        char *domain;     /* NULL for connection events */
+        const char *kind; /* "up", "down", "changed", "connected", "disconnected" */
+        const char *what; /* libvirt_*_to_string, or the close reason */
+};
+
+/* A QMP socket that failed to become a VM: retried after QMP_RETRY_PERIODS. */
+struct qmp_failure {
+        char *path;
+        uint64_t retry_period;
+        uint64_t owner; /* the VM that has this socket's QEMU already: no retry while it is managed */
+};
+
+struct daemon {
+        struct daemon_args args;
+        struct daemon_config *config;
+        struct host_topology *topo;
+        struct vm_manager vms;
+        struct sampler *sampler;
+        struct actuator *actuator;
+        struct engine *engine;
+        struct control_server *control;
+
+        int period_timer;
+        int signal_fd, signal_watch;
+        int inotify_fd, inotify_watch;
+
+        uint64_t period;
+        uint64_t start_ns;
+        bool quit;
+        bool rescan; /* the QMP directory changed */
+
+        struct libvirt_conn *libvirt; /* NULL with libvirt off */
+        bool libvirt_rescan;          /* look for running domains not managed yet */
+        struct libvirt_event_record lv_events[LIBVIRT_EVENTS_KEPT];
+        uint64_t lv_event_seq;
+
+        struct qmp_failure *failures;
+        unsigned n_failures;
+
+        struct engine_step_result last_step;
+        uint64_t total_bytes_migrated;
+        uint64_t total_actions;
+        uint64_t total_failed_actions;
+};
+
+extern const struct control_command daemon_commands[];
+extern const size_t daemon_n_commands;
+
+/* The policy of a VM from the config, or for a libvirt domain from its metadata. A policy that
+ * differs from the VM's current one restarts the VM's placement state (a new engine id). */
+void daemon_update_policy(struct daemon *d, struct managed_vm *vm);
+/* The config's [vm NAME] or [policy] only. */
+void daemon_config_policy(struct daemon *d, struct managed_vm *vm);
+void daemon_set_vm_policy(struct daemon *d, struct managed_vm *vm, const struct vm_policy *p,
+                          const char *source, const char *error);
+void daemon_drop_vm(struct daemon *d, struct managed_vm *vm);
+bool daemon_failed_recently(struct daemon *d, const char *key);
+void daemon_note_failure(struct daemon *d, const char *key);
+/* The socket's QEMU is managed already, as VM owner (through libvirt, or another socket). */
+void daemon_note_owned(struct daemon *d, const char *key, uint64_t owner);
+void daemon_forget_failure(struct daemon *d, const char *key);
+
+/* daemon-libvirt.c */
+int daemon_libvirt_start(struct daemon *d);
+void daemon_libvirt_stop(struct daemon *d);
+/* Adds the running domains that are not managed yet (retrying failed ones after QMP_RETRY_PERIODS). */
+void daemon_libvirt_discover(struct daemon *d);
+void daemon_libvirt_resolve_policy(struct daemon *d, struct managed_vm *vm);
+/* Applies a to a libvirt domain: pins through libvirt, memory policy as a live numatune nodeset.
+ * 1 if the action is not libvirt's (migrations: the direct actuator moves the pages). */
+int daemon_libvirt_apply(struct daemon *d, struct managed_vm *vm, const struct snapshot *s,
+                         const struct action *a, struct actuator_result *res);
+struct json_object *daemon_libvirt_status_json(struct daemon *d);
+
+/* Runs one period now (used by the timer and by `rebalance`). */
+int daemon_run_period(struct daemon *d);
+uint64_t daemon_now_ns(void);

@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "vnuma/daemon/vm-manager.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vnuma/basic/error-message.h"
+#include "vnuma/basic/fileio.h"
+#include "vnuma/qemu/guest-query.h"
+#include "vnuma/qmp/qmp.h"
+
+void vm_manager_init(struct vm_manager *m, const char *procfs_root, int qmp_timeout_ms)
+{
+        *m = (struct vm_manager){
+                .procfs_root = procfs_root ?: "/proc",
+                .qmp_timeout_ms = qmp_timeout_ms,
+                .next_id = 1,
+        };
+}
+
+static void managed_vm_free(struct managed_vm *vm)
+{
+        if (!vm)
+                return;
+        free(vm->name);
+        free(vm->qmp_path);
+        free(vm->uuid);
+        free(vm->libvirt_mems);
+        if (vm->dom)
+                virDomainFree(vm->dom);
+        guest_model_free(vm->model);
+        free(vm->policy_source);
+        free(vm->policy_error);
+        free(vm);
+}
+
+void vm_manager_done(struct vm_manager *m)
+{
+        for (size_t i = 0; i < m->n_vms; i++)
+                managed_vm_free(m->vms[i]);
+        free(m->vms);
+        m->vms = NULL;
+        m->n_vms = 0;
+}
+
+/* starttime, field 22 of /proc/PID/stat, counted after the comm's closing parenthesis. */
+static int read_start_time(const char *procfs_root, pid_t pid, uint64_t *ret)
+{
+        _cleanup_free_ char *stat = NULL;
+        char path[64];
+        const char *p;
+        int r;
+
+        snprintf(path, sizeof(path), "/%d/stat", (int)pid);
+        r = read_full_file_at(procfs_root, path, 1 << 16, &stat, NULL);
+        if (r < 0)
+                return r;
+        p = strrchr(stat, ')');
+        if (!p)
+                return -EBADMSG;
+        for (int field = 2; field < 22; field++) {
+                p = strchr(p + 1, ' ');
+                if (!p)
+                        return -EBADMSG;
+        }
+        if (sscanf(p + 1, "%" SCNu64, ret) != 1)
+                return -EBADMSG;
+        return 0;
+}
+
+#define fail error_message
+
+int vm_manager_add_model(struct vm_manager *m, const char *name, const char *qmp_path,
+                         struct guest_model **model, struct managed_vm **ret, char **ret_error)
+{
+        struct guest_model *g = *model;
+        const char *label = qmp_path ?: name ?: g->name ?: "?";
+        struct managed_vm *vm, **vms;
+        uint64_t start_time;
+        int r;
+
+        if (ret_error)
+                *ret_error = NULL;
+        r = read_start_time(m->procfs_root, g->pid, &start_time);
+        if (r < 0)
+                return fail(ret_error, r, "/proc/%d/stat: %s", (int)g->pid, strerror(-r));
+        for (size_t i = 0; i < m->n_vms; i++)
+                if (m->vms[i]->model->pid == g->pid) {
+                        if (ret)
+                                *ret = m->vms[i];
+                        return fail(ret_error, -EEXIST, "%s: QEMU pid %d is already managed as %s", label,
+                                    (int)g->pid, m->vms[i]->name);
+                }
+
+        vm = calloc(1, sizeof(*vm));
+        vms = realloc(m->vms, (m->n_vms + 1) * sizeof(*vms));
+        if (!vm || !vms) {
+                free(vm);
+                if (vms)
+                        m->vms = vms;
+                return -ENOMEM;
+        }
+        m->vms = vms;
+        if (!name && !g->name && qmp_path) {
+                /* "/run/vm1.qmp" -> "vm1" */
+                const char *base = strrchr(qmp_path, '/');
+                char *dot;
+                g->name = strdup(base ? base + 1 : qmp_path);
+                if (g->name && (dot = strrchr(g->name, '.')) && dot != g->name)
+                        *dot = '\0';
+        }
+        vm->name = strdup(name ?: g->name ?: "?");
+        vm->qmp_path = qmp_path ? strdup(qmp_path) : NULL;
+        if (!vm->name || (qmp_path && !vm->qmp_path)) {
+                managed_vm_free(vm);
+                return -ENOMEM;
+        }
+        vm->id = m->next_id++;
+        vm->start_time = start_time;
+        vm_policy_init(&vm->policy);
+        vm->model = TAKE_PTR(*model);
+        m->vms[m->n_vms++] = vm;
+        if (ret)
+                *ret = vm;
+        return 0;
+}
+
+int vm_manager_add_qmp(struct vm_manager *m, const char *qmp_path, struct managed_vm **ret, char **ret_error)
+{
+        _cleanup_(qmp_client_freep) struct qmp_client *qmp = NULL;
+        _cleanup_(guest_model_freep) struct guest_model *model = NULL;
+        _cleanup_free_ char *error = NULL;
+        int r;
+
+        if (ret_error)
+                *ret_error = NULL;
+        for (size_t i = 0; i < m->n_vms; i++)
+                if (streq_ptr(m->vms[i]->qmp_path, qmp_path))
+                        return -EEXIST;
+
+        r = qmp_client_connect_unix(qmp_path, m->qmp_timeout_ms, &qmp);
+        if (r == -EPROTO || r == -EBADMSG)
+                return fail(ret_error, r, "%s: the peer does not speak QMP", qmp_path);
+        if (r < 0)
+                return fail(ret_error, r, "%s: cannot connect to QMP: %s", qmp_path, strerror(-r));
+        r = guest_model_query(qmp, m->procfs_root, &model, &error);
+        if (r < 0)
+                return fail(ret_error, r, "%s: %s", qmp_path, error ?: strerror(-r));
+        /* Short-lived: give the monitor back to other tools. */
+        qmp_client_free(TAKE_PTR(qmp));
+        return vm_manager_add_model(m, NULL, qmp_path, &model, ret, ret_error);
+}
+
+void vm_manager_remove(struct vm_manager *m, uint64_t id)
+{
+        for (size_t i = 0; i < m->n_vms; i++)
+                if (m->vms[i]->id == id) {
+                        managed_vm_free(m->vms[i]);
+                        memmove(&m->vms[i], &m->vms[i + 1], (m->n_vms - i - 1) * sizeof(*m->vms));
+                        m->n_vms--;
+                        return;
+                }
+}
+
+struct managed_vm *vm_manager_find(const struct vm_manager *m, uint64_t id)
+{
+        for (size_t i = 0; i < m->n_vms; i++)
+                if (m->vms[i]->id == id)
+                        return m->vms[i];
+        return NULL;
+}
+
+struct managed_vm *vm_manager_lookup(const struct vm_manager *m, const char *name_or_path)
+{
+        for (size_t i = 0; i < m->n_vms; i++)
+                if (streq(m->vms[i]->name, name_or_path) || streq_ptr(m->vms[i]->qmp_path, name_or_path) ||
+                    streq_ptr(m->vms[i]->uuid, name_or_path))
+                        return m->vms[i];
+        return NULL;
+}
+
+struct managed_vm *vm_manager_find_uuid(const struct vm_manager *m, const char *uuid)
+{
+        for (size_t i = 0; i < m->n_vms; i++)
+                if (streq_ptr(m->vms[i]->uuid, uuid))
+                        return m->vms[i];
+        return NULL;
+}
+
+bool managed_vm_alive(const struct managed_vm *vm, const char *procfs_root)
+{
+        uint64_t start_time;
+
+        return read_start_time(procfs_root ?: "/proc", vm->model->pid, &start_time) >= 0 &&
+               start_time == vm->start_time;
+}
+
+void managed_vm_record(struct managed_vm *vm, uint64_t period, double locality, uint64_t bytes_migrated)
+{
+        vm->timeline[vm->timeline_head] = (struct timeline_point){period, locality, bytes_migrated};
+        vm->timeline_head = (vm->timeline_head + 1) % VM_TIMELINE_LEN;
+        if (vm->timeline_n < VM_TIMELINE_LEN)
+                vm->timeline_n++;
+        vm->bytes_migrated += bytes_migrated;
+}
+
+unsigned managed_vm_timeline(const struct managed_vm *vm, struct timeline_point *out, unsigned n)
+{
+        unsigned count = MIN(n, vm->timeline_n);
+        unsigned first = (vm->timeline_head + VM_TIMELINE_LEN - vm->timeline_n) % VM_TIMELINE_LEN;
+
+        /* The newest `count` points, oldest first. */
+        first = (first + vm->timeline_n - count) % VM_TIMELINE_LEN;
+        for (unsigned i = 0; i < count; i++)
+                out[i] = vm->timeline[(first + i) % VM_TIMELINE_LEN];
+        return count;
+}

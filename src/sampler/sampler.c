@@ -1,0 +1,369 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The sampler object: configuration, sampler choice, per-VM state and the per-period entry point. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sampler-internal.h"
+#include "sampler-select.h"
+#include "vnuma/basic/log.h"
+
+static const char *const kind_table[_SAMPLER_KIND_MAX] = {
+        [SAMPLER_AUTO] = "auto",       [SAMPLER_RESIDENCY] = "residency",
+        [SAMPLER_HINTING] = "hinting", [SAMPLER_SOFT_DIRTY] = "soft-dirty",
+        [SAMPLER_DAMON] = "damon",
+};
+
+const char *sampler_kind_to_string(enum sampler_kind k)
+{
+        return k >= 0 && k < _SAMPLER_KIND_MAX ? kind_table[k] : NULL;
+}
+
+int sampler_kind_from_string(const char *s)
+{
+        for (int k = 0; s && k < _SAMPLER_KIND_MAX; k++)
+                if (streq(s, kind_table[k]))
+                        return k;
+        return -EINVAL;
+}
+
+static const char *const issue_table[_SAMPLER_ISSUE_KIND_MAX] = {
+        [SAMPLER_ISSUE_GONE] = "gone",
+        [SAMPLER_ISSUE_STALE] = "stale",
+        [SAMPLER_ISSUE_FAILED] = "failed",
+        [SAMPLER_ISSUE_HINTING] = "hinting",
+        [SAMPLER_ISSUE_SOFT_DIRTY] = "soft-dirty",
+        [SAMPLER_ISSUE_HOST] = "host",
+};
+
+const char *sampler_issue_kind_to_string(enum sampler_issue_kind k)
+{
+        return k < _SAMPLER_ISSUE_KIND_MAX ? issue_table[k] : NULL;
+}
+
+void sampler_config_init(struct sampler_config *c)
+{
+        *c = (struct sampler_config){
+                .kind = SAMPLER_AUTO,
+                .window_bytes = SAMPLER_WINDOW_BYTES_DEFAULT,
+                .chunk_bytes = SAMPLER_CHUNK_BYTES_DEFAULT,
+        };
+}
+
+int sampler_new(const struct sampler_config *cfg, struct sampler **ret)
+{
+        _cleanup_(sampler_freep) struct sampler *s = NULL;
+        uint64_t window = cfg->window_bytes ?: SAMPLER_WINDOW_BYTES_DEFAULT;
+        uint64_t chunk = cfg->chunk_bytes ?: SAMPLER_CHUNK_BYTES_DEFAULT;
+        struct sampler_caps caps;
+        const char *what = NULL;
+        unsigned line = 0;
+        int r;
+
+        if (chunk < 4096 || (chunk & (chunk - 1)) || window < chunk)
+                return -EINVAL;
+        if (!sampler_kind_to_string(cfg->kind))
+                return -EINVAL;
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->procfs_root = strdup(cfg->procfs_root ?: "/proc");
+        s->sysfs_root = strdup(cfg->sysfs_root ?: "/sys");
+        if (!s->procfs_root || !s->sysfs_root)
+                return -ENOMEM;
+        s->window_bytes = window;
+        s->chunk_bytes = chunk;
+
+        /* The soft-dirty probe clears our own soft-dirty bits; only run it when it could matter. */
+        r = sampler_caps_read(s->procfs_root, s->sysfs_root,
+                              cfg->kind == SAMPLER_AUTO || cfg->kind == SAMPLER_SOFT_DIRTY, &caps, &what,
+                              &line);
+        if (r < 0)
+                return log_debug_errno(r, "sampler: %s%s:%u: cannot read: %m", s->procfs_root, strna(what),
+                                       line);
+        r = sampler_select(cfg->kind, &caps, &s->flags);
+        if (r < 0)
+                return log_debug_errno(r, "sampler: %s is not available on this host: %m",
+                                       sampler_kind_to_string(cfg->kind));
+        log_debug("sampler: numa_balancing=%d sched_faults=%d soft_dirty=%d damon=%d -> %s",
+                  caps.numa_balancing, caps.sched_numa_faults, caps.soft_dirty, caps.damon,
+                  sampler_describe(s));
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+static void vm_state_done(struct vm_state *vs)
+{
+        for (unsigned c = 0; c < vs->n_cells; c++)
+                chunk_map_done(&vs->maps[c]);
+        free(vs->maps);
+        free(vs->cell_ids);
+        free(vs->vcpus);
+        *vs = (struct vm_state){};
+}
+
+struct sampler *sampler_free(struct sampler *s)
+{
+        if (!s)
+                return NULL;
+        for (size_t i = 0; i < s->n_vms; i++)
+                vm_state_done(&s->vms[i]);
+        free(s->vms);
+        free(s->cpu_prev);
+        free(s->issues);
+        free(s->procfs_root);
+        free(s->sysfs_root);
+        free(s);
+        return NULL;
+}
+
+const char *sampler_describe(const struct sampler *s)
+{
+        if (s->flags & SAMPLER_USE_HINTING)
+                return "residency+hinting";
+        if (s->flags & SAMPLER_USE_SOFT_DIRTY)
+                return "residency+soft-dirty";
+        return "residency";
+}
+
+unsigned sampler_flags(const struct sampler *s)
+{
+        return s->flags;
+}
+
+int sampler_add_issue(struct sampler *s, uint64_t vm_id, enum sampler_issue_kind kind, int error,
+                      const char *fmt, ...)
+{
+        struct sampler_issue *is;
+        va_list ap;
+
+        if (s->n_issues == s->alloc_issues) {
+                size_t n = s->alloc_issues ? s->alloc_issues * 2 : 8;
+                struct sampler_issue *p = realloc(s->issues, n * sizeof(*p));
+
+                if (!p)
+                        return -ENOMEM;
+                s->issues = p;
+                s->alloc_issues = n;
+        }
+        is = &s->issues[s->n_issues++];
+        *is = (struct sampler_issue){.vm_id = vm_id, .kind = kind, .error = error};
+        va_start(ap, fmt);
+        (void)vsnprintf(is->message, sizeof(is->message), fmt, ap);
+        va_end(ap);
+        log_debug("sampler: vm %llu: %s: %s", (unsigned long long)vm_id, issue_table[kind], is->message);
+        return 0;
+}
+
+size_t sampler_issues(const struct sampler *s, const struct sampler_issue **ret)
+{
+        *ret = s->issues;
+        return s->n_issues;
+}
+
+struct vm_state *sampler_find_vm(const struct sampler *s, uint64_t id)
+{
+        for (size_t i = 0; i < s->n_vms; i++)
+                if (s->vms[i].id == id)
+                        return &s->vms[i];
+        return NULL;
+}
+
+static uint64_t cell_bytes(const struct guest_cell *c)
+{
+        uint64_t sum = 0;
+
+        for (unsigned i = 0; i < c->n_regions; i++)
+                sum += c->regions[i].size_bytes;
+        return sum;
+}
+
+/* Brings the cell maps in line with the model: a cell with another id, size or chunk size
+ * starts over; the others keep their map and cursor. */
+static int vm_state_sync_cells(struct sampler *s, struct vm_state *vs, const struct guest_model *m)
+{
+        struct chunk_map *maps = NULL;
+        int *ids = NULL;
+        int r = 0;
+
+        if (vs->n_cells == m->n_cells) {
+                for (unsigned c = 0; c < m->n_cells; c++) {
+                        const struct guest_cell *gc = &m->cells[c];
+                        uint64_t chunk = cell_chunk_bytes(gc, s->chunk_bytes);
+
+                        if (vs->cell_ids[c] == gc->id && vs->maps[c].size_bytes == cell_bytes(gc) &&
+                            vs->maps[c].chunk_bytes == chunk)
+                                continue;
+                        chunk_map_done(&vs->maps[c]);
+                        r = chunk_map_init(&vs->maps[c], cell_bytes(gc), chunk);
+                        if (r < 0)
+                                return r;
+                        vs->cell_ids[c] = gc->id;
+                }
+                return 0;
+        }
+
+        maps = calloc(MAX(m->n_cells, 1u), sizeof(*maps));
+        ids = calloc(MAX(m->n_cells, 1u), sizeof(*ids));
+        if (!maps || !ids) {
+                free(maps);
+                free(ids);
+                return -ENOMEM;
+        }
+        for (unsigned c = 0; c < m->n_cells && r >= 0; c++) {
+                r = chunk_map_init(&maps[c], cell_bytes(&m->cells[c]),
+                                   cell_chunk_bytes(&m->cells[c], s->chunk_bytes));
+                ids[c] = m->cells[c].id;
+        }
+        if (r < 0) {
+                for (unsigned c = 0; c < m->n_cells; c++)
+                        chunk_map_done(&maps[c]);
+                free(maps);
+                free(ids);
+                return r;
+        }
+        for (unsigned c = 0; c < vs->n_cells; c++)
+                chunk_map_done(&vs->maps[c]);
+        free(vs->maps);
+        free(vs->cell_ids);
+        vs->maps = maps;
+        vs->cell_ids = ids;
+        vs->n_cells = m->n_cells;
+        return 0;
+}
+
+static int vm_state_sync_vcpus(struct vm_state *vs, const struct guest_model *m)
+{
+        struct vcpu_state *v;
+
+        if (vs->n_vcpus == m->n_vcpus)
+                return 0;
+        v = calloc(MAX(m->n_vcpus, 1u), sizeof(*v));
+        if (!v)
+                return -ENOMEM;
+        free(vs->vcpus);
+        vs->vcpus = v;
+        vs->n_vcpus = m->n_vcpus;
+        return 0;
+}
+
+int sampler_vm_state(struct sampler *s, uint64_t id, const struct guest_model *m, struct vm_state **ret)
+{
+        struct vm_state *vs = sampler_find_vm(s, id);
+        int r;
+
+        if (vs && vs->pid != m->pid)
+                vm_state_done(vs); /* another QEMU under the same id: nothing carries over */
+        if (!vs) {
+                struct vm_state *p = realloc(s->vms, (s->n_vms + 1) * sizeof(*p));
+
+                if (!p)
+                        return -ENOMEM;
+                s->vms = p;
+                vs = &s->vms[s->n_vms++];
+                *vs = (struct vm_state){};
+        }
+        vs->id = id;
+        vs->pid = m->pid;
+        r = vm_state_sync_cells(s, vs, m);
+        if (r >= 0)
+                r = vm_state_sync_vcpus(vs, m);
+        if (r < 0)
+                return r;
+        *ret = vs;
+        return 0;
+}
+
+void sampler_forget_vm(struct sampler *s, uint64_t vm_id)
+{
+        struct vm_state *vs = sampler_find_vm(s, vm_id);
+
+        if (!vs)
+                return;
+        vm_state_done(vs);
+        *vs = s->vms[--s->n_vms];
+}
+
+int sampler_note_moved(struct sampler *s, uint64_t vm_id, unsigned cell, uint64_t offset, uint64_t bytes,
+                       int node_id)
+{
+        struct vm_state *vs = sampler_find_vm(s, vm_id);
+
+        if (!vs || cell >= vs->n_cells)
+                return -ENOENT;
+        if (node_id < 0 || node_id >= RESIDENCY_MAX_NODES)
+                return -EINVAL;
+        (void)chunk_map_note_moved(&vs->maps[cell], offset, bytes, node_id);
+        return 0;
+}
+
+int sampler_vm_coverage(const struct sampler *s, uint64_t vm_id, uint64_t *ret_known, uint64_t *ret_total)
+{
+        const struct vm_state *vs = sampler_find_vm(s, vm_id);
+        uint64_t known = 0, total = 0;
+
+        if (!vs)
+                return -ENOENT;
+        for (unsigned c = 0; c < vs->n_cells; c++) {
+                total += vs->maps[c].size_bytes;
+                known += vs->maps[c].size_bytes - vs->maps[c].unknown_bytes;
+        }
+        *ret_known = known;
+        *ret_total = total;
+        return 0;
+}
+
+static bool duplicate_id(const struct sampler_vm *vms, size_t i)
+{
+        for (size_t j = 0; j < i; j++)
+                if (vms[j].id == vms[i].id)
+                        return true;
+        return false;
+}
+
+int sampler_sense(struct sampler *s, const struct host_topology *topo, const struct sampler_vm *vms,
+                  size_t n_vms, uint64_t period, uint64_t period_ns, struct snapshot **ret)
+{
+        _cleanup_(snapshot_freep) struct snapshot *snap = NULL;
+        struct snap_host host;
+        unsigned k = 0;
+        int r;
+
+        s->n_issues = 0;
+        if (n_vms > UINT32_MAX)
+                return -E2BIG;
+        r = sampler_sense_host(s, topo, &host);
+        if (r < 0)
+                return r;
+        r = snapshot_new((unsigned)n_vms, &snap);
+        if (r < 0)
+                return r;
+        snap->period = period;
+        snap->period_ns = period_ns;
+        snap->host = host;
+
+        for (size_t i = 0; i < n_vms; i++) {
+                struct snap_vm *sv = &snap->vms[k];
+
+                if (!vms[i].model || vms[i].model->pid <= 0) {
+                        r = sampler_add_issue(s, vms[i].id, SAMPLER_ISSUE_FAILED, -EINVAL, "no guest model");
+                } else if (duplicate_id(vms, i)) {
+                        r = sampler_add_issue(s, vms[i].id, SAMPLER_ISSUE_FAILED, -EEXIST,
+                                              "VM id passed twice; the second one is left out");
+                } else {
+                        r = sampler_sense_vm(s, topo, &vms[i], sv);
+                        if (r >= 0) {
+                                k++;
+                                continue;
+                        }
+                        snapshot_vm_discard(sv);
+                }
+                if (r == -ENOMEM)
+                        return r;
+        }
+        snap->n_vms = k;
+        *ret = TAKE_PTR(snap);
+        return 0;
+}

@@ -1,0 +1,347 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* vnumactl: show where guest NUMA cells and vCPUs sit on the host. */
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vnuma/config/daemon-config.h"
+#include "vnuma/qemu/guest-query.h"
+#include "vnuma/basic/json-util.h"
+#include "vnuma/libvirt/libvirt-conn.h"
+#include "vnuma/basic/log.h"
+#include "vnuma/report/observe.h"
+#include "vnuma/qmp/qmp.h"
+#include "vnuma/report/show.h"
+#include "vnuma/host/topology.h"
+#include "vnumactl.h"
+
+#define MAX_QMP 64
+
+static struct {
+        bool json;
+        bool dry_run;
+        const char *socket_path;
+        const char *qmp[MAX_QMP];
+        unsigned n_qmp;
+        const char *sysfs_root;
+        const char *procfs_root;
+        int timeout_ms;
+        const char *uri;
+        bool config, live;
+} arg = {
+        .socket_path = VNUMAD_SOCKET_PATH,
+        .sysfs_root = "/sys",
+        .procfs_root = "/proc",
+        .timeout_ms = -1, /* per verb: QEMU answers at once; the daemon may be mid-period */
+};
+
+/* A daemon request waits for the period in progress, and `show` scans guest RAM. */
+#define DAEMON_TIMEOUT_MS 60000
+
+static int qmp_timeout(void)
+{
+        return arg.timeout_ms > 0 ? arg.timeout_ms : QMP_DEFAULT_TIMEOUT_MS;
+}
+
+static void help(void)
+{
+        printf("Usage: vnumactl [OPTIONS] COMMAND [ARGS]\n"
+               "\n"
+               "Show and steer where guest NUMA cells and vCPU threads sit on the host.\n"
+               "\n"
+               "Commands that read QEMU directly (no daemon needed):\n"
+               "  show --qmp PATH...     Residency per guest cell and host node, vCPU placement\n"
+               "  topology               Host NUMA nodes, CPUs, memory and distances\n"
+               "\n"
+               "Commands that ask the vnumad daemon:\n"
+               "  status                 Daemon state, sampler, managed VMs and their locality\n"
+               "  show [VM]              Like show --qmp, for the VMs vnumad manages\n"
+               "  rebalance [--dry-run] VM  Run a period now (dry run: what the last one planned)\n"
+               "  policy get VM          The VM's effective policy and where it comes from\n"
+               "  policy set VM KEY=VALUE... [--config|--live]\n"
+               "                         Write a libvirt domain's <vnumad:policy> metadata: mode=,\n"
+               "                         nodes=, pin=, migrate-rate=, cell=ID:NODES (repeatable)\n"
+               "  policy clear VM        Remove it; vnumad's configured default applies\n"
+               "  explain VM             Recent actions with their reasons, locality timeline\n"
+               "  metrics                Prometheus text format\n"
+               "\n"
+               "Options:\n"
+               "  --qmp PATH             QEMU QMP socket (repeatable)\n"
+               "  --socket PATH          vnumad control socket (default %s)\n"
+               "  --json                 Machine-readable output (stable keys, base units)\n"
+               "  --dry-run              With rebalance: change nothing\n"
+               "  -c, --connect URI      libvirt URI for policy (default $LIBVIRT_DEFAULT_URI or %s)\n"
+               "  --config, --live       policy set/clear/get: the persistent or the running domain\n"
+               "  --timeout MS           Reply timeout (default %d for QEMU, %d for vnumad)\n"
+               "  --sysfs-root DIR       Read host topology below DIR (default /sys)\n"
+               "  --procfs-root DIR      Read process state below DIR (default /proc)\n"
+               "  -h, --help             Show this help\n"
+               "  --version              Show the version\n"
+               "\n"
+               "See vnumactl(8).\n",
+               VNUMAD_SOCKET_PATH, LIBVIRT_URI_DEFAULT, QMP_DEFAULT_TIMEOUT_MS, DAEMON_TIMEOUT_MS);
+}
+
+static int parse_argv(int argc, char *argv[])
+{
+        enum {
+                ARG_QMP = 0x100,
+                ARG_JSON,
+                ARG_TIMEOUT,
+                ARG_SYSFS,
+                ARG_PROCFS,
+                ARG_VERSION,
+                ARG_SOCKET,
+                ARG_DRY_RUN,
+                ARG_CONFIG,
+                ARG_LIVE,
+        };
+        static const struct option options[] = {
+                {"qmp", required_argument, NULL, ARG_QMP},
+                {"json", no_argument, NULL, ARG_JSON},
+                {"socket", required_argument, NULL, ARG_SOCKET},
+                {"dry-run", no_argument, NULL, ARG_DRY_RUN},
+                {"connect", required_argument, NULL, 'c'},
+                {"config", no_argument, NULL, ARG_CONFIG},
+                {"live", no_argument, NULL, ARG_LIVE},
+                {"timeout", required_argument, NULL, ARG_TIMEOUT},
+                {"sysfs-root", required_argument, NULL, ARG_SYSFS},
+                {"procfs-root", required_argument, NULL, ARG_PROCFS},
+                {"help", no_argument, NULL, 'h'},
+                {"version", no_argument, NULL, ARG_VERSION},
+                {},
+        };
+        int c;
+
+        while ((c = getopt_long(argc, argv, "hc:", options, NULL)) >= 0)
+                switch (c) {
+                case ARG_QMP:
+                        if (arg.n_qmp >= MAX_QMP) {
+                                log_error("Too many --qmp sockets (at most %d).", MAX_QMP);
+                                return -EINVAL;
+                        }
+                        arg.qmp[arg.n_qmp++] = optarg;
+                        break;
+                case ARG_JSON:
+                        arg.json = true;
+                        break;
+                case ARG_SOCKET:
+                        arg.socket_path = optarg;
+                        break;
+                case ARG_DRY_RUN:
+                        arg.dry_run = true;
+                        break;
+                case 'c':
+                        arg.uri = optarg;
+                        break;
+                case ARG_CONFIG:
+                        arg.config = true;
+                        break;
+                case ARG_LIVE:
+                        arg.live = true;
+                        break;
+                case ARG_TIMEOUT: {
+                        char *end;
+                        long v = strtol(optarg, &end, 10);
+                        if (*end || v <= 0 || v > 3600000) {
+                                log_error(
+                                        "Invalid --timeout value \"%s\": expected milliseconds, 1-3600000.",
+                                        optarg);
+                                return -EINVAL;
+                        }
+                        arg.timeout_ms = (int)v;
+                        break;
+                }
+                case ARG_SYSFS:
+                        arg.sysfs_root = optarg;
+                        break;
+                case ARG_PROCFS:
+                        arg.procfs_root = optarg;
+                        break;
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_VERSION:
+                        printf("vnumactl %s\n", VNUMAD_VERSION);
+                        return 0;
+                default:
+                        return -EINVAL;
+                }
+        return 1;
+}
+
+/* A VM without -name is called after its socket: "/run/vm1.qmp" -> "vm1". */
+static char *name_from_socket(const char *path)
+{
+        const char *base = strrchr(path, '/');
+        char *name = strdup(base ? base + 1 : path), *dot;
+
+        if (name && (dot = strrchr(name, '.')) && dot != name)
+                *dot = '\0';
+        return name;
+}
+
+static int observe_one(const char *path, const struct host_topology *topo, struct json_object *domains)
+{
+        _cleanup_(qmp_client_freep) struct qmp_client *qmp = NULL;
+        _cleanup_(guest_model_freep) struct guest_model *m = NULL;
+        _cleanup_(vm_observation_freep) struct vm_observation *o = NULL;
+        _cleanup_free_ char *error = NULL;
+        int r;
+
+        r = qmp_client_connect_unix(path, qmp_timeout(), &qmp);
+        if (r == -EPROTO || r == -EBADMSG)
+                return log_error_errno(r, "%s: the peer does not speak QMP (no QMP greeting).", path);
+        if (r == -ETIMEDOUT)
+                return log_error_errno(r,
+                                       "%s: no QMP greeting within %d ms (is another client connected? "
+                                       "QEMU serves one QMP client at a time).",
+                                       path, qmp_timeout());
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot connect to QMP: %m", path);
+        r = guest_model_query(qmp, arg.procfs_root, &m, &error);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot learn the guest layout: %s", path,
+                                       error ?: strerror(-r));
+        if (!m->name) {
+                m->name = name_from_socket(path);
+                if (!m->name)
+                        return log_error_errno(-ENOMEM, "Out of memory.");
+        }
+        r = vm_observe(m, topo, arg.procfs_root, &o);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot read the placement of QEMU pid %d: %m", path,
+                                       (int)m->pid);
+
+        json_object_array_add(domains, show_json_domain(o, topo, path));
+        return 0;
+}
+
+void print_doc(struct json_object *doc)
+{
+        printf("%s\n", json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
+                                                                   JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+/* Tables for every domain of a show document. */
+void print_show_tables(struct json_object *doc)
+{
+        struct json_object *host = NULL, *domains = NULL;
+
+        json_member_object(doc, "host", &host);
+        json_member_array(doc, "domains", &domains);
+        for (size_t i = 0; domains && i < json_object_array_length(domains); i++) {
+                show_table_domain(stdout, json_object_array_get_idx(domains, i), host);
+                fputc('\n', stdout);
+        }
+}
+
+static int cmd_show_qmp(const struct host_topology *topo)
+{
+        _cleanup_json_ struct json_object *doc = NULL;
+        struct json_object *domains;
+        int ret = 0;
+
+        doc = json_object_new_object();
+        domains = json_object_new_array();
+        if (!doc || !domains)
+                return log_error_errno(-ENOMEM, "Out of memory.");
+        json_object_object_add(doc, "version", json_object_new_int(SHOW_JSON_VERSION));
+        json_object_object_add(doc, "host", show_json_host(topo));
+        json_object_object_add(doc, "domains", domains);
+
+        for (unsigned i = 0; i < arg.n_qmp; i++) {
+                int r = observe_one(arg.qmp[i], topo, domains);
+                if (r < 0)
+                        ret = r;
+        }
+        if (arg.json)
+                print_doc(doc);
+        else
+                print_show_tables(doc);
+        return ret;
+}
+
+static int cmd_topology(const struct host_topology *topo)
+{
+        char buf[4096];
+
+        if (arg.json) {
+                _cleanup_json_ struct json_object *doc = json_object_new_object();
+                json_object_object_add(doc, "version", json_object_new_int(SHOW_JSON_VERSION));
+                json_object_object_add(doc, "host", show_json_host(topo));
+                print_doc(doc);
+                return 0;
+        }
+        printf("%4s  %-16s  %12s  %12s  Distances\n", "Node", "CPUs", "Total MiB", "Free MiB");
+        for (unsigned i = 0; i < topo->n_nodes; i++) {
+                const struct host_node *n = &topo->nodes[i];
+                if (idset_format(&n->cpus, buf, sizeof(buf)) < 0)
+                        snprintf(buf, sizeof(buf), "?");
+                printf("%4d  %-16s  %12.1f  %12.1f ", n->id, buf[0] ? buf : "(memory only)",
+                       (double)n->mem_total_bytes / 1048576.0, (double)n->mem_free_bytes / 1048576.0);
+                for (unsigned j = 0; j < topo->n_nodes; j++)
+                        printf(" %3d", topo->distance[i * topo->n_nodes + j]);
+                putchar('\n');
+        }
+        return 0;
+}
+
+int main(int argc, char *argv[])
+{
+        _cleanup_(host_topology_freep) struct host_topology *topo = NULL;
+        const char *verb;
+        char **rest;
+        int n_rest, r;
+
+        log_set_program("vnumactl");
+        r = parse_argv(argc, argv);
+        if (r <= 0)
+                return r < 0 ? 2 : 0;
+        if (optind >= argc) {
+                log_error("Missing command; see vnumactl --help.");
+                return 2;
+        }
+        verb = argv[optind];
+        rest = argv + optind + 1;
+        n_rest = argc - optind - 1;
+
+        if (streq(verb, "topology") || (streq(verb, "show") && arg.n_qmp > 0)) {
+                if (n_rest > 0) {
+                        log_error("Unexpected argument \"%s\"; see vnumactl --help.", rest[0]);
+                        return 2;
+                }
+                r = host_topology_read(arg.sysfs_root, &topo);
+                if (r < 0) {
+                        log_error_errno(r, "Cannot read the host NUMA topology below %s: %m",
+                                        arg.sysfs_root);
+                        return 1;
+                }
+                r = streq(verb, "show") ? cmd_show_qmp(topo) : cmd_topology(topo);
+                return r < 0 ? 1 : 0;
+        }
+        if (streq(verb, "policy")) {
+                struct policy_opts po = {
+                        .uri = arg.uri,
+                        .sysfs_root = arg.sysfs_root,
+                        .config = arg.config,
+                        .live = arg.live,
+                        .json = arg.json,
+                };
+                bool ask_daemon = false;
+
+                r = policy_verb(&po, rest, n_rest, &ask_daemon);
+                if (!ask_daemon)
+                        return r == -EINVAL ? 2 : r < 0 ? 1 : 0;
+        }
+        struct daemon_client_opts opts = {
+                .socket_path = arg.socket_path,
+                .timeout_ms = arg.timeout_ms > 0 ? arg.timeout_ms : DAEMON_TIMEOUT_MS,
+                .json = arg.json,
+                .dry_run = arg.dry_run,
+        };
+        r = daemon_verb(&opts, verb, rest, n_rest);
+        return r == -EINVAL ? 2 : r < 0 ? 1 : 0;
+}

@@ -13,9 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "vnuma/actuator.h"
-#include "vnuma/guest.h"
-#include "vnuma/residency.h"
+#include "vnuma/actuator/actuator.h"
+#include "vnuma/model/guest.h"
+#include "vnuma/host/residency.h"
 
 #define REGION (512ull << 20)
 #define ROUNDS 3

@@ -6,12 +6,12 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "vnuma/fileio.h"
-#include "vnuma/guest-query.h"
-#include "vnuma/log.h"
-#include "vnuma/observe.h"
-#include "vnuma/qmp.h"
-#include "vnuma/topology.h"
+#include "vnuma/basic/fileio.h"
+#include "vnuma/qemu/guest-query.h"
+#include "vnuma/basic/log.h"
+#include "vnuma/report/observe.h"
+#include "vnuma/qmp/qmp.h"
+#include "vnuma/host/topology.h"
 
 static double now_ms(void)
 {

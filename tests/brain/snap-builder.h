@@ -3,7 +3,7 @@
 
 /* Hand-built snapshots for the brain's unit tests. */
 
-#include "vnuma/snapshot.h"
+#include "vnuma/model/snapshot.h"
 
 #define TB_GIB       (UINT64_C(1) << 30)
 #define TB_MIB       (UINT64_C(1) << 20)

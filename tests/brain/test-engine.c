@@ -3,7 +3,7 @@
 #include <check.h>
 #include <stdlib.h>
 
-#include "vnuma/engine.h"
+#include "vnuma/engine/engine.h"
 
 #include "snap-builder.h"
 

@@ -5,7 +5,7 @@
 #include <check.h>
 #include <stdlib.h>
 
-#include "vnuma/policy.h"
+#include "vnuma/policies/policy.h"
 
 #include "snap-builder.h"
 

@@ -5,8 +5,8 @@
 #include <check.h>
 #include <stdlib.h>
 
-#include "vnuma/policy-rules.h"
-#include "vnuma/sim.h"
+#include "vnuma/policies/policy-rules.h"
+#include "vnuma/sim/sim.h"
 
 #define SCENARIOS 1000
 #define PERIODS   30

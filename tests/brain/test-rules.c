@@ -3,7 +3,7 @@
 #include <check.h>
 #include <stdlib.h>
 
-#include "vnuma/policy-rules.h"
+#include "vnuma/policies/policy-rules.h"
 
 #include "snap-builder.h"
 

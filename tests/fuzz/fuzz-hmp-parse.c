@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "vnuma/hmp-parse.h"
+#include "vnuma/qemu/hmp-parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

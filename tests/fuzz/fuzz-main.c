@@ -4,7 +4,7 @@
 #include <stdio.h>
 
 #include "fuzz.h"
-#include "vnuma/fileio.h"
+#include "vnuma/basic/fileio.h"
 
 int main(int argc, char *argv[])
 {

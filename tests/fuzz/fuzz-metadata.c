@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "vnuma/vm-metadata.h"
+#include "vnuma/libvirt/vm-metadata.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

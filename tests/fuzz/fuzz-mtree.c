@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "vnuma/mtree.h"
+#include "vnuma/qemu/mtree.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "vnuma/proc-maps.h"
+#include "vnuma/host/proc-maps.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

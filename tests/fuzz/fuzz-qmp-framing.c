@@ -13,7 +13,7 @@
 #include "fuzz.h"
 #include "qmp-framer.h"
 #include "qmp-message.h"
-#include "vnuma/qmp.h"
+#include "vnuma/qmp/qmp.h"
 
 #define MAX_OBJECTS 256
 

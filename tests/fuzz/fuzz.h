@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vnuma/macro.h"
+#include "vnuma/basic/macro.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

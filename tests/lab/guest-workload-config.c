@@ -4,8 +4,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "vnuma/macro.h"
-#include "vnuma/parse-util.h"
+#include "vnuma/basic/macro.h"
+#include "vnuma/basic/parse-util.h"
 
 static const char *const pattern_names[] = {
         [WORKLOAD_STREAM] = "stream",

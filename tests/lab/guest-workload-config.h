@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "vnuma/idset.h"
+#include "vnuma/basic/idset.h"
 
 enum workload_pattern {
         WORKLOAD_STREAM, /* every cache line of the buffer, in order */

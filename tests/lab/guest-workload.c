@@ -28,9 +28,9 @@
 #include <unistd.h>
 
 #include "guest-workload-config.h"
-#include "vnuma/fileio.h"
-#include "vnuma/idset.h"
-#include "vnuma/macro.h"
+#include "vnuma/basic/fileio.h"
+#include "vnuma/basic/idset.h"
+#include "vnuma/basic/macro.h"
 
 #define CACHE_LINE      64
 #define PAGE_SIZE_GUESS 4096

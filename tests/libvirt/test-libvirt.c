@@ -26,17 +26,17 @@
 #include <libvirt/libvirt.h>
 
 #include "../unit/test-util.h"
-#include "vnuma/fileio.h"
-#include "vnuma/guest-query.h"
-#include "vnuma/libvirt-actuator.h"
-#include "vnuma/libvirt-conn.h"
-#include "vnuma/libvirt-error.h"
-#include "vnuma/libvirt-policy.h"
-#include "vnuma/libvirt-qmp.h"
-#include "vnuma/macro.h"
-#include "vnuma/parse-util.h"
-#include "vnuma/qmp.h"
-#include "vnuma/vm-metadata.h"
+#include "vnuma/basic/fileio.h"
+#include "vnuma/qemu/guest-query.h"
+#include "vnuma/actuator/libvirt-actuator.h"
+#include "vnuma/libvirt/libvirt-conn.h"
+#include "vnuma/libvirt/libvirt-error.h"
+#include "vnuma/libvirt/libvirt-policy.h"
+#include "vnuma/qmp/libvirt-qmp.h"
+#include "vnuma/basic/macro.h"
+#include "vnuma/basic/parse-util.h"
+#include "vnuma/qmp/qmp.h"
+#include "vnuma/libvirt/vm-metadata.h"
 
 #define HOST_URI   "qemu:///system"
 #define EXIT_SKIP  77

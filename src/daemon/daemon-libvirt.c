@@ -11,12 +11,12 @@
 #include <json-c/json.h>
 
 #include "daemon.h"
-#include "vnuma/qemu/guest-query.h"
 #include "vnuma/actuator/libvirt-actuator.h"
+#include "vnuma/basic/log.h"
 #include "vnuma/libvirt/libvirt-error.h"
 #include "vnuma/libvirt/libvirt-policy.h"
+#include "vnuma/qemu/guest-query.h"
 #include "vnuma/qmp/libvirt-qmp.h"
-#include "vnuma/basic/log.h"
 #include "vnuma/qmp/qmp.h"
 
 static void record_event(struct daemon *d, const char *domain, const char *kind, const char *what)

@@ -8,13 +8,13 @@
 #include <stdint.h>
 
 #include "vnuma/actuator/actuator.h"
-#include "vnuma/daemon/control-server.h"
 #include "vnuma/config/daemon-config.h"
+#include "vnuma/daemon/control-server.h"
+#include "vnuma/daemon/vm-manager.h"
 #include "vnuma/engine/engine.h"
+#include "vnuma/host/topology.h"
 #include "vnuma/libvirt/libvirt-conn.h"
 #include "vnuma/sampler/sampler.h"
-#include "vnuma/host/topology.h"
-#include "vnuma/daemon/vm-manager.h"
 
 #define QMP_RETRY_PERIODS 10
 
@@ -114,6 +114,24 @@ int daemon_libvirt_apply(struct daemon *d, struct managed_vm *vm, const struct s
                          const struct action *a, struct actuator_result *res);
 struct json_object *daemon_libvirt_status_json(struct daemon *d);
 
-/* Runs one period now (used by the timer and by `rebalance`). */
+/* options.c: argv into d->args (1: run, 0: exit 0 after --help/--version, < 0: usage error);
+ * then the flags over a loaded config (flags win over the file). */
+int daemon_parse_argv(int argc, char *argv[], struct daemon_args *a);
+int daemon_apply_args(struct daemon_config *c, const struct daemon_args *a);
+
+/* vm-registry.c: plain-QEMU sockets from --qmp and --qmp-dir; VMs whose QEMU is gone. */
+void daemon_discover_qmp(struct daemon *d);
+void daemon_reap(struct daemon *d);
+
+/* period.c: runs one period now (used by the timer and by `rebalance`). */
 int daemon_run_period(struct daemon *d);
+void daemon_on_period(void *userdata);
 uint64_t daemon_now_ns(void);
+/* (Re)built from d->config; the old one is freed. */
+int daemon_build_sampler(struct daemon *d);
+int daemon_build_actuator(struct daemon *d);
+int daemon_build_engine(struct daemon *d);
+
+/* signals.c: SIGHUP (reload), SIGTERM/SIGINT, and inotify on the QMP directory. */
+int daemon_setup_signals(struct daemon *d);
+int daemon_setup_qmp_dir(struct daemon *d);

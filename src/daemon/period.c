@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* One period: discovery, the engine step with the real sampler and actuators as its callbacks,
+ * and the per-VM timeline; and building the sampler, actuator and engine from the config. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+
+#include "daemon.h"
+#include "vnuma/basic/log.h"
+#include "vnuma/report/snapshot-locality.h"
+
+uint64_t daemon_now_ns(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t clock_now(void *userdata)
+{
+        return daemon_now_ns();
+}
+
+/* What the sampler could not read this period. A VM whose QEMU exited is dropped; one whose
+ * threads changed is re-learned from QMP at the next discovery. */
+static void handle_sampler_issues(struct daemon *d)
+{
+        const struct sampler_issue *issues;
+        size_t n = sampler_issues(d->sampler, &issues);
+
+        for (size_t i = 0; i < n; i++) {
+                const struct sampler_issue *is = &issues[i];
+                struct managed_vm *vm = vm_manager_find(&d->vms, is->vm_id);
+
+                switch (is->kind) {
+                case SAMPLER_ISSUE_GONE:
+                        if (vm) {
+                                log_notice("VM %s: QEMU exited (%s); no longer managed.", vm->name,
+                                           is->message);
+                                daemon_drop_vm(d, vm);
+                        }
+                        break;
+                case SAMPLER_ISSUE_STALE:
+                        if (vm) {
+                                log_notice("VM %s: its threads changed (%s); learning its layout again.",
+                                           vm->name, is->message);
+                                daemon_drop_vm(d, vm);
+                                d->rescan = true;
+                        }
+                        break;
+                case SAMPLER_ISSUE_HOST:
+                        log_warning("Host readings failed: %s", is->message);
+                        break;
+                default:
+                        log_warning("VM %s: %s: %s", vm ? vm->name : "?",
+                                    sampler_issue_kind_to_string(is->kind), is->message);
+                        break;
+                }
+        }
+}
+
+/* Engine callbacks: the real sampler and actuator, over the managed VMs. */
+static int engine_sense(void *userdata, uint64_t period, struct snapshot **ret)
+{
+        struct daemon *d = userdata;
+        _cleanup_free_ struct sampler_vm *in = calloc(d->vms.n_vms ?: 1, sizeof(*in));
+
+        if (!in)
+                return -ENOMEM;
+        for (size_t i = 0; i < d->vms.n_vms; i++) {
+                struct managed_vm *vm = d->vms.vms[i];
+
+                in[i] = (struct sampler_vm){
+                        .id = vm->id,
+                        .name = vm->name,
+                        .model = vm->model,
+                        .policy = vm->policy,
+                };
+                /* Invalid policy: measure, never act. */
+                if (vm->policy_error)
+                        in[i].policy.mode = VM_POLICY_OBSERVE;
+        }
+        return sampler_sense(d->sampler, d->topo, in, d->vms.n_vms, period,
+                             d->config->period_ms * 1000000ull, ret);
+}
+
+static int engine_apply(void *userdata, const struct snapshot *s, const struct action *a)
+{
+        struct daemon *d = userdata;
+        struct managed_vm *vm = vm_manager_find(&d->vms, a->vm_id);
+        struct actuator_result res = {};
+        char line[256];
+        int r;
+
+        if (!vm)
+                return -ESRCH;
+        struct actuator_vm avm = {.id = vm->id, .model = vm->model, .name = vm->name};
+        r = daemon_libvirt_apply(d, vm, s, a, &res);
+        if (r == 1)
+                r = actuator_apply(d->actuator, s, a, &avm, &res);
+        if (action_format(a, line, sizeof(line)) < 0)
+                snprintf(line, sizeof(line), "%s", action_type_to_string(a->type));
+        if (r == -EOPNOTSUPP) {
+                /* The actuator already said why, once. */
+                log_debug("VM %s: %s not supported for this VM.", vm->name, line);
+                return r;
+        }
+        if (r == -ENOTCONN) {
+                /* libvirtd is away: the pin is planned again after the reconnect. */
+                log_debug("VM %s: %s waits for libvirt.", vm->name, line);
+                return r;
+        }
+        if (r < 0) {
+                log_warning_errno(r, "VM %s: %s failed: %m", vm->name, line);
+                return r;
+        }
+        if (a->type == ACTION_MIGRATE) {
+                (void)sampler_note_moved(d->sampler, vm->id, (unsigned)a->cell, a->offset, a->bytes,
+                                         a->node_id);
+                vm->period_bytes_migrated += res.bytes_moved;
+                d->total_bytes_migrated += res.bytes_moved;
+        }
+        if (a->type == ACTION_MIGRATE)
+                /* What move_pages did with each page: the reason a chunk does not move. */
+                log_debug("VM %s: %s: %" PRIu64 " pages moved, %" PRIu64 " already there, %" PRIu64
+                          " busy, %" PRIu64 " no memory, %" PRIu64 " absent, %" PRIu64 " failed",
+                          vm->name, line, res.pages_moved, res.pages_already_there, res.pages_busy,
+                          res.pages_nomem, res.pages_absent, res.pages_failed);
+        else
+                log_debug("VM %s: %s", vm->name, line);
+        return 0;
+}
+
+int daemon_run_period(struct daemon *d)
+{
+        struct engine_step_result res = {};
+        const struct snapshot *s;
+        int r;
+
+        d->period++;
+        daemon_reap(d);
+        if (d->rescan || d->period % QMP_RETRY_PERIODS == 1 || d->vms.n_vms == 0)
+                daemon_discover_qmp(d);
+        d->rescan = false;
+        if (d->libvirt_rescan || d->period % QMP_RETRY_PERIODS == 1)
+                daemon_libvirt_discover(d);
+
+        r = engine_step(d->engine, d->period, &res);
+        handle_sampler_issues(d);
+        if (r < 0)
+                return log_error_errno(r, "Period %" PRIu64 ": %m", d->period);
+        d->last_step = res;
+        d->total_actions += res.n_applied;
+        d->total_failed_actions += res.n_failed;
+
+        s = engine_last_snapshot(d->engine);
+        for (unsigned i = 0; s && i < s->n_vms; i++) {
+                struct managed_vm *vm = vm_manager_find(&d->vms, s->vms[i].id);
+                struct locality l = snap_vm_locality(s, &s->vms[i]);
+                double ratio = -1;
+
+                if (!vm)
+                        continue;
+                (void)locality_ratio(&l, &ratio);
+                /* What the actuator really moved this period, not what was planned. */
+                managed_vm_record(vm, d->period, ratio, vm->period_bytes_migrated);
+                vm->period_bytes_migrated = 0;
+        }
+        sd_notifyf(false, "STATUS=%zu VMs, period %" PRIu64 ", %zu actions (%zu failed)", d->vms.n_vms,
+                   d->period, res.n_applied, res.n_failed);
+        return 0;
+}
+
+void daemon_on_period(void *userdata)
+{
+        struct daemon *d = userdata;
+
+        (void)daemon_run_period(d);
+        if (sd_watchdog_enabled(false, NULL) > 0)
+                sd_notify(false, "WATCHDOG=1");
+}
+
+int daemon_build_engine(struct daemon *d)
+{
+        static const struct engine_sampler_ops sampler_ops = {.sense = engine_sense};
+        static const struct engine_actuator_ops actuator_ops = {.apply = engine_apply};
+        static const struct engine_clock_ops clock_ops = {.now_ns = clock_now};
+        struct engine_config ec;
+
+        engine_config_init(&ec);
+        ec.dry_run = d->config->dry_run;
+        ec.params.imbalance_pct = d->config->imbalance_pct;
+        ec.params.hysteresis_periods = d->config->hysteresis_periods;
+        ec.params.vm_migrate_rate = d->config->default_policy.migrate_rate;
+        ec.params.host_migrate_rate = d->config->host_migrate_rate;
+        engine_free(d->engine);
+        d->engine = NULL;
+        return engine_new(&ec, &sampler_ops, &actuator_ops, &clock_ops, d, &d->engine);
+}
+
+int daemon_build_sampler(struct daemon *d)
+{
+        struct sampler_config sc;
+        int kind = sampler_kind_from_string(d->config->sampler);
+
+        if (kind < 0)
+                return kind;
+        sampler_config_init(&sc);
+        sc.procfs_root = d->args.procfs_root;
+        sc.sysfs_root = d->args.sysfs_root;
+        sc.kind = kind;
+        sc.window_bytes = d->config->scan_window;
+        sampler_free(d->sampler);
+        d->sampler = NULL;
+        return sampler_new(&sc, &d->sampler);
+}
+
+int daemon_build_actuator(struct daemon *d)
+{
+        struct actuator_config ac;
+
+        actuator_config_init(&ac);
+        ac.kind = d->config->dry_run ? ACTUATOR_DRY_RUN : ACTUATOR_DIRECT;
+        ac.procfs_root = d->args.procfs_root;
+        ac.sysfs_root = d->args.sysfs_root;
+
+        actuator_free(d->actuator);
+        d->actuator = NULL;
+        return actuator_new(&ac, &d->actuator);
+}

@@ -21,7 +21,6 @@ struct engine {
         struct policy_state *state;
         struct plan plan;
         struct snapshot *last;
-        uint64_t period;
 
         size_t n_rings;
         struct history_ring *rings;
@@ -146,14 +145,14 @@ static size_t enforce_limits(struct engine *e, const struct snapshot *s)
         return dropped;
 }
 
-int engine_step(struct engine *e, struct engine_step_result *ret)
+int engine_step(struct engine *e, uint64_t period, struct engine_step_result *ret)
 {
-        struct engine_step_result res = {.period = e->period};
+        struct engine_step_result res = {.period = period};
         struct snapshot *s = NULL;
         uint64_t t0, t1;
         int r;
 
-        r = e->sampler.sense(e->userdata, e->period, &s);
+        r = e->sampler.sense(e->userdata, period, &s);
         if (r < 0)
                 return r;
         snapshot_free(e->last);
@@ -189,7 +188,7 @@ int engine_step(struct engine *e, struct engine_step_result *ret)
                 if (!ring)
                         return -ENOMEM;
                 h = (struct history_entry){
-                        .period = e->period,
+                        .period = period,
                         .time_ns = e->clock.now_ns(e->userdata),
                         .result = r,
                         .action = *a,
@@ -197,7 +196,6 @@ int engine_step(struct engine *e, struct engine_step_result *ret)
                 history_ring_push(ring, &h);
         }
 
-        e->period++;
         if (ret)
                 *ret = res;
         return 0;

@@ -93,7 +93,7 @@ int sim_run(const struct sim_config *cfg, const char *policy_name, struct sim_re
                                 return r;
                         engine_policy_state(e)->ext = &live;
                 }
-                r = engine_step(e, &res);
+                r = engine_step(e, t, &res);
                 if (r < 0) {
                         sim_optimum_done(&live);
                         return r;

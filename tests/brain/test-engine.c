@@ -86,11 +86,12 @@ START_TEST(test_dry_run)
         struct engine_config cfg;
         struct engine *e;
         struct engine_step_result res;
+        uint64_t period = 0;
 
         engine_config_init(&cfg);
         cfg.dry_run = true;
         ck_assert_int_eq(engine_new(&cfg, &sampler, &actuator, &clock_ops, &w, &e), 0);
-        ck_assert_int_eq(engine_step(e, &res), 0);
+        ck_assert_int_eq(engine_step(e, period++, &res), 0);
         ck_assert_uint_gt(res.n_planned, 0);
         ck_assert_uint_eq(res.n_applied, 0);
         ck_assert_uint_eq(w.n_applied, 0);
@@ -108,19 +109,20 @@ START_TEST(test_history_and_failures)
         struct engine_config cfg;
         struct engine *e;
         struct engine_step_result res;
+        uint64_t period = 0;
         struct history_entry h[8];
         size_t n;
         engine_config_init(&cfg);
         cfg.history_len = 4;
         ck_assert_int_eq(engine_new(&cfg, &sampler, &actuator, &clock_ops, &w, &e), 0);
-        ck_assert_int_eq(engine_step(e, &res), 0);
+        ck_assert_int_eq(engine_step(e, period++, &res), 0);
         /* The emulator pin failed, was counted, and did not stop the rest. */
         ck_assert_uint_eq(res.n_failed, 1);
         ck_assert_uint_eq(res.n_applied, res.n_planned - 1);
         n = engine_history(e, 100, h, 8);
         ck_assert_uint_eq(n, MIN(res.n_planned, (size_t)4));
         for (unsigned t = 1; t < 5; t++)
-                ck_assert_int_eq(engine_step(e, &res), 0);
+                ck_assert_int_eq(engine_step(e, period++, &res), 0);
         n = engine_history(e, 100, h, 8);
         ck_assert_uint_eq(n, 4); /* the ring keeps the last 4 */
         for (size_t i = 1; i < n; i++)
@@ -140,18 +142,19 @@ START_TEST(test_failed_pins_are_retried)
         struct engine_config cfg;
         struct engine *e;
         struct engine_step_result res;
+        uint64_t period = 0;
         unsigned pins_after_first;
 
         engine_config_init(&cfg);
         ck_assert_int_eq(engine_new(&cfg, &sampler, &actuator, &clock_ops, &w, &e), 0);
-        ck_assert_int_eq(engine_step(e, &res), 0);
+        ck_assert_int_eq(engine_step(e, period++, &res), 0);
         ck_assert_uint_eq(res.n_failed, 1);
         pins_after_first = w.n_pins;
         w.fail_type = -1;
-        ck_assert_int_eq(engine_step(e, &res), 0);
+        ck_assert_int_eq(engine_step(e, period++, &res), 0);
         ck_assert_uint_eq(res.n_failed, 0);
         ck_assert_uint_eq(w.n_pins, pins_after_first + 1); /* the emulator pin, again */
-        ck_assert_int_eq(engine_step(e, &res), 0);
+        ck_assert_int_eq(engine_step(e, period++, &res), 0);
         ck_assert_uint_eq(w.n_pins, pins_after_first + 1); /* and then not any more */
         engine_free(e);
 }
@@ -166,12 +169,13 @@ START_TEST(test_futile_moves_back_off)
         struct engine_config cfg;
         struct engine *e;
         struct engine_step_result res;
+        uint64_t period = 0;
         unsigned total = 0;
 
         engine_config_init(&cfg);
         ck_assert_int_eq(engine_new(&cfg, &sampler, &actuator, &clock_ops, &w, &e), 0);
         for (unsigned t = 0; t < 40; t++)
-                ck_assert_int_eq(engine_step(e, &res), 0);
+                ck_assert_int_eq(engine_step(e, period++, &res), 0);
         for (unsigned k = 0; k < 8; k++) {
                 ck_assert_msg(w.moves_of[k] <= 6, "chunk %u moved %u times in 40 periods", k, w.moves_of[k]);
                 total += w.moves_of[k];
@@ -187,12 +191,13 @@ START_TEST(test_engine_budget_guard)
         struct engine_config cfg;
         struct engine *e;
         struct engine_step_result res;
+        uint64_t period = 0;
 
         engine_config_init(&cfg);
         cfg.override = &greedy_ops;
         cfg.params.vm_migrate_rate = 256 * TB_MIB;
         ck_assert_int_eq(engine_new(&cfg, &sampler, &actuator, &clock_ops, &w, &e), 0);
-        ck_assert_int_eq(engine_step(e, &res), 0);
+        ck_assert_int_eq(engine_step(e, period++, &res), 0);
         /* 16 x 64 MiB asked for VM 100, 4 fit in 256 MiB; VM 101 is off and never reaches it. */
         ck_assert_uint_eq(res.n_planned, 16);
         ck_assert_uint_eq(res.n_dropped_budget, 12);

@@ -121,7 +121,7 @@ START_TEST(test_properties)
                 cur_engine = e;
                 for (unsigned t = 0; t < PERIODS; t++) {
                         struct engine_step_result res;
-                        ck_assert_int_eq(engine_step(e, &res), 0);
+                        ck_assert_int_eq(engine_step(e, t, &res), 0);
                         /* Policies keep their own budgets: the engine never had to drop anything. */
                         ck_assert_uint_eq(res.n_dropped_budget, 0);
                         acted += res.n_applied > 0;

@@ -64,8 +64,10 @@ int engine_new(const struct engine_config *cfg, const struct engine_sampler_ops 
 struct engine *engine_free(struct engine *e);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct engine *, engine_free);
 
-/* One period. On success *ret (if non-NULL) describes it. */
-int engine_step(struct engine *e, struct engine_step_result *ret);
+/* One period. The caller numbers the periods (the daemon's one counter, which status, explain
+ * and the timeline all show); the number goes to the sampler and into the history. On success
+ * *ret (if non-NULL) describes it. */
+int engine_step(struct engine *e, uint64_t period, struct engine_step_result *ret);
 /* The plan of the last step (after budget checks), valid until the next step. */
 const struct plan *engine_last_plan(const struct engine *e);
 /* The snapshot of the last step, valid until the next step. */

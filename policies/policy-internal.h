@@ -6,8 +6,8 @@
  * scan, two-stage filter, a host-wide pool settled hottest first within the budgets). */
 
 #include "vnuma/model/plan.h"
-#include "vnuma/policies/policy.h"
 #include "vnuma/model/snapshot.h"
+#include "vnuma/policies/policy.h"
 
 static inline unsigned nodemask_count(nodemask_t m)
 {

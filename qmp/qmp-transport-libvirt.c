@@ -7,10 +7,10 @@
 
 #include "vnuma/basic/error-message.h"
 #include "vnuma/basic/json-util.h"
-#include "vnuma/libvirt/libvirt-error.h"
-#include "vnuma/qmp/libvirt-qmp.h"
 #include "vnuma/basic/log.h"
 #include "vnuma/basic/macro.h"
+#include "vnuma/libvirt/libvirt-error.h"
+#include "vnuma/qmp/libvirt-qmp.h"
 #include "vnuma/qmp/qmp.h"
 
 #define refuse(ret_reason, ...) error_message(ret_reason, -EPERM, __VA_ARGS__)

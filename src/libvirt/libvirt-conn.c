@@ -6,9 +6,9 @@
 #include <stdlib.h>
 
 #include "vnuma/basic/fileio.h"
-#include "vnuma/libvirt/libvirt-error.h"
 #include "vnuma/basic/log.h"
 #include "vnuma/basic/parse-util.h"
+#include "vnuma/libvirt/libvirt-error.h"
 #include "vnuma/libvirt/vm-metadata.h"
 
 enum {

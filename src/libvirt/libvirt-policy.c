@@ -8,9 +8,9 @@
 #include <stdarg.h>
 
 #include "vnuma/basic/error-message.h"
-#include "vnuma/libvirt/libvirt-error.h"
 #include "vnuma/basic/parse-util.h"
 #include "vnuma/basic/xml-util.h"
+#include "vnuma/libvirt/libvirt-error.h"
 
 static const char *const source_table[_LIBVIRT_POLICY_SOURCE_MAX] = {
         [LIBVIRT_POLICY_METADATA] = "metadata",

@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vnuma/qemu/hmp-parse.h"
 #include "vnuma/basic/json-util.h"
-#include "vnuma/qemu/mtree.h"
 #include "vnuma/host/proc-maps.h"
 #include "vnuma/host/proc-task.h"
+#include "vnuma/qemu/hmp-parse.h"
+#include "vnuma/qemu/mtree.h"
 #include "vnuma/qemu/qemu-cmdline.h"
 #include "vnuma/qmp/qmp.h"
 

@@ -8,8 +8,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "vnuma/model/guest.h"
 #include "vnuma/host/residency.h"
+#include "vnuma/model/guest.h"
 
 /* ---- Scan window ---- */
 

@@ -4,8 +4,8 @@
 /* Small planning helpers for the simulator's baselines (they use only the public model). */
 
 #include "vnuma/model/plan.h"
-#include "vnuma/policies/policy.h"
 #include "vnuma/model/snapshot.h"
+#include "vnuma/policies/policy.h"
 
 /* Pins the vCPUs of cell (or of the whole VM when cell < 0) to the CPUs of mask, if any is outside. */
 int baseline_pin(const struct snapshot *s, unsigned vi, int cell, nodemask_t mask, struct plan *out,

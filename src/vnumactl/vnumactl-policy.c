@@ -9,12 +9,12 @@
 #include <string.h>
 
 #include "vnuma/basic/json-util.h"
+#include "vnuma/basic/log.h"
+#include "vnuma/host/topology.h"
 #include "vnuma/libvirt/libvirt-conn.h"
 #include "vnuma/libvirt/libvirt-error.h"
 #include "vnuma/libvirt/libvirt-policy.h"
-#include "vnuma/basic/log.h"
 #include "vnuma/report/show.h"
-#include "vnuma/host/topology.h"
 #include "vnumactl.h"
 
 static void virConnectClosep(virConnectPtr *c)

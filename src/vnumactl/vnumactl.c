@@ -6,15 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vnuma/config/daemon-config.h"
-#include "vnuma/qemu/guest-query.h"
 #include "vnuma/basic/json-util.h"
-#include "vnuma/libvirt/libvirt-conn.h"
 #include "vnuma/basic/log.h"
-#include "vnuma/report/observe.h"
-#include "vnuma/qmp/qmp.h"
-#include "vnuma/report/show.h"
+#include "vnuma/config/daemon-config.h"
 #include "vnuma/host/topology.h"
+#include "vnuma/libvirt/libvirt-conn.h"
+#include "vnuma/qemu/guest-query.h"
+#include "vnuma/qmp/qmp.h"
+#include "vnuma/report/observe.h"
+#include "vnuma/report/show.h"
 #include "vnumactl.h"
 
 #define MAX_QMP 64

@@ -14,8 +14,8 @@
 #include <unistd.h>
 
 #include "vnuma/actuator/actuator.h"
-#include "vnuma/model/guest.h"
 #include "vnuma/host/residency.h"
+#include "vnuma/model/guest.h"
 
 #define REGION (512ull << 20)
 #define ROUNDS 3

@@ -7,11 +7,11 @@
 #include <time.h>
 
 #include "vnuma/basic/fileio.h"
-#include "vnuma/qemu/guest-query.h"
 #include "vnuma/basic/log.h"
-#include "vnuma/report/observe.h"
-#include "vnuma/qmp/qmp.h"
 #include "vnuma/host/topology.h"
+#include "vnuma/qemu/guest-query.h"
+#include "vnuma/qmp/qmp.h"
+#include "vnuma/report/observe.h"
 
 static double now_ms(void)
 {

@@ -26,17 +26,17 @@
 #include <libvirt/libvirt.h>
 
 #include "../unit/test-util.h"
-#include "vnuma/basic/fileio.h"
-#include "vnuma/qemu/guest-query.h"
 #include "vnuma/actuator/libvirt-actuator.h"
+#include "vnuma/basic/fileio.h"
+#include "vnuma/basic/macro.h"
+#include "vnuma/basic/parse-util.h"
 #include "vnuma/libvirt/libvirt-conn.h"
 #include "vnuma/libvirt/libvirt-error.h"
 #include "vnuma/libvirt/libvirt-policy.h"
-#include "vnuma/qmp/libvirt-qmp.h"
-#include "vnuma/basic/macro.h"
-#include "vnuma/basic/parse-util.h"
-#include "vnuma/qmp/qmp.h"
 #include "vnuma/libvirt/vm-metadata.h"
+#include "vnuma/qemu/guest-query.h"
+#include "vnuma/qmp/libvirt-qmp.h"
+#include "vnuma/qmp/qmp.h"
 
 #define HOST_URI   "qemu:///system"
 #define EXIT_SKIP  77

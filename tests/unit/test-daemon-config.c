@@ -90,10 +90,12 @@ START_TEST(test_errors_name_file_and_line)
         expect_error("config/bad/bad-nodes.conf", "2: [policy] nodes: invalid node list \"0-\"");
         expect_error("config/bad/unknown-section.conf", "4: unknown section [sound]");
         expect_error("config/bad/syntax.conf", "2: syntax error");
-        expect_error("config/bad/relative-socket.conf", "2: [qmp] socket: \"relative/path.sock\" is not an absolute");
+        expect_error("config/bad/relative-socket.conf",
+                     "2: [qmp] socket: \"relative/path.sock\" is not an absolute");
         expect_error("config/bad/vm-no-name.conf", "2: [vm] section needs a VM name");
         expect_error("config/bad/bad-libvirt-uri.conf", "2: [libvirt] uri: \"qemu\" is not a libvirt URI");
-        expect_error("config/bad/bad-libvirt-enabled.conf", "2: [libvirt] enabled: expected yes or no, got \"maybe\"");
+        expect_error("config/bad/bad-libvirt-enabled.conf",
+                     "2: [libvirt] enabled: expected yes or no, got \"maybe\"");
 }
 END_TEST
 

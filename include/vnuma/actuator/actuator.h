@@ -16,8 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vnuma/model/guest.h"
 #include "vnuma/basic/macro.h"
+#include "vnuma/model/guest.h"
 #include "vnuma/model/plan.h"
 
 /* Not included: snapshot.h's nodemask_t clashes with libnuma's in the files that need both. */

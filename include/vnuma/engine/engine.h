@@ -13,8 +13,8 @@
 #include <stdint.h>
 
 #include "vnuma/model/plan.h"
-#include "vnuma/policies/policy.h"
 #include "vnuma/model/snapshot.h"
+#include "vnuma/policies/policy.h"
 
 struct engine_sampler_ops {
         /* Builds the snapshot for this period. */

@@ -4,11 +4,11 @@
 /* One measurement of a VM: residency of every cell and the placement of every thread.
  * Readers only; nothing here changes the guest. */
 
-#include "vnuma/model/guest.h"
-#include "vnuma/report/locality.h"
 #include "vnuma/host/proc-task.h"
 #include "vnuma/host/residency.h"
 #include "vnuma/host/topology.h"
+#include "vnuma/model/guest.h"
+#include "vnuma/report/locality.h"
 
 struct thread_observation {
         struct task_placement placement;

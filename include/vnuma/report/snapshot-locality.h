@@ -4,8 +4,8 @@
 /* Locality (as defined in locality.h) computed from a snapshot, so the daemon's timeline,
  * `vnumactl status` and the lab tests all use the one definition. */
 
-#include "vnuma/report/locality.h"
 #include "vnuma/model/snapshot.h"
+#include "vnuma/report/locality.h"
 
 /* Per cell; home_node in the result is a kernel node id. */
 struct locality snap_cell_locality(const struct snapshot *s, const struct snap_vm *vm, unsigned cell);

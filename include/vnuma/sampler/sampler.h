@@ -40,11 +40,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vnuma/model/guest.h"
 #include "vnuma/basic/macro.h"
+#include "vnuma/host/topology.h"
+#include "vnuma/model/guest.h"
 #include "vnuma/model/policy-mode.h"
 #include "vnuma/model/snapshot.h"
-#include "vnuma/host/topology.h"
 
 enum sampler_kind {
         SAMPLER_AUTO,

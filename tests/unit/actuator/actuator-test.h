@@ -14,10 +14,10 @@
 #include <unistd.h>
 
 #include "vnuma/basic/fileio.h"
-#include "vnuma/model/guest.h"
 #include "vnuma/basic/idset.h"
 #include "vnuma/basic/macro.h"
 #include "vnuma/host/proc-task.h"
+#include "vnuma/model/guest.h"
 
 #define TEST_THREADS_MAX 8
 

@@ -38,57 +38,6 @@ static void failure_key(const char *uuid, char *buf, size_t size)
         snprintf(buf, size, "libvirt:%s", uuid);
 }
 
-static void host_node_ids(const struct host_topology *t, struct idset *ret)
-{
-        *ret = IDSET_EMPTY;
-        for (unsigned i = 0; i < t->n_nodes; i++)
-                idset_add(ret, t->nodes[i].id);
-}
-
-void daemon_libvirt_resolve_policy(struct daemon *d, struct managed_vm *vm)
-{
-        _cleanup_free_ char *error = NULL;
-        struct vm_metadata_limits limits = {.guest_cells = (int)vm->model->n_cells};
-        enum libvirt_policy_source source;
-        struct vm_policy p;
-        struct idset nodes;
-        int r;
-
-        if (!vm->dom)
-                return; /* disconnected: keep what we have until the domain is seen again */
-        host_node_ids(d->topo, &nodes);
-        limits.host_nodes = &nodes;
-        r = libvirt_policy_resolve(vm->dom, &limits, &p, &source, &error);
-        if (r == -EINVAL) {
-                /* Logged once per distinct problem; the VM keeps its pins and pages as they are. */
-                if (!streq_ptr(error, vm->policy_error))
-                        log_error("VM %s: invalid <vnumad:policy> metadata: %s; the VM is observed only, "
-                                  "nothing is changed.",
-                                  vm->name, strna(error));
-                /* The effective policy is observe, and status says so next to the error. */
-                vm_policy_init(&p);
-                p.mode = VM_POLICY_OBSERVE;
-                daemon_set_vm_policy(d, vm, &p, "metadata", error ?: "invalid metadata");
-                return;
-        }
-        if (r < 0) {
-                log_warning("VM %s: cannot read its policy from libvirt (%s); keeping the current one.",
-                            vm->name, error ?: strerror(-r));
-                return;
-        }
-        switch (source) {
-        case LIBVIRT_POLICY_METADATA:
-                daemon_set_vm_policy(d, vm, &p, "metadata", NULL);
-                break;
-        case LIBVIRT_POLICY_XML_PINS:
-                daemon_set_vm_policy(d, vm, &p, "libvirt XML pins", NULL);
-                break;
-        default:
-                daemon_config_policy(d, vm);
-                break;
-        }
-}
-
 /* Manages a running domain, or refreshes one already managed after a reconnect. */
 static void add_domain(struct daemon *d, virDomainPtr dom, const char *name, const char *uuid)
 {

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "vnuma/actuator/actuator.h"
 #include "vnuma/config/daemon-config.h"
@@ -114,6 +115,15 @@ int daemon_libvirt_apply(struct daemon *d, struct managed_vm *vm, const struct s
                          const struct action *a, struct actuator_result *res);
 struct json_object *daemon_libvirt_status_json(struct daemon *d);
 
+/* Monotonic nanoseconds: the period clock and event times. */
+static inline uint64_t daemon_now_ns(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 /* options.c: argv into d->args (1: run, 0: exit 0 after --help/--version, < 0: usage error);
  * then the flags over a loaded config (flags win over the file). */
 int daemon_parse_argv(int argc, char *argv[], struct daemon_args *a);
@@ -126,7 +136,6 @@ void daemon_reap(struct daemon *d);
 /* period.c: runs one period now (used by the timer and by `rebalance`). */
 int daemon_run_period(struct daemon *d);
 void daemon_on_period(void *userdata);
-uint64_t daemon_now_ns(void);
 /* (Re)built from d->config; the old one is freed. */
 int daemon_build_sampler(struct daemon *d);
 int daemon_build_actuator(struct daemon *d);

@@ -11,14 +11,6 @@
 #include "vnuma/basic/log.h"
 #include "vnuma/report/snapshot-locality.h"
 
-uint64_t daemon_now_ns(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static uint64_t clock_now(void *userdata)
 {
         return daemon_now_ns();

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The managed VMs: their policies, the QMP sockets that failed (retried later), discovery of
- * plain-QEMU sockets, and dropping a VM whose QEMU is gone. */
+/* The managed VMs: the QMP sockets that failed (retried later), discovery of plain-QEMU sockets,
+ * and dropping a VM whose QEMU is gone. */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,64 +8,6 @@
 
 #include "daemon.h"
 #include "vnuma/basic/log.h"
-
-void daemon_set_vm_policy(struct daemon *d, struct managed_vm *vm, const struct vm_policy *p,
-                          const char *source, const char *error)
-{
-        bool changed = !vm_policy_equal(&vm->policy, p) || !streq_ptr(vm->policy_error, error);
-        char *s = strdup(source), *e = error ? strdup(error) : NULL;
-
-        if (!s || (error && !e)) {
-                free(s);
-                free(e);
-                return; /* out of memory: keep the current policy */
-        }
-        if (changed && vm->policy_source) {
-                uint64_t old = vm->id;
-
-                /* The brain's memory of this VM (homes, a region policy sent) belongs to the old
-                 * policy: start over under a new id. Pins and pages stay where they are. */
-                sampler_forget_vm(d->sampler, old);
-                (void)actuator_forget_vm(d->actuator, old);
-                vm->id = d->vms.next_id++;
-                if (!e)
-                        log_info("VM %s: policy now %s from %s.", vm->name,
-                                 vm_policy_mode_to_string(p->mode), s);
-                free(vm->libvirt_mems);
-                vm->libvirt_mems = NULL;
-        }
-        vm->policy = *p;
-        free(vm->policy_source);
-        vm->policy_source = s;
-        free(vm->policy_error);
-        vm->policy_error = e;
-}
-
-void daemon_update_policy(struct daemon *d, struct managed_vm *vm)
-{
-        /* A libvirt domain's metadata or XML pins come before the config. While libvirtd is away
-         * its policy stays as it was (the config is not its source). */
-        if (vm->uuid)
-                daemon_libvirt_resolve_policy(d, vm);
-        else
-                daemon_config_policy(d, vm);
-}
-
-void daemon_config_policy(struct daemon *d, struct managed_vm *vm)
-{
-        struct vm_policy p;
-        bool from_section = false;
-        char source[300];
-
-        for (unsigned i = 0; i < d->config->n_vms; i++)
-                from_section = from_section || streq(d->config->vms[i].name, vm->name);
-        daemon_config_policy_for(d->config, vm->name, &p);
-        if (from_section)
-                snprintf(source, sizeof(source), "config [vm %s]", vm->name);
-        else
-                snprintf(source, sizeof(source), "config [policy]");
-        daemon_set_vm_policy(d, vm, &p, source, NULL);
-}
 
 bool daemon_failed_recently(struct daemon *d, const char *path)
 {

@@ -9,7 +9,6 @@ This host has one NUMA node, so a pin to "node 0's CPUs" is a pin to every CPU. 
 checks able to fail, the test first narrows a domain's vCPU pins itself (`virsh vcpupin --live`,
 vCPU 0 -> the last CPU, vCPU 1 -> the first): a pin by vnumad then shows as a widening back to
 node 0's CPUs, and "vnumad changed nothing" as the narrowed pins staying as they are."""
-import atexit
 import json
 import os
 import signal
@@ -20,10 +19,9 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
 import libvirt_harness as lh  # noqa: E402
-
-VNUMAD = os.environ.get("VNUMAD")
-VNUMACTL = os.environ.get("VNUMACTL")
+from vnumatest import VNUMACTL, VNUMAD, Daemon, Failures, ctl, status, vm_of, wait_for  # noqa: E402
 PERIOD_MS = 500
 RESTART_PERIOD_MS = 1000
 # Waits last at least this many periods: on a loaded 2-core machine (valgrind, a TCG guest
@@ -37,49 +35,6 @@ def periods(n, period_ms=PERIOD_MS):
     return max(n, MIN_WAIT_PERIODS) * period_ms / 1000
 
 
-class Failures:
-    """Collect assertion failures so one run reports all of them."""
-
-    def __init__(self):
-        self.errors = []
-        self.checks = 0
-
-    def check(self, cond, msg):
-        self.checks += 1
-        print("%s: %s" % ("ok" if cond else "FAIL", msg))
-        if not cond:
-            self.errors.append(msg)
-        return cond
-
-    def done(self):
-        print("%d checks, %d failed" % (self.checks, len(self.errors)))
-        for e in self.errors:
-            print("  failed: " + e)
-        sys.exit(1 if self.errors else 0)
-
-
-def ctl_argv(sock, *args):
-    return [VNUMACTL] + (["--socket", sock] if sock else []) + list(args)
-
-
-def ctl(sock, *args, check=True):
-    p = subprocess.run(ctl_argv(sock, *args), capture_output=True, text=True, timeout=60)
-    if check and p.returncode != 0:
-        raise RuntimeError("vnumactl %s (%d): %s" % (" ".join(args), p.returncode, p.stderr.strip()))
-    return p
-
-
-def status(sock):
-    return json.loads(ctl(sock, "--json", "status").stdout)
-
-
-def vm_of(st, name):
-    for v in st["vms"]:
-        if v["name"] == name:
-            return v
-    return None
-
-
 def events_of(st, name, after=0):
     return [(e["kind"], e["what"]) for e in st["libvirt"]["events"] if e["domain"] == name and e["seq"] > after]
 
@@ -87,73 +42,6 @@ def events_of(st, name, after=0):
 def last_seq(st):
     ev = st["libvirt"]["events"]
     return ev[-1]["seq"] if ev else 0
-
-
-def wait_for(cond, timeout, step=0.05):
-    """Polls cond() until it returns something true; returns (value, seconds waited) or (None, t)."""
-    start = time.monotonic()
-    while True:
-        try:
-            v = cond()
-            if v:
-                return v, time.monotonic() - start
-        except (RuntimeError, ValueError, KeyError, TypeError, FileNotFoundError, subprocess.TimeoutExpired):
-            pass
-        if time.monotonic() - start > timeout:
-            return None, time.monotonic() - start
-        time.sleep(step)
-
-
-class Daemon:
-    def __init__(self, workdir, tag, period_ms, config=None):
-        """config: text of a vnumad.conf of its own (rewrite it with reconfigure)."""
-        self.sock = os.path.join(workdir, "vnumad-%s.sock" % tag)
-        self.log_path = os.path.join(workdir, "vnumad-%s.log" % tag)
-        self.conf_path = os.path.join(workdir, "vnumad-%s.conf" % tag)
-        self.log = open(self.log_path, "w")
-        self.period_ms = period_ms
-        self.started = time.monotonic()
-        argv = [VNUMAD, "--foreground", "--socket", self.sock, "--log-level", "debug",
-                "--period", str(period_ms), "--libvirt-uri", lh.URI]
-        if config is not None:
-            with open(self.conf_path, "w") as f:
-                f.write(config)
-            argv += ["--config", self.conf_path]
-        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT)
-        _, waited = wait_for(lambda: os.path.exists(self.sock) or self.proc.poll() is not None, 10)
-        if not os.path.exists(self.sock):
-            raise RuntimeError("vnumad did not create its socket:\n" + self.text())
-        self.sock_ready = time.monotonic()
-        atexit.register(self.stop)  # also when a signal ends the test
-
-    def text(self, since=0):
-        with open(self.log_path) as f:
-            return f.read()[since:]
-
-    def mark(self):
-        return len(self.text())
-
-    def reconfigure(self, config):
-        """Rewrites the config, SIGHUPs vnumad; True once it logged the reload."""
-        mark = self.mark()
-        with open(self.conf_path, "w") as f:
-            f.write(config)
-        self.proc.send_signal(signal.SIGHUP)
-        done, _ = wait_for(lambda: "Configuration reloaded" in self.text(mark), 10)
-        return done is not None
-
-    def stop(self):
-        if self.log.closed:
-            return self.proc.returncode
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-        return self.proc.returncode
 
 
 def pin_state(name):
@@ -233,7 +121,7 @@ def case_discovery_and_pins(c):
     print("%s before vnumad: %s, emulator %s" % (c.p_dom, fmt_pins(before), lh.fmt_cpus(lh.virsh_emulatorpin(c.p_dom))))
     t.check(pins_are(before, c.p_narrow), "case 5 precondition: narrowed pins visible everywhere")
 
-    c.d = Daemon(c.work, "main", PERIOD_MS)
+    c.d = Daemon(c.work, "main", PERIOD_MS, libvirt_uri=lh.URI)
     d = c.d
     v, waited = wait_for(lambda: vm_of(status(d.sock), c.p_dom), periods(2), step=0.02)
     ms = waited * 1000
@@ -534,7 +422,8 @@ def case_restart(c):
     # nothing acts before libvirtd is gone; dry-run ends while libvirtd is away, so those pins
     # fail then, every time, and have to wait for the reconnect.
     p_narrow = narrow(c.p_dom) if c.p_dom else None
-    d = c.d = Daemon(c.work, "restart", RESTART_PERIOD_MS, config="[daemon]\ndry-run = yes\n")
+    d = c.d = Daemon(c.work, "restart", RESTART_PERIOD_MS, config="[daemon]\ndry-run = yes\n",
+                         libvirt_uri=lh.URI)
     name = c.m_dom
     v, _ = wait_for(lambda: vm_of(status(d.sock), name) and (not c.p_dom or vm_of(status(d.sock), c.p_dom)), 5,
                     step=0.02)

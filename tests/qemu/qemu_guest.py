@@ -92,16 +92,6 @@ class Guest:
         self.stop()
 
 
-def vnumactl(*args, check=True):
-    exe = os.environ.get("VNUMACTL")
-    if not exe:
-        raise RuntimeError("VNUMACTL is not set (meson sets it)")
-    p = subprocess.run([exe] + list(args), capture_output=True, text=True, timeout=120)
-    if check and p.returncode != 0:
-        raise RuntimeError("vnumactl %s failed (%d): %s" % (" ".join(args), p.returncode, p.stderr))
-    return p
-
-
 def read_maps(pid):
     maps = []
     with open("/proc/%d/maps" % pid) as f:
@@ -132,21 +122,3 @@ def numa_maps_present(pid, start, end):
                     node, pages = fl[1:].split("=")
                     per_node[int(node)] = per_node.get(int(node), 0) + int(pages) * page
     return per_node
-
-
-class Failures:
-    """Collect assertion failures so one run reports all of them."""
-
-    def __init__(self):
-        self.errors = []
-        self.checks = 0
-
-    def check(self, cond, msg):
-        self.checks += 1
-        if not cond:
-            self.errors.append(msg)
-            print("FAIL: " + msg)
-
-    def done(self):
-        print("%d checks, %d failed" % (self.checks, len(self.errors)))
-        sys.exit(1 if self.errors else 0)

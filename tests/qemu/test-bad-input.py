@@ -9,7 +9,8 @@ import tempfile
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from qemu_guest import Failures, vnumactl  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from vnumatest import Failures, ctl  # noqa: E402
 from scripted_peer import ScriptedPeer, hmp_reply  # noqa: E402
 
 ME = os.getpid()  # a real thread id, so the pid lookup of the vCPU succeeds
@@ -30,7 +31,7 @@ def run(t, label, replies, expect_words, greeting=True, timeout_ms=None):
         args = ["show", "--qmp", peer.path]
         if timeout_ms:
             args += ["--timeout", str(timeout_ms)]
-        p = vnumactl(*args, check=False)
+        p = ctl(None, *args, check=False)
     print("-- %s: rc=%d stderr=%s" % (label, p.returncode, p.stderr.strip()))
     t.check(p.returncode == 1, "%s: exit status %d, expected 1" % (label, p.returncode))
     for w in expect_words:
@@ -53,7 +54,7 @@ def not_qmp_server(t):
 
     th = threading.Thread(target=serve, daemon=True)
     th.start()
-    p = vnumactl("show", "--qmp", path, check=False)
+    p = ctl(None, "show", "--qmp", path, check=False)
     print("-- http: rc=%d stderr=%s" % (p.returncode, p.stderr.strip()))
     t.check(p.returncode == 1, "http: exit status %d" % p.returncode)
     t.check(path in p.stderr, "http: error names the socket")

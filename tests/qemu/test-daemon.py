@@ -9,70 +9,11 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from qemu_guest import Failures, Guest, skip_without_qemu  # noqa: E402
-
-VNUMAD = os.environ.get("VNUMAD")
-VNUMACTL = os.environ.get("VNUMACTL")
-
-
-def ctl(sock, *args, user=None, check=True):
-    argv = [VNUMACTL, "--socket", sock] + list(args)
-    if user is not None:
-        argv = ["setpriv", "--reuid=%d" % user[0], "--regid=%d" % user[1], "--clear-groups"] + argv
-    p = subprocess.run(argv, capture_output=True, text=True, timeout=60)
-    if check and p.returncode != 0:
-        raise RuntimeError("vnumactl %s: %s" % (" ".join(args), p.stderr))
-    return p
-
-
-def wait_for(cond, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if cond():
-                return True
-        except (RuntimeError, ValueError, KeyError):
-            pass
-        time.sleep(0.2)
-    return False
-
-
-def status(sock):
-    return json.loads(ctl(sock, "--json", "status").stdout)
-
-
-class Daemon:
-    def __init__(self, workdir, *args, period_flag=True):
-        self.sock = os.path.join(workdir, "vnumad.sock")
-        self.log_path = os.path.join(workdir, "vnumad.log")
-        self.log = open(self.log_path, "w")
-        flags = ["--period", "200"] if period_flag else []  # a flag would override the config file
-        # --no-libvirt: only the test's own QEMUs, whatever domains the host's libvirtd runs.
-        self.proc = subprocess.Popen([VNUMAD, "--foreground", "--socket", self.sock, "--log-level", "debug",
-                                      "--no-libvirt"] +
-                                     flags + list(args),
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-        if not wait_for(lambda: os.path.exists(self.sock), 10):
-            raise RuntimeError("vnumad did not create its socket:\n" + self.text())
-
-    def text(self):
-        with open(self.log_path) as f:
-            return f.read()
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-        return self.proc.returncode
-
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from qemu_guest import Guest, skip_without_qemu  # noqa: E402
+from vnumatest import VNUMACTL, VNUMAD, Daemon, Failures, ctl, status, wait_for  # noqa: E402
 
 def two_cell_guest(name, workdir):
     return Guest(objects=["memory-backend-ram,id=m0,size=64M,prealloc=on",
@@ -100,7 +41,7 @@ def scenario_config_errors(t, work):
 def scenario_discovery_and_kill(t, work):
     qmp_dir = os.path.join(work, "qmp.d")
     os.makedirs(qmp_dir)
-    d = Daemon(work, "--qmp-dir", qmp_dir)
+    d = Daemon(work, period_ms=200, args=["--qmp-dir", qmp_dir])
     a_dir, b_dir = os.path.join(work, "a"), os.path.join(work, "b")
     os.makedirs(a_dir)
     os.makedirs(b_dir)
@@ -110,13 +51,13 @@ def scenario_discovery_and_kill(t, work):
             # Sockets appear in the watched directory after the daemon started.
             os.symlink(a.qmp_path, os.path.join(qmp_dir, "alpha.qmp"))
             os.symlink(b.qmp_path, os.path.join(qmp_dir, "beta.qmp"))
-            t.check(wait_for(lambda: len(status(d.sock)["vms"]) == 2), "both guests discovered: %s" % d.text()[-2000:])
+            t.check(wait_for(lambda: len(status(d.sock)["vms"]) == 2)[0], "both guests discovered: %s" % d.text()[-2000:])
             st = status(d.sock)
             names = sorted(v["name"] for v in st["vms"])
             t.check(names == ["alpha", "beta"], "names %s" % names)
             t.check(st["sampler"] in ("residency", "residency+hinting", "residency+soft-dirty"), "sampler %r" % st["sampler"])
             t.check(all(v["policy"]["mode"] == "auto" for v in st["vms"]), "default policy auto")
-            t.check(wait_for(lambda: all(v["locality_ratio"] == 1.0 for v in status(d.sock)["vms"])),
+            t.check(wait_for(lambda: all(v["locality_ratio"] == 1.0 for v in status(d.sock)["vms"]))[0],
                     "one-node host: locality 1.0 for both")
             doc = json.loads(ctl(d.sock, "--json", "show", "alpha").stdout)
             t.check([x["name"] for x in doc["domains"]] == ["alpha"], "show alpha")
@@ -134,13 +75,13 @@ def scenario_discovery_and_kill(t, work):
             # SIGKILL one QEMU: vnumad drops it, says so, and keeps serving the other.
             a.proc.kill()
             a.proc.wait()
-            t.check(wait_for(lambda: [v["name"] for v in status(d.sock)["vms"]] == ["beta"]),
+            t.check(wait_for(lambda: [v["name"] for v in status(d.sock)["vms"]] == ["beta"])[0],
                     "killed guest dropped, other kept: %s" % status(d.sock))
             t.check("alpha" in d.text() and ("gone" in d.text() or "exited" in d.text()),
                     "the drop is logged")
             t.check(d.proc.poll() is None, "vnumad still running")
             period = status(d.sock)["period"]
-            t.check(wait_for(lambda: status(d.sock)["period"] > period + 2), "periods keep running")
+            t.check(wait_for(lambda: status(d.sock)["period"] > period + 2)[0], "periods keep running")
     finally:
         rc = d.stop()
     t.check(rc == 0, "SIGTERM: exit status %s" % rc)
@@ -152,7 +93,7 @@ def scenario_access_and_reload(t, work):
     with open(conf, "w") as f:
         f.write("[daemon]\nperiod = 200ms\n")
     os.chmod(work, 0o755)  # like /run/vnumad: anyone may reach the socket; SO_PEERCRED decides
-    d = Daemon(work, "--config", conf, period_flag=False)
+    d = Daemon(work, args=["--config", conf])  # no --period: it would override the file
     try:
         p = ctl(d.sock, "status", user=(65534, 65534), check=False)
         t.check(p.returncode == 1 and "permission denied" in p.stderr and "65534" in p.stderr,
@@ -161,13 +102,13 @@ def scenario_access_and_reload(t, work):
         with open(conf, "w") as f:
             f.write("[daemon]\nperiod = 200ms\ncolour = blue\n")
         d.proc.send_signal(signal.SIGHUP)
-        t.check(wait_for(lambda: "Reload failed" in d.text()), "bad reload reported")
+        t.check(wait_for(lambda: "Reload failed" in d.text())[0], "bad reload reported")
         t.check("%s:3" % conf in d.text(), "bad reload names file:line")
         t.check(status(d.sock)["period_ms"] == 200, "still running with the old config")
         with open(conf, "w") as f:
             f.write("[daemon]\nperiod = 300ms\ndry-run = yes\n")
         d.proc.send_signal(signal.SIGHUP)
-        t.check(wait_for(lambda: status(d.sock)["period_ms"] == 300), "good reload applied: %s" % d.text()[-1500:])
+        t.check(wait_for(lambda: status(d.sock)["period_ms"] == 300)[0], "good reload applied: %s" % d.text()[-1500:])
         t.check(status(d.sock)["dry_run"] is True, "dry-run switched on by reload")
         p = ctl(d.sock, "rebalance", "nosuchvm", check=False)
         t.check(p.returncode == 1 and "nosuchvm" in p.stderr, "rebalance of an unknown VM fails clearly")
@@ -181,7 +122,7 @@ def scenario_read_group(t, work):
     with open(conf, "w") as f:
         f.write("[daemon]\nread-group = nogroup\n")
     os.chmod(work, 0o755)
-    d = Daemon(work, "--config", conf)
+    d = Daemon(work, period_ms=200, args=["--config", conf])
     try:
         p = ctl(d.sock, "--json", "status", user=(65534, 65534), check=False)
         t.check(p.returncode == 0 and json.loads(p.stdout)["vms"] == [], "read group may read: %r" % p.stderr)

@@ -7,7 +7,9 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from qemu_guest import Failures, Guest, numa_maps_present, read_maps, skip_without_qemu, vnumactl  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from qemu_guest import Guest, numa_maps_present, read_maps, skip_without_qemu  # noqa: E402
+from vnumatest import Failures, ctl  # noqa: E402
 
 MiB = 1 << 20
 
@@ -93,7 +95,7 @@ def check_domain(t, g, dom, expect):
 def scenario_mixed_backends(t):
     """3 uneven cells: ram (prealloc), memfd (lazy), CPU-less file cell (prealloc), plus a pc-dimm."""
     with _mixed() as g:
-        doc = json.loads(vnumactl("show", "--json", "--qmp", g.qmp_path).stdout)
+        doc = json.loads(ctl(None, "show", "--json", "--qmp", g.qmp_path).stdout)
         t.check(doc["version"] == 1, "JSON version")
         t.check(len(doc["domains"]) == 1, "one domain")
         dom = doc["domains"][0]
@@ -112,7 +114,7 @@ def scenario_mixed_backends(t):
         line = g.hmp("gpa2hva 0xc000000")
         t.check(("0x%x" % cells[1]["hva_ranges"][0]["start"]) in line, "gpa2hva %r" % line)
         # The table names every cell and the dimm.
-        table = vnumactl("show", "--qmp", g.qmp_path).stdout
+        table = ctl(None, "show", "--qmp", g.qmp_path).stdout
         for word in ("Domain mixed", "m0", "m1+", "dimm0", "memfd", "file", "Local %", "CPU", "Affinity"):
             t.check(word in table, "table lacks %r" % word)
 
@@ -140,7 +142,7 @@ def scenario_four_cells(t):
                numa=["node,nodeid=0,memdev=a,cpus=0", "node,nodeid=1,memdev=b,cpus=1-2",
                      "node,nodeid=2,memdev=c,cpus=3", "node,nodeid=3,memdev=d"],
                mem="320M", name=None) as g:
-        doc = json.loads(vnumactl("show", "--json", "--qmp", g.qmp_path).stdout)
+        doc = json.loads(ctl(None, "show", "--json", "--qmp", g.qmp_path).stdout)
         dom = doc["domains"][0]
         t.check(dom["name"] == "qmp", "a VM without -name is named after its socket: %r" % dom["name"])
         check_domain(t, g, dom, {
@@ -159,11 +161,11 @@ def scenario_two_sockets(t):
                mem="128M", name="left") as a, \
          Guest(objects=["memory-backend-ram,id=m0,size=32M"],
                numa=["node,nodeid=0,memdev=m0,cpus=0-1"], smp="2", mem="32M", name="right") as b:
-        p = vnumactl("show", "--json", "--qmp", a.qmp_path, "--qmp", b.qmp_path)
+        p = ctl(None, "show", "--json", "--qmp", a.qmp_path, "--qmp", b.qmp_path)
         doc = json.loads(p.stdout)
         t.check([d["name"] for d in doc["domains"]] == ["left", "right"], "two domains")
         t.check(doc["domains"][0]["locality_ratio"] == 1.0, "left locality 1.0 on one node")
-        p = vnumactl("show", "--json", "--qmp", a.qmp_path, "--qmp", "/nonexistent/qmp.sock", check=False)
+        p = ctl(None, "show", "--json", "--qmp", a.qmp_path, "--qmp", "/nonexistent/qmp.sock", check=False)
         t.check(p.returncode == 1, "a missing socket makes the exit status 1, got %d" % p.returncode)
         t.check("/nonexistent/qmp.sock" in p.stderr, "error names the socket: %r" % p.stderr)
         t.check(len(json.loads(p.stdout)["domains"]) == 1, "the reachable VM is still reported")
@@ -179,7 +181,7 @@ def scenario_split_below_above_4g(t):
         view = [v for v in mtree.split("FlatView #") if ' AS "memory",' in v][0]
         big_ranges = [l for l in view.splitlines() if l.rstrip().endswith(": big") or ": big @" in l]
         t.check(len(big_ranges) >= 2, "the 3 GiB backend is split in the guest: %s" % big_ranges)
-        doc = json.loads(vnumactl("show", "--json", "--qmp", g.qmp_path).stdout)
+        doc = json.loads(ctl(None, "show", "--json", "--qmp", g.qmp_path).stdout)
         check_domain(t, g, doc["domains"][0], {
             0: (3 << 30, {0}, "big", "ram", [("big", None)]),
             1: (64 * MiB, {1}, "small", "ram", [("small", None)]),

@@ -1,0 +1,134 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""What the Python tests share (tests/qemu, tests/libvirt, tests/bench): checks collected so one
+run reports all of them, vnumactl and vnumad as subprocesses, and polling.
+
+meson sets VNUMAD and VNUMACTL to the built programs."""
+import atexit
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+VNUMAD = os.environ.get("VNUMAD")
+VNUMACTL = os.environ.get("VNUMACTL")
+
+
+class Failures:
+    """Collects assertion failures so one run reports all of them."""
+
+    def __init__(self):
+        self.errors = []
+        self.checks = 0
+
+    def check(self, cond, msg):
+        self.checks += 1
+        print("%s: %s" % ("ok" if cond else "FAIL", msg))
+        if not cond:
+            self.errors.append(msg)
+        return cond
+
+    def done(self):
+        print("%d checks, %d failed" % (self.checks, len(self.errors)))
+        for e in self.errors:
+            print("  failed: " + e)
+        sys.exit(1 if self.errors else 0)
+
+
+def ctl(sock, *args, user=None, check=True, timeout=60):
+    """vnumactl [--socket SOCK] ARGS, as root or as user=(uid, gid)."""
+    argv = [VNUMACTL] + (["--socket", sock] if sock else []) + list(args)
+    if user is not None:
+        argv = ["setpriv", "--reuid=%d" % user[0], "--regid=%d" % user[1], "--clear-groups"] + argv
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    if check and p.returncode != 0:
+        raise RuntimeError("vnumactl %s (%d): %s" % (" ".join(args), p.returncode, p.stderr.strip()))
+    return p
+
+
+def status(sock):
+    return json.loads(ctl(sock, "--json", "status").stdout)
+
+
+def vm_of(st, name):
+    """The VM called name in a `vnumactl --json status` document, or None."""
+    for v in st["vms"]:
+        if v["name"] == name:
+            return v
+    return None
+
+
+def wait_for(cond, timeout=20.0, step=0.05):
+    """Polls cond() until it returns something true: (that value, seconds waited), or (None, seconds)
+    once timeout has passed. A cond that raises (vnumactl failing, a file not there yet) is false."""
+    start = time.monotonic()
+    while True:
+        try:
+            v = cond()
+            if v:
+                return v, time.monotonic() - start
+        except (RuntimeError, ValueError, KeyError, TypeError, FileNotFoundError, subprocess.TimeoutExpired):
+            pass
+        if time.monotonic() - start > timeout:
+            return None, time.monotonic() - start
+        time.sleep(step)
+
+
+class Daemon:
+    """vnumad in the foreground with a socket, log and (optionally) config of its own in workdir.
+
+    period_ms: --period (a flag wins over the config file; None leaves the period to the config).
+    config: text of a vnumad.conf (rewrite it with reconfigure()). libvirt_uri: manage that
+    libvirt's domains; without it, --no-libvirt (only the test's own QEMUs, whatever the host runs)."""
+
+    def __init__(self, workdir, tag="main", period_ms=None, args=(), config=None, libvirt_uri=None):
+        self.sock = os.path.join(workdir, "vnumad-%s.sock" % tag)
+        self.log_path = os.path.join(workdir, "vnumad-%s.log" % tag)
+        self.conf_path = os.path.join(workdir, "vnumad-%s.conf" % tag)
+        self.period_ms = period_ms
+        self.log = open(self.log_path, "w")
+        argv = [VNUMAD, "--foreground", "--socket", self.sock, "--log-level", "debug"]
+        argv += ["--libvirt-uri", libvirt_uri] if libvirt_uri else ["--no-libvirt"]
+        if period_ms is not None:
+            argv += ["--period", str(period_ms)]
+        if config is not None:
+            with open(self.conf_path, "w") as f:
+                f.write(config)
+            argv += ["--config", self.conf_path]
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(argv + list(args), stdout=self.log, stderr=subprocess.STDOUT)
+        wait_for(lambda: os.path.exists(self.sock) or self.proc.poll() is not None, 10)
+        if not os.path.exists(self.sock):
+            raise RuntimeError("vnumad did not create its socket:\n" + self.text())
+        self.sock_ready = time.monotonic()
+        atexit.register(self.stop)  # also when a signal ends the test
+
+    def text(self, since=0):
+        with open(self.log_path) as f:
+            return f.read()[since:]
+
+    def mark(self):
+        return len(self.text())
+
+    def reconfigure(self, config):
+        """Rewrites the config, SIGHUPs vnumad; True once it logged the reload."""
+        mark = self.mark()
+        with open(self.conf_path, "w") as f:
+            f.write(config)
+        self.proc.send_signal(signal.SIGHUP)
+        done, _ = wait_for(lambda: "Configuration reloaded" in self.text(mark), 10)
+        return done is not None
+
+    def stop(self):
+        if self.log.closed:
+            return self.proc.returncode
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode

@@ -4,11 +4,11 @@
 #include "vnuma/qemu/guest-query.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "vnuma/basic/error-message.h"
 #include "vnuma/basic/json-util.h"
 #include "vnuma/host/proc-maps.h"
 #include "vnuma/host/proc-task.h"
@@ -45,19 +45,8 @@ struct query_ctx {
         struct proc_maps *smaps;
 };
 
-_printf_(3, 4) static int fail(struct query_ctx *c, int r, const char *fmt, ...)
-{
-        va_list ap;
-        char *msg = NULL;
-
-        if (c->ret_error && !*c->ret_error) {
-                va_start(ap, fmt);
-                if (vasprintf(&msg, fmt, ap) >= 0)
-                        *c->ret_error = msg;
-                va_end(ap);
-        }
-        return r < 0 ? r : -EBADMSG;
-}
+/* Each step fails once and returns, so the message set here is the one the caller sees. */
+#define fail(c, r, ...) error_message((c)->ret_error, r, __VA_ARGS__)
 
 static int qmp_fail(struct query_ctx *c, int r)
 {
@@ -605,8 +594,8 @@ int guest_model_query(struct qmp_client *qmp, const char *procfs_root, struct gu
                 r = query_threads(&c);
         if (r >= 0)
                 *ret = TAKE_PTR(c.m);
-        else if (r == -ENOMEM)
-                fail(&c, r, "out of memory");
+        else if (r == -ENOMEM && ret_error && !*ret_error)
+                fail(&c, r, "out of memory"); /* a step's own message says more */
         ctx_done(&c);
         return r;
 }

@@ -17,63 +17,6 @@
 #include "vnuma/host/proc-task.h"
 #include "vnuma/model/snapshot.h"
 
-static int vm_state_init(struct actuator_vm_state *st, uint64_t id, const struct guest_model *m)
-{
-        unsigned n = m->n_cells;
-
-        *st = (struct actuator_vm_state){.id = id, .n_cells = n};
-        st->cell_ids = calloc(MAX(n, 1u), sizeof(*st->cell_ids));
-        st->restricted = calloc(MAX(n, 1u), sizeof(*st->restricted));
-        st->nodes = calloc(MAX(n, 1u), sizeof(*st->nodes));
-        if (!st->cell_ids || !st->restricted || !st->nodes) {
-                actuator_vm_state_done(st);
-                return -ENOMEM;
-        }
-        for (unsigned i = 0; i < n; i++)
-                st->cell_ids[i] = m->cells[i].id;
-        return 0;
-}
-
-/* The state of a VM, made on first use. A model whose cells changed (hotplug) starts over, but
- * keeps the cgroup it is in. */
-static int vm_state_get(struct actuator *a, uint64_t id, const struct guest_model *m,
-                        struct actuator_vm_state **ret)
-{
-        struct actuator_vm_state *st = NULL, fresh;
-        int r;
-
-        for (size_t i = 0; i < a->n_vms && !st; i++)
-                if (a->vms[i].id == id)
-                        st = &a->vms[i];
-        if (st) {
-                bool same = st->n_cells == m->n_cells;
-
-                for (unsigned i = 0; same && i < m->n_cells; i++)
-                        same = st->cell_ids[i] == m->cells[i].id;
-                if (same) {
-                        *ret = st;
-                        return 0;
-                }
-                r = vm_state_init(&fresh, id, m);
-                if (r < 0)
-                        return r;
-                fresh.cgroup = TAKE_PTR(st->cgroup);
-                actuator_vm_state_done(st);
-                *st = fresh;
-                *ret = st;
-                return 0;
-        }
-        st = reallocarray(a->vms, a->n_vms + 1, sizeof(*a->vms));
-        if (!st)
-                return -ENOMEM;
-        a->vms = st;
-        r = vm_state_init(&a->vms[a->n_vms], id, m);
-        if (r < 0)
-                return r;
-        *ret = &a->vms[a->n_vms++];
-        return 0;
-}
-
 /* The cgroup leaf for a VM: its name with anything a cgroup path should not hold replaced. */
 static int vm_cgroup_path(const struct actuator *a, const struct actuator_vm *vm, char **ret)
 {
@@ -169,7 +112,7 @@ int actuator_region_policy(struct actuator *a, const struct snapshot *s, const s
                         idset_add(&nodes, s->host.node[pos].id);
         if (restricted && idset_is_empty(&nodes))
                 return -EINVAL;
-        r = vm_state_get(a, vm->id, m, &st);
+        r = actuator_vm_state_get(a, vm->id, m, &st);
         if (r < 0)
                 return r;
         r = vm_cgroup_path(a, vm, &path);

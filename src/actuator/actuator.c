@@ -74,22 +74,11 @@ int actuator_new(const struct actuator_config *cfg, struct actuator **ret)
         return 0;
 }
 
-void actuator_vm_state_done(struct actuator_vm_state *st)
-{
-        free(st->cgroup);
-        free(st->cell_ids);
-        free(st->restricted);
-        free(st->nodes);
-        *st = (struct actuator_vm_state){};
-}
-
 struct actuator *actuator_free(struct actuator *a)
 {
         if (!a)
                 return NULL;
-        for (size_t i = 0; i < a->n_vms; i++)
-                actuator_vm_state_done(&a->vms[i]);
-        free(a->vms);
+        actuator_vm_states_free(a);
         free(a->lines);
         free(a->procfs_root);
         free(a->sysfs_root);
@@ -162,20 +151,15 @@ int actuator_apply(struct actuator *a, const struct snapshot *s, const struct ac
 
 int actuator_forget_vm(struct actuator *a, uint64_t vm_id)
 {
+        struct actuator_vm_state *st = actuator_vm_state_find(a, vm_id);
         int r = 0;
 
-        for (size_t i = 0; i < a->n_vms; i++) {
-                struct actuator_vm_state *st = &a->vms[i];
-
-                if (st->id != vm_id)
-                        continue;
-                if (st->cgroup && !actuator_dry(a))
-                        r = cpuset_cgroup_remove(st->cgroup);
-                actuator_vm_state_done(st);
-                a->vms[i] = a->vms[--a->n_vms];
-                return r;
-        }
-        return 0;
+        if (!st)
+                return 0;
+        if (st->cgroup && !actuator_dry(a))
+                r = cpuset_cgroup_remove(st->cgroup);
+        actuator_vm_state_remove(a, st);
+        return r;
 }
 
 size_t actuator_recorded(const struct actuator *a, const char **lines, size_t n)

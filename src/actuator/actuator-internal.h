@@ -6,13 +6,7 @@
 
 #include "actuator-state.h"
 
-static inline bool actuator_dry(const struct actuator *a)
-{
-        return a->kind == ACTUATOR_DRY_RUN;
-}
-
-/* Each handler writes one line saying what it did (or, dry, would do) into line, and returns
- * like actuator_apply. */
+/* Each handler writes one line saying what it did into line, and returns like actuator_apply. */
 int actuator_pin(struct actuator *a, const struct action *act, const struct guest_model *m,
                  struct actuator_result *res, char *line, size_t size);
 int actuator_migrate(struct actuator *a, const struct action *act, const struct guest_model *m,
@@ -20,3 +14,25 @@ int actuator_migrate(struct actuator *a, const struct action *act, const struct 
 int actuator_region_policy(struct actuator *a, const struct snapshot *s, const struct action *act,
                            const struct actuator_vm *vm, struct actuator_result *res, char *line,
                            size_t size);
+
+/* A region policy worked out from the action and the VM's state, before any I/O: what
+ * actuator_region_policy then enforces and remembers. Tests read it to check the node ids and the
+ * cgroup without touching a real cgroup. */
+struct region_plan {
+        struct actuator_vm_state *st; /* the VM's; valid until the next plan */
+        unsigned cell;                /* index into the model's and the state's cells */
+        bool restricted;              /* bind/interleave: the cell is limited to nodes */
+        struct idset nodes;           /* its kernel node ids, from the snapshot's positions */
+        bool open;                    /* some cell is unrestricted: the cgroup gets the parent's nodes */
+        struct idset mems;            /* otherwise the union of the cells' nodes */
+        bool needs_cgroup;            /* false while nothing is restricted and the VM never moved */
+        char *cgroup;                 /* PARENT/LEAF, the leaf made from the VM's name */
+};
+
+/* Writes the line actuator_region_policy records, and returns like it; no I/O (it may make the
+ * VM's state). */
+int actuator_region_plan(struct actuator *a, const struct snapshot *s, const struct action *act,
+                         const struct actuator_vm *vm, struct region_plan *ret, char *line, size_t size);
+void actuator_region_plan_done(struct region_plan *p);
+/* The plan was carried out: the VM's state takes the cell's restriction. */
+void actuator_region_remember(const struct region_plan *p);

@@ -256,7 +256,7 @@ int actuator_migrate(struct actuator *a, const struct action *act, const struct 
                  ", %zu range%s) -> node %d",
                  act->bytes, act->offset, total_pages, n_spans ? spans[0].start : 0, n_spans,
                  n_spans == 1 ? "" : "s", act->node_id);
-        if (actuator_dry(a) || total_pages == 0)
+        if (total_pages == 0)
                 return 0;
 
         max_batch = MIN(total_pages, (uint64_t)a->batch_pages);

@@ -157,9 +157,6 @@ int actuator_pin(struct actuator *a, const struct action *act, const struct gues
                 if (r < 0)
                         return r;
         }
-        if (actuator_dry(a))
-                return 0;
-
         CPU_ZERO(&mask);
         IDSET_FOREACH (cpu, &act->cpus)
                 CPU_SET(cpu, &mask);

@@ -86,16 +86,13 @@ static int enforce(struct actuator *a, pid_t pid, const char *path, const struct
         return 0;
 }
 
-int actuator_region_policy(struct actuator *a, const struct snapshot *s, const struct action *act,
-                           const struct actuator_vm *vm, struct actuator_result *res, char *line,
-                           size_t size)
+int actuator_region_plan(struct actuator *a, const struct snapshot *s, const struct action *act,
+                         const struct actuator_vm *vm, struct region_plan *ret, char *line, size_t size)
 {
         const struct guest_model *m = vm->model;
-        struct actuator_vm_state *st;
-        _cleanup_free_ char *path = NULL;
-        struct idset nodes = IDSET_EMPTY, mems;
+        _cleanup_free_ char *cgroup = NULL;
+        struct region_plan p = {.nodes = IDSET_EMPTY};
         char mems_text[128];
-        bool restricted, open;
         int ci, r;
 
         snprintf(line, size, "%s over node mask 0x%" PRIx32,
@@ -105,52 +102,85 @@ int actuator_region_policy(struct actuator *a, const struct snapshot *s, const s
                 return -ENOENT;
         if (!s || act->region_policy < 0 || act->region_policy >= _REGION_POLICY_MAX)
                 return -EINVAL;
-        restricted =
+        p.cell = (unsigned)ci;
+        p.restricted =
                 act->region_policy == REGION_POLICY_BIND || act->region_policy == REGION_POLICY_INTERLEAVE;
         for (unsigned pos = 0; pos < s->host.n_nodes; pos++)
                 if (NODEMASK_TEST(act->node_mask, pos))
-                        idset_add(&nodes, s->host.node[pos].id);
-        if (restricted && idset_is_empty(&nodes))
+                        idset_add(&p.nodes, s->host.node[pos].id);
+        if (p.restricted && idset_is_empty(&p.nodes))
                 return -EINVAL;
-        r = actuator_vm_state_get(a, vm->id, m, &st);
+        r = actuator_vm_state_get(a, vm->id, m, &p.st);
         if (r < 0)
                 return r;
-        r = vm_cgroup_path(a, vm, &path);
+        r = vm_cgroup_path(a, vm, &cgroup);
         if (r < 0)
                 return r;
-        union_nodes(st, (unsigned)ci, restricted, &nodes, &mems, &open);
-        if (idset_format(&mems, mems_text, sizeof(mems_text)) < 0)
+        union_nodes(p.st, p.cell, p.restricted, &p.nodes, &p.mems, &p.open);
+        /* Nothing restricted and never moved: no cgroup at all. */
+        p.needs_cgroup = !p.open || p.st->cgroup;
+        if (idset_format(&p.mems, mems_text, sizeof(mems_text)) < 0)
                 snprintf(mems_text, sizeof(mems_text), "(long list)");
 
-        if (open && !st->cgroup) {
-                /* Nothing restricted and never moved: no cgroup at all. */
+        if (!p.needs_cgroup)
                 snprintf(line, size, "%s: cell %d unrestricted, VM needs no cpuset",
                          strna(region_policy_to_string(act->region_policy)), act->cell);
-        } else {
-                snprintf(line, size, "cgroup %s cpuset.mems=%s", path, open ? "(the parent's)" : mems_text);
-                if (!actuator_dry(a)) {
-                        if (open) {
-                                _cleanup_free_ char *parent = strdup(a->cgroup_parent);
+        else
+                snprintf(line, size, "cgroup %s cpuset.mems=%s", cgroup,
+                         p.open ? "(the parent's)" : mems_text);
+        p.cgroup = TAKE_PTR(cgroup);
+        *ret = p;
+        return 0;
+}
 
-                                if (!parent)
-                                        return -ENOMEM;
-                                r = cpuset_cgroup_get_effective(parent, NULL, &mems);
-                                if (r == -ENOENT) /* vnumad.slice gone: the hierarchy root's */
-                                        r = cpuset_cgroup_get_effective("", NULL, &mems);
-                                if (r < 0)
-                                        return r;
-                        }
-                        r = enforce(a, m->pid, path, &mems, res);
-                        if (r < 0)
-                                return r;
-                        if (!st->cgroup) {
-                                st->cgroup = strdup(path);
-                                if (!st->cgroup)
-                                        return -ENOMEM;
-                        }
-                }
+void actuator_region_plan_done(struct region_plan *p)
+{
+        free(p->cgroup);
+        p->cgroup = NULL;
+}
+
+void actuator_region_remember(const struct region_plan *p)
+{
+        p->st->restricted[p->cell] = p->restricted;
+        p->st->nodes[p->cell] = p->restricted ? p->nodes : IDSET_EMPTY;
+}
+
+/* The VM's cgroup gets the plan's nodes (the parent's, when open) and all its threads. */
+static int apply_plan(struct actuator *a, pid_t pid, struct region_plan *p, struct actuator_result *res)
+{
+        struct idset mems = p->mems;
+        int r;
+
+        if (p->open) {
+                r = cpuset_cgroup_get_effective(a->cgroup_parent, NULL, &mems);
+                if (r == -ENOENT) /* vnumad.slice gone: the hierarchy root's */
+                        r = cpuset_cgroup_get_effective("", NULL, &mems);
+                if (r < 0)
+                        return r;
         }
-        st->restricted[ci] = restricted;
-        st->nodes[ci] = restricted ? nodes : IDSET_EMPTY;
+        r = enforce(a, pid, p->cgroup, &mems, res);
+        if (r < 0)
+                return r;
+        if (!p->st->cgroup)
+                p->st->cgroup = TAKE_PTR(p->cgroup);
+        return 0;
+}
+
+int actuator_region_policy(struct actuator *a, const struct snapshot *s, const struct action *act,
+                           const struct actuator_vm *vm, struct actuator_result *res, char *line,
+                           size_t size)
+{
+        _cleanup_(actuator_region_plan_done) struct region_plan p = {};
+        int r;
+
+        r = actuator_region_plan(a, s, act, vm, &p, line, size);
+        if (r < 0)
+                return r;
+        if (p.needs_cgroup) {
+                r = apply_plan(a, vm->model->pid, &p, res);
+                if (r < 0)
+                        return r;
+        }
+        actuator_region_remember(&p);
         return 0;
 }

@@ -11,7 +11,6 @@
 
 static const char *const actuator_kind_table[_ACTUATOR_KIND_MAX] = {
         [ACTUATOR_DIRECT] = "direct",
-        [ACTUATOR_DRY_RUN] = "dry-run",
 };
 
 const char *actuator_kind_to_string(enum actuator_kind k)
@@ -101,9 +100,8 @@ static void record(struct actuator *a, const struct action *act, const char *wha
                 snprintf(outcome, sizeof(outcome), "error: %s", strerror(-r));
         else
                 snprintf(outcome, sizeof(outcome), "%s", r > 0 ? "partial" : "ok");
-        snprintf(dst, ACTUATOR_LINE_MAX, "%s%s vm %" PRIu64 " cell %d: %s: %s",
-                 actuator_dry(a) ? "dry-run: " : "", strna(action_type_to_string(act->type)), act->vm_id,
-                 act->cell, what, outcome);
+        snprintf(dst, ACTUATOR_LINE_MAX, "%s vm %" PRIu64 " cell %d: %s: %s",
+                 strna(action_type_to_string(act->type)), act->vm_id, act->cell, what, outcome);
         a->next = (a->next + 1) % a->keep;
         if (a->n_kept < a->keep)
                 a->n_kept++;
@@ -156,7 +154,7 @@ int actuator_forget_vm(struct actuator *a, uint64_t vm_id)
 
         if (!st)
                 return 0;
-        if (st->cgroup && !actuator_dry(a))
+        if (st->cgroup)
                 r = cpuset_cgroup_remove(st->cgroup);
         actuator_vm_state_remove(a, st);
         return r;

@@ -309,8 +309,6 @@ int daemon_libvirt_apply(struct daemon *d, struct managed_vm *vm, const struct s
         switch (a->type) {
         case ACTION_PIN_VCPUS:
         case ACTION_PIN_EMULATOR:
-                if (d->config->dry_run)
-                        return 1; /* the dry-run actuator records it */
                 if (!vm->dom)
                         return -ENOTCONN;
                 r = libvirt_actuator_apply(vm->dom, a, vm->model, res, &error);
@@ -322,8 +320,6 @@ int daemon_libvirt_apply(struct daemon *d, struct managed_vm *vm, const struct s
                 int n = 0, max = 0;
                 char set[256];
 
-                if (d->config->dry_run)
-                        return 1;
                 if (!vm->dom)
                         return -ENOTCONN;
                 r = region_nodeset(vm, s, a, set, sizeof(set));

@@ -215,7 +215,6 @@ int daemon_build_actuator(struct daemon *d)
         struct actuator_config ac;
 
         actuator_config_init(&ac);
-        ac.kind = d->config->dry_run ? ACTUATOR_DRY_RUN : ACTUATOR_DIRECT;
         ac.procfs_root = d->args.procfs_root;
         ac.sysfs_root = d->args.sysfs_root;
 

@@ -41,7 +41,8 @@ static void reload(struct daemon *d)
         for (size_t i = 0; i < d->vms.n_vms; i++)
                 daemon_update_policy(d, d->vms.vms[i]);
         event_loop_update_timer(d->period_timer, (int)d->config->period_ms);
-        if (dry_run_changed && (daemon_build_actuator(d) < 0 || daemon_build_engine(d) < 0))
+        /* Dry run is the engine's switch alone; a new engine also starts from a clean state. */
+        if (dry_run_changed && daemon_build_engine(d) < 0)
                 log_error("Could not switch dry-run mode; keeping going with the old engine.");
         d->rescan = true;
         log_info("Configuration reloaded (%zu VMs, period %" PRIu64 " ms%s).", d->vms.n_vms,

@@ -3,15 +3,16 @@
 
 /* Actuators: carry out one planned action on one QEMU process.
  *
- * - direct: sched_setaffinity(2) for pins, move_pages(2) for migrations, and a cpuset cgroup that
- *   vnumad owns (src/host/cgroup-cpuset.c, through libcgroup) for region policies, since QEMU cannot
- *   change a memory backend's mbind policy once the backend exists.
- * - dry-run: resolves the action against the guest model exactly like direct (so a range past a
- *   cell's end still fails), changes nothing, and records the line it would have acted on.
+ * - direct (the one kind): sched_setaffinity(2) for pins, move_pages(2) for migrations, and a
+ *   cpuset cgroup that vnumad owns (src/host/cgroup-cpuset.c, through libcgroup) for region
+ *   policies, since QEMU cannot change a memory backend's mbind policy once the backend exists.
  *
- * Both kinds keep the last few action lines (actuator_recorded) for the daemon, `--dry-run` and
- * tests. The engine adapter looks up the guest model of act->vm_id and calls actuator_apply; the
- * actuator never logs above debug, the caller logs once. */
+ * Dry runs are not the actuator's business: under the engine's dry-run switch
+ * (engine_config.dry_run) nothing is applied, so the actuator is never called.
+ *
+ * The actuator keeps the last few action lines (actuator_recorded) for the daemon and tests. The
+ * engine adapter looks up the guest model of act->vm_id and calls actuator_apply; the actuator
+ * never logs above debug, the caller logs once. */
 
 #include <stddef.h>
 #include <stdint.h>
@@ -25,7 +26,6 @@ struct snapshot;
 
 enum actuator_kind {
         ACTUATOR_DIRECT,
-        ACTUATOR_DRY_RUN,
         _ACTUATOR_KIND_MAX,
         _ACTUATOR_KIND_INVALID = -EINVAL,
 };
@@ -127,8 +127,8 @@ int actuator_apply(struct actuator *a, const struct snapshot *s, const struct ac
 int actuator_forget_vm(struct actuator *a, uint64_t vm_id);
 
 /* The newest min(n, kept) recorded action lines, oldest of them first: fills that many pointers
- * (valid until the next apply) and returns the count. Every apply records one line, prefixed "dry-run: " on
- * a dry-run actuator; a failed apply records its error. */
+ * (valid until the next apply) and returns the count. Every apply records one line; a failed apply records
+ * its error. */
 size_t actuator_recorded(const struct actuator *a, const char **lines, size_t n);
 /* Lines recorded since actuator_new, including those no longer kept. */
 uint64_t actuator_recorded_total(const struct actuator *a);

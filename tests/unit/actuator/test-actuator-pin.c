@@ -59,13 +59,12 @@ static struct action pin_action(enum action_type type, const int *vcpus, size_t 
         return a;
 }
 
-static struct actuator *new_actuator(enum actuator_kind kind, const char *sysfs_root)
+static struct actuator *new_actuator(const char *sysfs_root)
 {
         struct actuator_config cfg;
         struct actuator *a = NULL;
 
         actuator_config_init(&cfg);
-        cfg.kind = kind;
         cfg.sysfs_root = sysfs_root;
         ck_assert_int_eq(actuator_new(&cfg, &a), 0);
         return a;
@@ -74,7 +73,7 @@ static struct actuator *new_actuator(enum actuator_kind kind, const char *sysfs_
 START_TEST(test_pin_vcpus_first_and_last_cpu)
 {
         struct pin_env e;
-        _cleanup_(actuator_freep) struct actuator *a = new_actuator(ACTUATOR_DIRECT, NULL);
+        _cleanup_(actuator_freep) struct actuator *a = new_actuator(NULL);
         const int vcpus[] = {0, 1};
         struct actuator_result res;
         struct action act;
@@ -112,7 +111,7 @@ END_TEST
 START_TEST(test_pin_offline_cpu_changes_nothing)
 {
         struct pin_env e;
-        _cleanup_(actuator_freep) struct actuator *a = new_actuator(ACTUATOR_DIRECT, NULL);
+        _cleanup_(actuator_freep) struct actuator *a = new_actuator(NULL);
         const int vcpus[] = {0, 1};
         struct actuator_result res;
         struct action act;
@@ -154,7 +153,7 @@ START_TEST(test_pin_online_from_sysfs_root)
         ck_assert_int_eq(write(fd, "0\n", 2), 2);
         close(fd);
 
-        struct actuator *a = new_actuator(ACTUATOR_DIRECT, root);
+        struct actuator *a = new_actuator(root);
         env_start(&e);
         act = pin_action(ACTION_PIN_VCPUS, vcpus, 1, 1);
         ck_assert_int_eq(actuator_apply(a, NULL, &act, &e.vm, NULL), -EINVAL);
@@ -177,7 +176,7 @@ END_TEST
 START_TEST(test_pin_exited_thread_is_esrch)
 {
         struct pin_env e;
-        _cleanup_(actuator_freep) struct actuator *a = new_actuator(ACTUATOR_DIRECT, NULL);
+        _cleanup_(actuator_freep) struct actuator *a = new_actuator(NULL);
         const int vcpus[] = {0, 2};
         struct actuator_result res;
         struct action act;
@@ -196,7 +195,7 @@ END_TEST
 START_TEST(test_pin_unknown_vcpu_is_enoent)
 {
         struct pin_env e;
-        _cleanup_(actuator_freep) struct actuator *a = new_actuator(ACTUATOR_DIRECT, NULL);
+        _cleanup_(actuator_freep) struct actuator *a = new_actuator(NULL);
         const int vcpus[] = {0, 9};
         struct action act;
 
@@ -228,7 +227,7 @@ static int fail_second_setaffinity(pid_t tid, const cpu_set_t *mask)
 START_TEST(test_pin_failure_restores_earlier_threads)
 {
         struct pin_env e;
-        _cleanup_(actuator_freep) struct actuator *a = new_actuator(ACTUATOR_DIRECT, NULL);
+        _cleanup_(actuator_freep) struct actuator *a = new_actuator(NULL);
         const int vcpus[] = {0, 1, 2};
         struct idset before0;
         struct action act;
@@ -257,7 +256,7 @@ END_TEST
 START_TEST(test_pin_emulator_threads)
 {
         struct pin_env e;
-        _cleanup_(actuator_freep) struct actuator *a = new_actuator(ACTUATOR_DIRECT, NULL);
+        _cleanup_(actuator_freep) struct actuator *a = new_actuator(NULL);
         struct actuator_result res;
         struct action act;
         int cpu;
@@ -283,31 +282,6 @@ START_TEST(test_pin_emulator_threads)
 }
 END_TEST
 
-START_TEST(test_pin_dry_run_changes_nothing)
-{
-        struct pin_env e;
-        _cleanup_(actuator_freep) struct actuator *a = new_actuator(ACTUATOR_DRY_RUN, NULL);
-        const int vcpus[] = {0, 1};
-        struct actuator_result res;
-        struct action act;
-        const char *line;
-
-        env_start(&e);
-        act = pin_action(ACTION_PIN_VCPUS, vcpus, 2, idset_next(&e.online, 0));
-        ck_assert_int_eq(actuator_apply(a, NULL, &act, &e.vm, &res), 0);
-        ck_assert_uint_eq(res.threads_pinned, 0);
-        struct idset got = test_affinity(e.t[0].tid);
-        ck_assert(idset_equal(&got, &e.online));
-        ck_assert_uint_eq(actuator_recorded(a, &line, 1), 1);
-        ck_assert_ptr_nonnull(strstr(line, "dry-run: pin-vcpus vm 7 cell 0: threads "));
-        /* Dry-run still checks: a gone thread fails the same way. */
-        test_thread_stop(&e.t[1]);
-        ck_assert_int_eq(actuator_apply(a, NULL, &act, &e.vm, &res), -ESRCH);
-        env_stop(&e);
-}
-END_TEST
-
 TEST_MAIN("actuator-pin", test_pin_vcpus_first_and_last_cpu, test_pin_offline_cpu_changes_nothing,
           test_pin_online_from_sysfs_root, test_pin_exited_thread_is_esrch, test_pin_unknown_vcpu_is_enoent,
-          test_pin_failure_restores_earlier_threads, test_pin_emulator_threads,
-          test_pin_dry_run_changes_nothing)
+          test_pin_failure_restores_earlier_threads, test_pin_emulator_threads)

@@ -1,20 +1,20 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The actuator's frame: kinds, config, the record ring, set-home, model checks, and a dry-run
- * region policy (positions -> kernel ids, the VM's cgroup name), none of which does I/O. */
+/* The actuator's frame: kinds, config, the record ring, set-home, model checks, and a region
+ * policy worked out up to its cgroup (positions -> kernel ids, the VM's cgroup name), none of which
+ * does I/O. */
 #include <check.h>
 #include <string.h>
 
 #include "../test-util.h"
-#include "vnuma/actuator/actuator.h"
+#include "actuator-internal.h"
 #include "vnuma/model/snapshot.h"
 
-static struct actuator *new_actuator(enum actuator_kind kind, unsigned keep)
+static struct actuator *new_actuator(unsigned keep)
 {
         struct actuator_config cfg;
         struct actuator *a = NULL;
 
         actuator_config_init(&cfg);
-        cfg.kind = kind;
         cfg.record_keep = keep;
         ck_assert_int_eq(actuator_new(&cfg, &a), 0);
         return a;
@@ -26,9 +26,8 @@ START_TEST(test_kind_strings_and_config)
         struct actuator *a = (struct actuator *)0x1;
 
         ck_assert_str_eq(actuator_kind_to_string(ACTUATOR_DIRECT), "direct");
-        ck_assert_str_eq(actuator_kind_to_string(ACTUATOR_DRY_RUN), "dry-run");
         ck_assert_ptr_null(actuator_kind_to_string(_ACTUATOR_KIND_MAX));
-        ck_assert_int_eq(actuator_kind_from_string("dry-run"), ACTUATOR_DRY_RUN);
+        ck_assert_int_eq(actuator_kind_from_string("dry-run"), -EINVAL); /* the engine's switch */
         ck_assert_int_eq(actuator_kind_from_string("direct"), ACTUATOR_DIRECT);
         ck_assert_int_eq(actuator_kind_from_string("libvirt"), -EINVAL);
         ck_assert_int_eq(actuator_kind_from_string(NULL), -EINVAL);
@@ -54,7 +53,7 @@ static struct guest_model one_cell_model(struct guest_cell *cell)
 
 START_TEST(test_set_home_is_bookkeeping_and_ring_keeps_newest)
 {
-        _cleanup_(actuator_freep) struct actuator *a = new_actuator(ACTUATOR_DIRECT, 3);
+        _cleanup_(actuator_freep) struct actuator *a = new_actuator(3);
         struct guest_cell cell;
         struct guest_model m = one_cell_model(&cell);
         struct actuator_vm vm = {.id = 5, .model = &m};
@@ -81,7 +80,7 @@ END_TEST
 
 START_TEST(test_model_mismatch_is_einval)
 {
-        _cleanup_(actuator_freep) struct actuator *a = new_actuator(ACTUATOR_DIRECT, 0);
+        _cleanup_(actuator_freep) struct actuator *a = new_actuator(0);
         struct guest_cell cell;
         struct guest_model m = one_cell_model(&cell);
         struct actuator_vm vm = {.id = 5, .model = &m};
@@ -104,18 +103,22 @@ START_TEST(test_model_mismatch_is_einval)
 END_TEST
 
 /* Node positions map to kernel ids through the snapshot (sparse ids here), and the VM's name
- * becomes a safe cgroup leaf. Dry-run creates nothing. */
-START_TEST(test_dry_run_region_policy)
+ * becomes a safe cgroup leaf. What needs a cgroup is only planned here: test-cgroup-cpuset acts on
+ * real ones. */
+START_TEST(test_region_policy_plan)
 {
-        _cleanup_(actuator_freep) struct actuator *a = new_actuator(ACTUATOR_DRY_RUN, 0);
+        _cleanup_(actuator_freep) struct actuator *a = new_actuator(0);
         _cleanup_(snapshot_freep) struct snapshot *s = NULL;
+        _cleanup_(actuator_region_plan_done) struct region_plan p = {};
         struct guest_cell cells[2] = {{.id = 0}, {.id = 1}};
         struct guest_model m = {.name = (char *)".hidden/vm", .pid = getpid(), .n_cells = 2, .cells = cells};
         struct actuator_vm vm = {.id = 9, .model = &m};
         struct action act = {
                 .type = ACTION_SET_REGION_POLICY, .vm_id = 9, .region_policy = REGION_POLICY_BIND};
         struct actuator_result res;
+        struct idset want = IDSET_EMPTY;
         const char *line;
+        char what[ACTUATOR_LINE_MAX];
 
         ck_assert_int_eq(snapshot_new(1, &s), 0);
         s->host.n_nodes = 3;
@@ -123,35 +126,38 @@ START_TEST(test_dry_run_region_policy)
         s->host.node[1].id = 2;
         s->host.node[2].id = 5;
 
+        /* Cell 1 is still unrestricted: the VM needs no cpuset, so applying does no I/O. */
         act.cell = 0;
         act.node_mask = 0x2; /* position 1 = node 2 */
         ck_assert_int_eq(actuator_apply(a, s, &act, &vm, &res), 0);
+        ck_assert_uint_eq(res.threads_moved, 0);
         ck_assert_uint_eq(actuator_recorded(a, &line, 1), 1);
         ck_assert_str_eq(line,
-                         "dry-run: set-region-policy vm 9 cell 0: bind: cell 0 unrestricted, VM needs no "
-                         "cpuset: ok");
+                         "set-region-policy vm 9 cell 0: bind: cell 0 unrestricted, VM needs no cpuset: ok");
 
         act.cell = 1;
         act.node_mask = 0x4; /* position 2 = node 5 */
-        ck_assert_int_eq(actuator_apply(a, s, &act, &vm, &res), 0);
-        ck_assert_uint_eq(res.threads_moved, 0);
-        ck_assert_uint_eq(actuator_recorded(a, &line, 1), 1);
-        ck_assert_str_eq(line, "dry-run: set-region-policy vm 9 cell 1: cgroup vnumad.slice/_hidden_vm "
-                               "cpuset.mems=2,5: ok");
+        ck_assert_int_eq(actuator_region_plan(a, s, &act, &vm, &p, what, sizeof(what)), 0);
+        ck_assert(p.needs_cgroup);
+        ck_assert_str_eq(what, "cgroup vnumad.slice/_hidden_vm cpuset.mems=2,5");
+        ck_assert_str_eq(p.cgroup, "vnumad.slice/_hidden_vm");
+        idset_add(&want, 5);
+        ck_assert(idset_equal(&p.nodes, &want));
+        actuator_region_remember(&p);
+        actuator_region_plan_done(&p);
 
-        /* Preferred lifts cell 0's restriction; interleave over positions 0-1 is nodes 0 and 2. */
+        /* Interleave over positions 0-1 is nodes 0 and 2; with cell 1's 5 that is 0,2,5. */
         act.cell = 0;
         act.region_policy = REGION_POLICY_INTERLEAVE;
         act.node_mask = 0x3;
-        ck_assert_int_eq(actuator_apply(a, s, &act, &vm, &res), 0);
-        ck_assert_uint_eq(actuator_recorded(a, &line, 1), 1);
-        ck_assert_ptr_nonnull(strstr(line, "cpuset.mems=0,2,5: ok"));
+        ck_assert_int_eq(actuator_region_plan(a, s, &act, &vm, &p, what, sizeof(what)), 0);
+        ck_assert_ptr_nonnull(strstr(what, "cpuset.mems=0,2,5"));
+        actuator_region_plan_done(&p);
 
         /* An explicit name wins over the model's. */
         vm.name = "guest-1";
-        ck_assert_int_eq(actuator_apply(a, s, &act, &vm, &res), 0);
-        ck_assert_uint_eq(actuator_recorded(a, &line, 1), 1);
-        ck_assert_ptr_nonnull(strstr(line, "cgroup vnumad.slice/guest-1 "));
+        ck_assert_int_eq(actuator_region_plan(a, s, &act, &vm, &p, what, sizeof(what)), 0);
+        ck_assert_ptr_nonnull(strstr(what, "cgroup vnumad.slice/guest-1 "));
 
         act.node_mask = 0x8; /* position 3 is not a node of this host */
         ck_assert_int_eq(actuator_apply(a, s, &act, &vm, &res), -EINVAL);
@@ -160,6 +166,5 @@ START_TEST(test_dry_run_region_policy)
 }
 END_TEST
 
-TEST_MAIN("actuator-dry-run", test_kind_strings_and_config,
-          test_set_home_is_bookkeeping_and_ring_keeps_newest, test_model_mismatch_is_einval,
-          test_dry_run_region_policy)
+TEST_MAIN("actuator", test_kind_strings_and_config, test_set_home_is_bookkeeping_and_ring_keeps_newest,
+          test_model_mismatch_is_einval, test_region_policy_plan)

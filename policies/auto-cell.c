@@ -5,6 +5,7 @@
  * fewest, closest nodes. */
 #include "vnuma/policies/policy-rules.h"
 
+#include "auto-fit.h"
 #include "auto-internal.h"
 
 static int place_operator(const struct snapshot *s, unsigned vi, unsigned cell, struct policy_state *st,

@@ -4,6 +4,7 @@
  * first placed is split for good and placed cell by cell (auto-cell.c). */
 #include "vnuma/policies/policy-rules.h"
 
+#include "auto-fit.h"
 #include "auto-internal.h"
 
 static bool group_fits(const struct snapshot *s, const struct snap_vm *vm, const struct policy_state *st,

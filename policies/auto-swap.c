@@ -6,6 +6,7 @@
 
 #include "vnuma/policies/policy-rules.h"
 
+#include "auto-fit.h"
 #include "auto-internal.h"
 
 #define SWAP_CANDIDATES_MAX 128

@@ -8,8 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "vnuma/basic/string-table.h"
-
 static const char *const action_type_table[_ACTION_TYPE_MAX] = {
         [ACTION_PIN_VCPUS] = "pin-vcpus",
         [ACTION_PIN_EMULATOR] = "pin-emulator",
@@ -18,7 +16,22 @@ static const char *const action_type_table[_ACTION_TYPE_MAX] = {
         [ACTION_SET_REGION_POLICY] = "set-region-policy",
 };
 
-DEFINE_STRING_TABLE_LOOKUP(action_type, enum action_type);
+const char *action_type_to_string(enum action_type t)
+{
+        if (t < 0 || t >= _ACTION_TYPE_MAX)
+                return NULL;
+        return action_type_table[t];
+}
+
+int action_type_from_string(const char *s)
+{
+        if (!s)
+                return -EINVAL;
+        for (int i = 0; i < _ACTION_TYPE_MAX; i++)
+                if (streq(action_type_table[i], s))
+                        return i;
+        return -EINVAL;
+}
 
 void plan_init(struct plan *p)
 {

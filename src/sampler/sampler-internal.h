@@ -13,7 +13,7 @@
 #include "vnuma/basic/macro.h"
 #include "vnuma/sampler/sampler.h"
 
-struct vcpu_state {
+struct sampler_vcpu_state {
         pid_t tid; /* baselines belong to this thread; another tid starts over */
         bool have_runtime;
         uint64_t runtime_ns;
@@ -21,15 +21,15 @@ struct vcpu_state {
         struct sched_numa_faults faults;
 };
 
-struct vm_state {
+struct sampler_vm_state {
         uint64_t id;
         pid_t pid;
         unsigned n_cells;
         int *cell_ids;          /* guest node id of each map, to notice a changed model */
         struct chunk_map *maps; /* one per cell, in guest_model.cells order */
         unsigned n_vcpus;
-        struct vcpu_state *vcpus; /* in guest_model.vcpus order */
-        bool soft_dirty_cleared;  /* clear_refs ran at the end of the previous period */
+        struct sampler_vcpu_state *vcpus; /* in guest_model.vcpus order */
+        bool soft_dirty_cleared;          /* clear_refs ran at the end of the previous period */
 };
 
 struct sampler {
@@ -40,7 +40,7 @@ struct sampler {
         unsigned flags; /* SAMPLER_USE_* */
 
         size_t n_vms;
-        struct vm_state *vms;
+        struct sampler_vm_state *vms;
 
         struct cpu_times *cpu_prev; /* /proc/stat of the previous period, by CPU id */
         size_t n_cpu_prev;
@@ -55,8 +55,9 @@ int sampler_add_issue(struct sampler *s, uint64_t vm_id, enum sampler_issue_kind
 
 /* The state of a VM, created or brought in line with the model (a new pid resets everything, a
  * changed cell resets that cell's map). */
-int sampler_vm_state(struct sampler *s, uint64_t id, const struct guest_model *m, struct vm_state **ret);
-struct vm_state *sampler_find_vm(const struct sampler *s, uint64_t id);
+int sampler_vm_state_get(struct sampler *s, uint64_t id, const struct guest_model *m,
+                         struct sampler_vm_state **ret);
+struct sampler_vm_state *sampler_find_vm(const struct sampler *s, uint64_t id);
 
 /* sampler-host.c: this period's host part of the snapshot. */
 int sampler_sense_host(struct sampler *s, const struct host_topology *topo, struct snap_host *ret);

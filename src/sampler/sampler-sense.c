@@ -55,13 +55,13 @@ static int node_pos_of_thread(const struct host_topology *topo, const struct tas
 }
 
 static int sense_vcpus(struct sampler *s, const struct host_topology *topo, const struct sampler_vm *in,
-                       struct vm_state *vs, struct snap_vm *sv)
+                       struct sampler_vm_state *vs, struct snap_vm *sv)
 {
         const struct guest_model *m = in->model;
 
         for (unsigned v = 0; v < m->n_vcpus; v++) {
                 const struct guest_vcpu *gv = &m->vcpus[v];
-                struct vcpu_state *st = &vs->vcpus[v];
+                struct sampler_vcpu_state *st = &vs->vcpus[v];
                 struct snap_vcpu *out = &sv->vcpus[v];
                 struct task_placement tp;
                 uint64_t runtime = 0;
@@ -75,7 +75,7 @@ static int sense_vcpus(struct sampler *s, const struct host_topology *topo, cons
                         return vm_error(s, in, r, what);
                 }
                 if (st->tid != gv->tid)
-                        *st = (struct vcpu_state){.tid = gv->tid};
+                        *st = (struct sampler_vcpu_state){.tid = gv->tid};
                 if (st->have_runtime) /* a smaller value is a thread that started over */
                         runtime = tp.runtime_ns >= st->runtime_ns ? tp.runtime_ns - st->runtime_ns
                                                                   : tp.runtime_ns;
@@ -107,7 +107,7 @@ static void add_faults(int node, uint64_t faults, void *userdata)
 /* All vCPUs' sched files are read before any baseline moves, so a VM whose text is malformed
  * keeps its baselines and the next good period covers both. */
 static int sense_hinting(struct sampler *s, const struct host_topology *topo, const struct sampler_vm *in,
-                         struct vm_state *vs, struct snap_vm *sv)
+                         struct sampler_vm_state *vs, struct snap_vm *sv)
 {
         const struct guest_model *m = in->model;
         _cleanup_free_ struct sched_numa_faults *cur = NULL;
@@ -138,7 +138,7 @@ static int sense_hinting(struct sampler *s, const struct host_topology *topo, co
                                                  strerror(-r));
         }
         for (unsigned v = 0; v < m->n_vcpus; v++) {
-                struct vcpu_state *st = &vs->vcpus[v];
+                struct sampler_vcpu_state *st = &vs->vcpus[v];
                 struct fault_sink sink = {.topo = topo};
 
                 if (sv->n_cells > 0) {
@@ -220,7 +220,7 @@ struct vm_scan {
 };
 
 static int sense_cell(struct sampler *s, const struct host_topology *topo, const struct sampler_vm *in,
-                      struct vm_state *vs, unsigned c, struct vm_scan *scan, struct snap_vm *sv)
+                      struct sampler_vm_state *vs, unsigned c, struct vm_scan *scan, struct snap_vm *sv)
 {
         const struct guest_cell *gc = &in->model->cells[c];
         struct chunk_map *map = &vs->maps[c];
@@ -268,7 +268,7 @@ static int sense_cell(struct sampler *s, const struct host_topology *topo, const
         return 0;
 }
 
-static int soft_dirty_begin(struct sampler *s, const struct sampler_vm *in, struct vm_state *vs,
+static int soft_dirty_begin(struct sampler *s, const struct sampler_vm *in, struct sampler_vm_state *vs,
                             struct vm_scan *scan)
 {
         char what[96];
@@ -288,7 +288,7 @@ static int soft_dirty_begin(struct sampler *s, const struct sampler_vm *in, stru
 }
 
 /* One clear per VM per period, after its windows are read: it resets the whole process. */
-static int soft_dirty_end(struct sampler *s, const struct sampler_vm *in, struct vm_state *vs,
+static int soft_dirty_end(struct sampler *s, const struct sampler_vm *in, struct sampler_vm_state *vs,
                           struct vm_scan *scan)
 {
         char what[96];
@@ -312,10 +312,10 @@ int sampler_sense_vm(struct sampler *s, const struct host_topology *topo, const 
                      struct snap_vm *sv)
 {
         struct vm_scan scan = {.pagemap_fd = -1};
-        struct vm_state *vs;
+        struct sampler_vm_state *vs;
         int r;
 
-        r = sampler_vm_state(s, in->id, in->model, &vs);
+        r = sampler_vm_state_get(s, in->id, in->model, &vs);
         if (r < 0)
                 return r == -ENOMEM ? r : vm_error(s, in, r, "per-VM state");
         r = snapshot_build_vm_begin(sv, in);

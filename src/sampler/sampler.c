@@ -94,14 +94,14 @@ int sampler_new(const struct sampler_config *cfg, struct sampler **ret)
         return 0;
 }
 
-static void vm_state_done(struct vm_state *vs)
+static void vm_state_done(struct sampler_vm_state *vs)
 {
         for (unsigned c = 0; c < vs->n_cells; c++)
                 chunk_map_done(&vs->maps[c]);
         free(vs->maps);
         free(vs->cell_ids);
         free(vs->vcpus);
-        *vs = (struct vm_state){};
+        *vs = (struct sampler_vm_state){};
 }
 
 struct sampler *sampler_free(struct sampler *s)
@@ -163,7 +163,7 @@ size_t sampler_issues(const struct sampler *s, const struct sampler_issue **ret)
         return s->n_issues;
 }
 
-struct vm_state *sampler_find_vm(const struct sampler *s, uint64_t id)
+struct sampler_vm_state *sampler_find_vm(const struct sampler *s, uint64_t id)
 {
         for (size_t i = 0; i < s->n_vms; i++)
                 if (s->vms[i].id == id)
@@ -182,7 +182,7 @@ static uint64_t cell_bytes(const struct guest_cell *c)
 
 /* Brings the cell maps in line with the model: a cell with another id, size or chunk size
  * starts over; the others keep their map and cursor. */
-static int vm_state_sync_cells(struct sampler *s, struct vm_state *vs, const struct guest_model *m)
+static int vm_state_sync_cells(struct sampler *s, struct sampler_vm_state *vs, const struct guest_model *m)
 {
         struct chunk_map *maps = NULL;
         int *ids = NULL;
@@ -234,9 +234,9 @@ static int vm_state_sync_cells(struct sampler *s, struct vm_state *vs, const str
         return 0;
 }
 
-static int vm_state_sync_vcpus(struct vm_state *vs, const struct guest_model *m)
+static int vm_state_sync_vcpus(struct sampler_vm_state *vs, const struct guest_model *m)
 {
-        struct vcpu_state *v;
+        struct sampler_vcpu_state *v;
 
         if (vs->n_vcpus == m->n_vcpus)
                 return 0;
@@ -249,21 +249,22 @@ static int vm_state_sync_vcpus(struct vm_state *vs, const struct guest_model *m)
         return 0;
 }
 
-int sampler_vm_state(struct sampler *s, uint64_t id, const struct guest_model *m, struct vm_state **ret)
+int sampler_vm_state_get(struct sampler *s, uint64_t id, const struct guest_model *m,
+                         struct sampler_vm_state **ret)
 {
-        struct vm_state *vs = sampler_find_vm(s, id);
+        struct sampler_vm_state *vs = sampler_find_vm(s, id);
         int r;
 
         if (vs && vs->pid != m->pid)
                 vm_state_done(vs); /* another QEMU under the same id: nothing carries over */
         if (!vs) {
-                struct vm_state *p = realloc(s->vms, (s->n_vms + 1) * sizeof(*p));
+                struct sampler_vm_state *p = realloc(s->vms, (s->n_vms + 1) * sizeof(*p));
 
                 if (!p)
                         return -ENOMEM;
                 s->vms = p;
                 vs = &s->vms[s->n_vms++];
-                *vs = (struct vm_state){};
+                *vs = (struct sampler_vm_state){};
         }
         vs->id = id;
         vs->pid = m->pid;
@@ -278,7 +279,7 @@ int sampler_vm_state(struct sampler *s, uint64_t id, const struct guest_model *m
 
 void sampler_forget_vm(struct sampler *s, uint64_t vm_id)
 {
-        struct vm_state *vs = sampler_find_vm(s, vm_id);
+        struct sampler_vm_state *vs = sampler_find_vm(s, vm_id);
 
         if (!vs)
                 return;
@@ -289,7 +290,7 @@ void sampler_forget_vm(struct sampler *s, uint64_t vm_id)
 int sampler_note_moved(struct sampler *s, uint64_t vm_id, unsigned cell, uint64_t offset, uint64_t bytes,
                        int node_id)
 {
-        struct vm_state *vs = sampler_find_vm(s, vm_id);
+        struct sampler_vm_state *vs = sampler_find_vm(s, vm_id);
 
         if (!vs || cell >= vs->n_cells)
                 return -ENOENT;
@@ -301,7 +302,7 @@ int sampler_note_moved(struct sampler *s, uint64_t vm_id, unsigned cell, uint64_
 
 int sampler_vm_coverage(const struct sampler *s, uint64_t vm_id, uint64_t *ret_known, uint64_t *ret_total)
 {
-        const struct vm_state *vs = sampler_find_vm(s, vm_id);
+        const struct sampler_vm_state *vs = sampler_find_vm(s, vm_id);
         uint64_t known = 0, total = 0;
 
         if (!vs)

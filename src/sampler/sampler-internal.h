@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* The sampler object and the state it keeps per VM between periods. Internal to libvnuma. */
+/* The sampler object and the state it keeps per VM between periods. Internal to libvnuma.
+ * Calls go one way: sampler.c (the entry points) -> sampler-host.c, sampler-sense.c (the
+ * readings) -> sampler-issues.c, sampler-vm-state.c, snapshot-build.c. */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -49,15 +51,17 @@ struct sampler {
         struct sampler_issue *issues;
 };
 
-/* Appends an issue (message printf-style); -ENOMEM if it cannot. */
+/* sampler-issues.c: appends an issue (message printf-style); -ENOMEM if it cannot. */
 int sampler_add_issue(struct sampler *s, uint64_t vm_id, enum sampler_issue_kind kind, int error,
                       const char *fmt, ...) _printf_(5, 6);
 
-/* The state of a VM, created or brought in line with the model (a new pid resets everything, a
- * changed cell resets that cell's map). */
+/* sampler-vm-state.c: the state of a VM, created or brought in line with the model (a new pid
+ * resets everything, a changed cell resets that cell's map). */
 int sampler_vm_state_get(struct sampler *s, uint64_t id, const struct guest_model *m,
                          struct sampler_vm_state **ret);
 struct sampler_vm_state *sampler_find_vm(const struct sampler *s, uint64_t id);
+/* Frees what the state holds and leaves it zeroed. */
+void sampler_vm_state_done(struct sampler_vm_state *vs);
 
 /* sampler-host.c: this period's host part of the snapshot. */
 int sampler_sense_host(struct sampler *s, const struct host_topology *topo, struct snap_host *ret);

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The sampler object: configuration, sampler choice, per-VM state and the per-period entry point. */
+/* The sampler object: configuration, sampler choice, the public side of the per-VM state, and the
+ * per-period entry point. */
 #include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,20 +26,6 @@ int sampler_kind_from_string(const char *s)
                 if (streq(s, kind_table[k]))
                         return k;
         return -EINVAL;
-}
-
-static const char *const issue_table[_SAMPLER_ISSUE_KIND_MAX] = {
-        [SAMPLER_ISSUE_GONE] = "gone",
-        [SAMPLER_ISSUE_STALE] = "stale",
-        [SAMPLER_ISSUE_FAILED] = "failed",
-        [SAMPLER_ISSUE_HINTING] = "hinting",
-        [SAMPLER_ISSUE_SOFT_DIRTY] = "soft-dirty",
-        [SAMPLER_ISSUE_HOST] = "host",
-};
-
-const char *sampler_issue_kind_to_string(enum sampler_issue_kind k)
-{
-        return k < _SAMPLER_ISSUE_KIND_MAX ? issue_table[k] : NULL;
 }
 
 void sampler_config_init(struct sampler_config *c)
@@ -94,22 +79,12 @@ int sampler_new(const struct sampler_config *cfg, struct sampler **ret)
         return 0;
 }
 
-static void vm_state_done(struct sampler_vm_state *vs)
-{
-        for (unsigned c = 0; c < vs->n_cells; c++)
-                chunk_map_done(&vs->maps[c]);
-        free(vs->maps);
-        free(vs->cell_ids);
-        free(vs->vcpus);
-        *vs = (struct sampler_vm_state){};
-}
-
 struct sampler *sampler_free(struct sampler *s)
 {
         if (!s)
                 return NULL;
         for (size_t i = 0; i < s->n_vms; i++)
-                vm_state_done(&s->vms[i]);
+                sampler_vm_state_done(&s->vms[i]);
         free(s->vms);
         free(s->cpu_prev);
         free(s->issues);
@@ -133,157 +108,13 @@ unsigned sampler_flags(const struct sampler *s)
         return s->flags;
 }
 
-int sampler_add_issue(struct sampler *s, uint64_t vm_id, enum sampler_issue_kind kind, int error,
-                      const char *fmt, ...)
-{
-        struct sampler_issue *is;
-        va_list ap;
-
-        if (s->n_issues == s->alloc_issues) {
-                size_t n = s->alloc_issues ? s->alloc_issues * 2 : 8;
-                struct sampler_issue *p = realloc(s->issues, n * sizeof(*p));
-
-                if (!p)
-                        return -ENOMEM;
-                s->issues = p;
-                s->alloc_issues = n;
-        }
-        is = &s->issues[s->n_issues++];
-        *is = (struct sampler_issue){.vm_id = vm_id, .kind = kind, .error = error};
-        va_start(ap, fmt);
-        (void)vsnprintf(is->message, sizeof(is->message), fmt, ap);
-        va_end(ap);
-        log_debug("sampler: vm %llu: %s: %s", (unsigned long long)vm_id, issue_table[kind], is->message);
-        return 0;
-}
-
-size_t sampler_issues(const struct sampler *s, const struct sampler_issue **ret)
-{
-        *ret = s->issues;
-        return s->n_issues;
-}
-
-struct sampler_vm_state *sampler_find_vm(const struct sampler *s, uint64_t id)
-{
-        for (size_t i = 0; i < s->n_vms; i++)
-                if (s->vms[i].id == id)
-                        return &s->vms[i];
-        return NULL;
-}
-
-static uint64_t cell_bytes(const struct guest_cell *c)
-{
-        uint64_t sum = 0;
-
-        for (unsigned i = 0; i < c->n_regions; i++)
-                sum += c->regions[i].size_bytes;
-        return sum;
-}
-
-/* Brings the cell maps in line with the model: a cell with another id, size or chunk size
- * starts over; the others keep their map and cursor. */
-static int vm_state_sync_cells(struct sampler *s, struct sampler_vm_state *vs, const struct guest_model *m)
-{
-        struct chunk_map *maps = NULL;
-        int *ids = NULL;
-        int r = 0;
-
-        if (vs->n_cells == m->n_cells) {
-                for (unsigned c = 0; c < m->n_cells; c++) {
-                        const struct guest_cell *gc = &m->cells[c];
-                        uint64_t chunk = cell_chunk_bytes(gc, s->chunk_bytes);
-
-                        if (vs->cell_ids[c] == gc->id && vs->maps[c].size_bytes == cell_bytes(gc) &&
-                            vs->maps[c].chunk_bytes == chunk)
-                                continue;
-                        chunk_map_done(&vs->maps[c]);
-                        r = chunk_map_init(&vs->maps[c], cell_bytes(gc), chunk);
-                        if (r < 0)
-                                return r;
-                        vs->cell_ids[c] = gc->id;
-                }
-                return 0;
-        }
-
-        maps = calloc(MAX(m->n_cells, 1u), sizeof(*maps));
-        ids = calloc(MAX(m->n_cells, 1u), sizeof(*ids));
-        if (!maps || !ids) {
-                free(maps);
-                free(ids);
-                return -ENOMEM;
-        }
-        for (unsigned c = 0; c < m->n_cells && r >= 0; c++) {
-                r = chunk_map_init(&maps[c], cell_bytes(&m->cells[c]),
-                                   cell_chunk_bytes(&m->cells[c], s->chunk_bytes));
-                ids[c] = m->cells[c].id;
-        }
-        if (r < 0) {
-                for (unsigned c = 0; c < m->n_cells; c++)
-                        chunk_map_done(&maps[c]);
-                free(maps);
-                free(ids);
-                return r;
-        }
-        for (unsigned c = 0; c < vs->n_cells; c++)
-                chunk_map_done(&vs->maps[c]);
-        free(vs->maps);
-        free(vs->cell_ids);
-        vs->maps = maps;
-        vs->cell_ids = ids;
-        vs->n_cells = m->n_cells;
-        return 0;
-}
-
-static int vm_state_sync_vcpus(struct sampler_vm_state *vs, const struct guest_model *m)
-{
-        struct sampler_vcpu_state *v;
-
-        if (vs->n_vcpus == m->n_vcpus)
-                return 0;
-        v = calloc(MAX(m->n_vcpus, 1u), sizeof(*v));
-        if (!v)
-                return -ENOMEM;
-        free(vs->vcpus);
-        vs->vcpus = v;
-        vs->n_vcpus = m->n_vcpus;
-        return 0;
-}
-
-int sampler_vm_state_get(struct sampler *s, uint64_t id, const struct guest_model *m,
-                         struct sampler_vm_state **ret)
-{
-        struct sampler_vm_state *vs = sampler_find_vm(s, id);
-        int r;
-
-        if (vs && vs->pid != m->pid)
-                vm_state_done(vs); /* another QEMU under the same id: nothing carries over */
-        if (!vs) {
-                struct sampler_vm_state *p = realloc(s->vms, (s->n_vms + 1) * sizeof(*p));
-
-                if (!p)
-                        return -ENOMEM;
-                s->vms = p;
-                vs = &s->vms[s->n_vms++];
-                *vs = (struct sampler_vm_state){};
-        }
-        vs->id = id;
-        vs->pid = m->pid;
-        r = vm_state_sync_cells(s, vs, m);
-        if (r >= 0)
-                r = vm_state_sync_vcpus(vs, m);
-        if (r < 0)
-                return r;
-        *ret = vs;
-        return 0;
-}
-
 void sampler_forget_vm(struct sampler *s, uint64_t vm_id)
 {
         struct sampler_vm_state *vs = sampler_find_vm(s, vm_id);
 
         if (!vs)
                 return;
-        vm_state_done(vs);
+        sampler_vm_state_done(vs);
         *vs = s->vms[--s->n_vms];
 }
 

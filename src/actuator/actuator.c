@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "actuator-internal.h"
+#include "vnuma/basic/string-table.h"
 #include "vnuma/host/cgroup-cpuset.h"
 #include "vnuma/host/residency.h"
 
@@ -13,18 +14,7 @@ static const char *const actuator_kind_table[_ACTUATOR_KIND_MAX] = {
         [ACTUATOR_DIRECT] = "direct",
 };
 
-const char *actuator_kind_to_string(enum actuator_kind k)
-{
-        return k >= 0 && k < _ACTUATOR_KIND_MAX ? actuator_kind_table[k] : NULL;
-}
-
-int actuator_kind_from_string(const char *s)
-{
-        for (int k = 0; s && k < _ACTUATOR_KIND_MAX; k++)
-                if (streq(s, actuator_kind_table[k]))
-                        return k;
-        return -EINVAL;
-}
+DEFINE_STRING_TABLE_LOOKUP(actuator_kind, enum actuator_kind);
 
 void actuator_config_init(struct actuator_config *c)
 {

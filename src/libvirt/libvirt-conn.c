@@ -8,6 +8,7 @@
 #include "vnuma/basic/fileio.h"
 #include "vnuma/basic/log.h"
 #include "vnuma/basic/parse-util.h"
+#include "vnuma/basic/string-table.h"
 #include "vnuma/libvirt/libvirt-error.h"
 #include "vnuma/libvirt/vm-metadata.h"
 
@@ -49,21 +50,21 @@ struct libvirt_conn {
         struct known_domain *known;
 };
 
-static const char *const up_reason_table[_LIBVIRT_UP_REASON_MAX] = {
+static const char *const libvirt_up_reason_table[_LIBVIRT_UP_REASON_MAX] = {
         [LIBVIRT_UP_DISCOVERED] = "discovered",
         [LIBVIRT_UP_BOOTED] = "booted",
         [LIBVIRT_UP_MIGRATED_IN] = "migrated-in",
         [LIBVIRT_UP_RESTORED] = "restored",
 };
 
-static const char *const down_reason_table[_LIBVIRT_DOWN_REASON_MAX] = {
+static const char *const libvirt_down_reason_table[_LIBVIRT_DOWN_REASON_MAX] = {
         [LIBVIRT_DOWN_SHUTDOWN] = "shutdown", [LIBVIRT_DOWN_DESTROYED] = "destroyed",
         [LIBVIRT_DOWN_CRASHED] = "crashed",   [LIBVIRT_DOWN_MIGRATED_OUT] = "migrated-out",
         [LIBVIRT_DOWN_SAVED] = "saved",       [LIBVIRT_DOWN_FAILED] = "failed",
         [LIBVIRT_DOWN_GONE] = "gone",         [LIBVIRT_DOWN_OTHER] = "other",
 };
 
-static const char *const change_table[_LIBVIRT_CHANGE_MAX] = {
+static const char *const libvirt_change_table[_LIBVIRT_CHANGE_MAX] = {
         [LIBVIRT_CHANGE_SUSPENDED] = "suspended",
         [LIBVIRT_CHANGE_RESUMED] = "resumed",
         [LIBVIRT_CHANGE_PANICKED] = "panicked",
@@ -75,20 +76,9 @@ static const char *const change_table[_LIBVIRT_CHANGE_MAX] = {
         [LIBVIRT_CHANGE_TUNABLE] = "tunable",
 };
 
-const char *libvirt_up_reason_to_string(enum libvirt_up_reason r)
-{
-        return (unsigned)r < _LIBVIRT_UP_REASON_MAX ? up_reason_table[r] : NULL;
-}
-
-const char *libvirt_down_reason_to_string(enum libvirt_down_reason r)
-{
-        return (unsigned)r < _LIBVIRT_DOWN_REASON_MAX ? down_reason_table[r] : NULL;
-}
-
-const char *libvirt_change_to_string(enum libvirt_change c)
-{
-        return (unsigned)c < _LIBVIRT_CHANGE_MAX ? change_table[c] : NULL;
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(libvirt_up_reason, enum libvirt_up_reason);
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(libvirt_down_reason, enum libvirt_down_reason);
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(libvirt_change, enum libvirt_change);
 
 void libvirt_conn_config_init(struct libvirt_conn_config *cfg)
 {

@@ -9,19 +9,17 @@
 
 #include "vnuma/basic/error-message.h"
 #include "vnuma/basic/parse-util.h"
+#include "vnuma/basic/string-table.h"
 #include "vnuma/basic/xml-util.h"
 #include "vnuma/libvirt/libvirt-error.h"
 
-static const char *const source_table[_LIBVIRT_POLICY_SOURCE_MAX] = {
+static const char *const libvirt_policy_source_table[_LIBVIRT_POLICY_SOURCE_MAX] = {
         [LIBVIRT_POLICY_METADATA] = "metadata",
         [LIBVIRT_POLICY_XML_PINS] = "libvirt XML pins",
         [LIBVIRT_POLICY_DEFAULT] = "default",
 };
 
-const char *libvirt_policy_source_to_string(enum libvirt_policy_source s)
-{
-        return (unsigned)s < _LIBVIRT_POLICY_SOURCE_MAX ? source_table[s] : NULL;
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(libvirt_policy_source, enum libvirt_policy_source);
 
 static void domain_freep(virDomainPtr *d)
 {

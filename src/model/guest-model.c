@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vnuma/basic/string-table.h"
 #include "vnuma/model/guest.h"
 
 static const char *const backend_kind_table[_BACKEND_KIND_MAX] = {
@@ -15,10 +16,8 @@ static const char *const guest_thread_kind_table[_GUEST_THREAD_KIND_MAX] = {
         [GUEST_THREAD_IOTHREAD] = "iothread",
 };
 
-const char *backend_kind_to_string(enum backend_kind k)
-{
-        return k >= 0 && k < _BACKEND_KIND_MAX ? backend_kind_table[k] : NULL;
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(backend_kind, enum backend_kind);
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(guest_thread_kind, enum guest_thread_kind);
 
 enum backend_kind backend_kind_from_qom_type(const char *qom_type)
 {
@@ -35,11 +34,6 @@ enum backend_kind backend_kind_from_qom_type(const char *qom_type)
                 if (strlen(backend_kind_table[k]) == n && strncmp(p, backend_kind_table[k], n) == 0)
                         return k;
         return BACKEND_KIND_INVALID;
-}
-
-const char *guest_thread_kind_to_string(enum guest_thread_kind k)
-{
-        return k >= 0 && k < _GUEST_THREAD_KIND_MAX ? guest_thread_kind_table[k] : NULL;
 }
 
 void guest_model_free(struct guest_model *m)

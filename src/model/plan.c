@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "vnuma/basic/string-table.h"
+
 static const char *const action_type_table[_ACTION_TYPE_MAX] = {
         [ACTION_PIN_VCPUS] = "pin-vcpus",
         [ACTION_PIN_EMULATOR] = "pin-emulator",
@@ -16,22 +18,7 @@ static const char *const action_type_table[_ACTION_TYPE_MAX] = {
         [ACTION_SET_REGION_POLICY] = "set-region-policy",
 };
 
-const char *action_type_to_string(enum action_type t)
-{
-        if (t < 0 || t >= _ACTION_TYPE_MAX)
-                return NULL;
-        return action_type_table[t];
-}
-
-int action_type_from_string(const char *s)
-{
-        if (!s)
-                return -EINVAL;
-        for (int i = 0; i < _ACTION_TYPE_MAX; i++)
-                if (streq(action_type_table[i], s))
-                        return i;
-        return -EINVAL;
-}
+DEFINE_STRING_TABLE_LOOKUP(action_type, enum action_type);
 
 void plan_init(struct plan *p)
 {

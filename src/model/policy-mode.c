@@ -5,13 +5,15 @@
 #include <errno.h>
 #include <string.h>
 
-static const char *const policy_mode_table[_VM_POLICY_MODE_MAX] = {
+#include "vnuma/basic/string-table.h"
+
+static const char *const vm_policy_mode_table[_VM_POLICY_MODE_MAX] = {
         [VM_POLICY_AUTO] = "auto",           [VM_POLICY_STRICT] = "strict",
         [VM_POLICY_PREFERRED] = "preferred", [VM_POLICY_INTERLEAVE] = "interleave",
         [VM_POLICY_OBSERVE] = "observe",     [VM_POLICY_OFF] = "off",
 };
 
-static const char *const pin_mode_table[_VM_PIN_MODE_MAX] = {
+static const char *const vm_pin_mode_table[_VM_PIN_MODE_MAX] = {
         [VM_PIN_VCPUS] = "vcpus",
         [VM_PIN_NONE] = "none",
 };
@@ -23,52 +25,9 @@ static const char *const region_policy_table[_REGION_POLICY_MAX] = {
         [REGION_POLICY_INTERLEAVE] = "interleave",
 };
 
-static const char *table_to_string(const char *const *table, size_t n, int v)
-{
-        if (v < 0 || (size_t)v >= n)
-                return NULL;
-        return table[v];
-}
-
-static int table_from_string(const char *const *table, size_t n, const char *s)
-{
-        if (!s)
-                return -EINVAL;
-        for (size_t i = 0; i < n; i++)
-                if (table[i] && streq(table[i], s))
-                        return (int)i;
-        return -EINVAL;
-}
-
-const char *vm_policy_mode_to_string(enum vm_policy_mode m)
-{
-        return table_to_string(policy_mode_table, ELEMENTSOF(policy_mode_table), m);
-}
-
-int vm_policy_mode_from_string(const char *s)
-{
-        return table_from_string(policy_mode_table, ELEMENTSOF(policy_mode_table), s);
-}
-
-const char *vm_pin_mode_to_string(enum vm_pin_mode m)
-{
-        return table_to_string(pin_mode_table, ELEMENTSOF(pin_mode_table), m);
-}
-
-int vm_pin_mode_from_string(const char *s)
-{
-        return table_from_string(pin_mode_table, ELEMENTSOF(pin_mode_table), s);
-}
-
-const char *region_policy_to_string(enum region_policy p)
-{
-        return table_to_string(region_policy_table, ELEMENTSOF(region_policy_table), p);
-}
-
-int region_policy_from_string(const char *s)
-{
-        return table_from_string(region_policy_table, ELEMENTSOF(region_policy_table), s);
-}
+DEFINE_STRING_TABLE_LOOKUP(vm_policy_mode, enum vm_policy_mode);
+DEFINE_STRING_TABLE_LOOKUP(vm_pin_mode, enum vm_pin_mode);
+DEFINE_STRING_TABLE_LOOKUP(region_policy, enum region_policy);
 
 void vm_policy_init(struct vm_policy *p)
 {

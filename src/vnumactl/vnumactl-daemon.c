@@ -8,7 +8,8 @@
 #include "vnuma/basic/log.h"
 #include "vnuma/qmp/qmp.h"
 #include "vnuma/report/show.h"
-#include "vnumactl.h"
+#include "vnumactl-daemon.h"
+#include "vnumactl-print.h"
 
 static int call(const struct daemon_client_opts *o, const char *command, struct json_object *args,
                 struct json_object **ret)

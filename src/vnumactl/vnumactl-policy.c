@@ -15,7 +15,8 @@
 #include "vnuma/libvirt/libvirt-error.h"
 #include "vnuma/libvirt/libvirt-policy.h"
 #include "vnuma/report/show.h"
-#include "vnumactl.h"
+#include "vnumactl-policy.h"
+#include "vnumactl-print.h"
 
 static void virConnectClosep(virConnectPtr *c)
 {

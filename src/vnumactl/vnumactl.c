@@ -15,7 +15,9 @@
 #include "vnuma/qmp/qmp.h"
 #include "vnuma/report/observe.h"
 #include "vnuma/report/show.h"
-#include "vnumactl.h"
+#include "vnumactl-daemon.h"
+#include "vnumactl-policy.h"
+#include "vnumactl-print.h"
 
 #define MAX_QMP 64
 
@@ -217,25 +219,6 @@ static int observe_one(const char *path, const struct host_topology *topo, struc
 
         json_object_array_add(domains, show_json_domain(o, topo, path));
         return 0;
-}
-
-void print_doc(struct json_object *doc)
-{
-        printf("%s\n", json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
-                                                                   JSON_C_TO_STRING_NOSLASHESCAPE));
-}
-
-/* Tables for every domain of a show document. */
-void print_show_tables(struct json_object *doc)
-{
-        struct json_object *host = NULL, *domains = NULL;
-
-        json_member_object(doc, "host", &host);
-        json_member_array(doc, "domains", &domains);
-        for (size_t i = 0; domains && i < json_object_array_length(domains); i++) {
-                show_table_domain(stdout, json_object_array_get_idx(domains, i), host);
-                fputc('\n', stdout);
-        }
 }
 
 static int cmd_show_qmp(const struct host_topology *topo)

@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* vnumactl policy get|set|clear (vnumactl-policy.c), through libvirt. */
+
+#include <stdbool.h>
+
+struct policy_opts {
+        const char *uri; /* NULL: $LIBVIRT_DEFAULT_URI, else qemu:///system */
+        const char *sysfs_root;
+        bool config, live;
+        bool json;
+};
+
+/* -EINVAL for a usage error (logged). *ret_not_libvirt: `get` found no libvirt or no such domain
+ * (nothing logged): the caller asks the daemon instead. */
+int policy_verb(const struct policy_opts *o, char **args, int n_args, bool *ret_not_libvirt);

@@ -7,8 +7,9 @@
 
 #include "sampler-internal.h"
 #include "vnuma/basic/log.h"
+#include "vnuma/basic/string-table.h"
 
-static const char *const issue_table[_SAMPLER_ISSUE_KIND_MAX] = {
+static const char *const sampler_issue_kind_table[_SAMPLER_ISSUE_KIND_MAX] = {
         [SAMPLER_ISSUE_GONE] = "gone",
         [SAMPLER_ISSUE_STALE] = "stale",
         [SAMPLER_ISSUE_FAILED] = "failed",
@@ -17,10 +18,7 @@ static const char *const issue_table[_SAMPLER_ISSUE_KIND_MAX] = {
         [SAMPLER_ISSUE_HOST] = "host",
 };
 
-const char *sampler_issue_kind_to_string(enum sampler_issue_kind k)
-{
-        return k < _SAMPLER_ISSUE_KIND_MAX ? issue_table[k] : NULL;
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(sampler_issue_kind, enum sampler_issue_kind);
 
 int sampler_add_issue(struct sampler *s, uint64_t vm_id, enum sampler_issue_kind kind, int error,
                       const char *fmt, ...)
@@ -42,7 +40,8 @@ int sampler_add_issue(struct sampler *s, uint64_t vm_id, enum sampler_issue_kind
         va_start(ap, fmt);
         (void)vsnprintf(is->message, sizeof(is->message), fmt, ap);
         va_end(ap);
-        log_debug("sampler: vm %llu: %s: %s", (unsigned long long)vm_id, issue_table[kind], is->message);
+        log_debug("sampler: vm %llu: %s: %s", (unsigned long long)vm_id, sampler_issue_kind_table[kind],
+                  is->message);
         return 0;
 }
 

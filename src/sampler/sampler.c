@@ -8,25 +8,15 @@
 #include "sampler-internal.h"
 #include "sampler-select.h"
 #include "vnuma/basic/log.h"
+#include "vnuma/basic/string-table.h"
 
-static const char *const kind_table[_SAMPLER_KIND_MAX] = {
+static const char *const sampler_kind_table[_SAMPLER_KIND_MAX] = {
         [SAMPLER_AUTO] = "auto",       [SAMPLER_RESIDENCY] = "residency",
         [SAMPLER_HINTING] = "hinting", [SAMPLER_SOFT_DIRTY] = "soft-dirty",
         [SAMPLER_DAMON] = "damon",
 };
 
-const char *sampler_kind_to_string(enum sampler_kind k)
-{
-        return k >= 0 && k < _SAMPLER_KIND_MAX ? kind_table[k] : NULL;
-}
-
-int sampler_kind_from_string(const char *s)
-{
-        for (int k = 0; s && k < _SAMPLER_KIND_MAX; k++)
-                if (streq(s, kind_table[k]))
-                        return k;
-        return -EINVAL;
-}
+DEFINE_STRING_TABLE_LOOKUP(sampler_kind, enum sampler_kind);
 
 void sampler_config_init(struct sampler_config *c)
 {

@@ -3,6 +3,7 @@
 # Verdicts for the inside-*.sh lab scripts, sourced INSIDE a lab; brings in contrib/lab's
 # scenario.sh and vnumad-scenario.sh too.
 #   check DESCRIPTION COMMAND...     runs COMMAND, prints "ok: …" or "FAIL: …" and counts failures
+#   not COMMAND...                   succeeds when COMMAND fails (a check that must not hold yet)
 #   die MESSAGE                      a precondition failed: the log tail, exit 1
 #   checks_end SUMMARY               exit 1 if any check failed, else print "PASS: SUMMARY"
 #   truth ARGS...                    tests/lab/truth.py: numa_maps, Cpus_allowed_list, cgroups
@@ -19,6 +20,10 @@ check() { # description command...
         local what=$1
         shift
         if "$@"; then echo "ok: $what"; else echo "FAIL: $what"; fails=$((fails + 1)); fi
+}
+
+not() {
+        ! "$@"
 }
 
 die() {

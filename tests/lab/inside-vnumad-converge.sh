@@ -117,6 +117,9 @@ vl_ctl explain conv | tail -12
 # Guest memory is unchanged by moving 100 % of a cell: stop the guest, dump, move all of conv
 # to node 1 (strict), dump again.
 scn_qmp_cmd conv '{"execute": "stop"}' >/dev/null
+truth snapshot "$map" conv >"$S/prestrict.json"
+check "before strict nodes=1, some cell of conv is not all on node 1 (else moving it proves nothing)" \
+        not truth on-node "$S/prestrict.json" 1 conv --min 0.985
 ram=$((256 << 20))
 sha_before=$(vl_guest_ram_sha conv $ram)
 vl_reconfigure "[daemon]

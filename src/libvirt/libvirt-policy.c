@@ -59,9 +59,9 @@ static int lookup(virConnectPtr conn, const char *domain, virDomainPtr *ret, cha
         int r = libvirt_domain_lookup(conn, domain, ret);
 
         if (r == -ENOENT)
-                (void)error_message(ret_error, 0, "%s: no such domain", domain);
-        else if (r < 0)
-                (void)error_message(ret_error, 0, "%s: domain lookup failed", domain);
+                return error_message(ret_error, r, "%s: no such domain", domain);
+        if (r < 0)
+                return error_message(ret_error, r, "%s: domain lookup failed", domain);
         return r;
 }
 
@@ -78,10 +78,8 @@ int libvirt_policy_set(virConnectPtr conn, const char *domain, const struct vm_p
         if (r < 0)
                 return r;
         r = vm_metadata_format(p, &xml);
-        if (r < 0) {
-                (void)error_message(ret_error, 0, "%s: policy cannot be written as metadata", domain);
-                return r;
-        }
+        if (r < 0)
+                return error_message(ret_error, r, "%s: policy cannot be written as metadata", domain);
         if (virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, xml, VM_METADATA_KEY, VM_METADATA_URI,
                                  flags) < 0)
                 return error_from_libvirt(ret_error);
@@ -115,8 +113,8 @@ int libvirt_policy_get_dom(virDomainPtr dom, unsigned flags, const struct vm_met
         if (!xml) {
                 r = error_from_libvirt(ret_error);
                 if (r == -ENODATA)
-                        (void)error_message(ret_error, 0, "%s: no vnumad policy metadata",
-                                            virDomainGetName(dom) ?: "?");
+                        return error_message(ret_error, r, "%s: no vnumad policy metadata",
+                                             virDomainGetName(dom) ?: "?");
                 return r;
         }
         r = vm_metadata_parse(xml, limits, &p, ret_error);
@@ -276,11 +274,9 @@ int libvirt_policy_resolve(virDomainPtr dom, const struct vm_metadata_limits *li
                 return error_from_libvirt(ret_error);
         vm_policy_init(&p);
         r = xml_has_pins(domain_xml, !persistent, NULL);
-        if (r < 0) {
-                (void)error_message(ret_error, 0, "%s: domain XML does not parse",
-                                    virDomainGetName(dom) ?: "?");
-                return r;
-        }
+        if (r < 0)
+                return error_message(ret_error, r, "%s: domain XML does not parse",
+                                     virDomainGetName(dom) ?: "?");
         if (r > 0)
                 p.mode = VM_POLICY_OBSERVE;
         *ret = p;

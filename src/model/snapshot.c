@@ -112,7 +112,7 @@ double snap_cell_cpu_demand(const struct snapshot *s, const struct snap_vm *vm, 
                 return 0;
         for (unsigned i = 0; i < vm->n_vcpus; i++)
                 if (vm->vcpus[i].cell == cell)
-                        ns += vm->vcpus[i].runtime_ns;
+                        ns += vm->vcpus[i].runtime_ns + vm->vcpus[i].wait_ns;
         return (double)ns / (double)s->period_ns;
 }
 

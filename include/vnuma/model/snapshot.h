@@ -52,6 +52,7 @@ struct snap_vcpu {
         unsigned cell;       /* guest node it belongs to */
         int node;            /* host node position it last ran on, -1 unknown */
         uint64_t runtime_ns; /* runtime during this period */
+        uint64_t wait_ns;    /* time it was runnable and waited for a CPU (schedstat run_delay) */
 };
 
 struct snap_cell {
@@ -101,7 +102,8 @@ uint64_t snap_cell_present_bytes(const struct snap_cell *c);
 /* Bytes of the cell resident on the nodes of mask. */
 uint64_t snap_cell_bytes_on(const struct snap_cell *c, unsigned n_nodes, nodemask_t mask);
 uint64_t snap_vm_size_bytes(const struct snap_vm *vm);
-/* vCPU demand of a cell over the period, in CPUs (sum of runtime / period). */
+/* vCPU demand of a cell over the period, in CPUs: what its vCPUs would run if they could,
+ * (runtime + wait) / period (see perf-model.h). */
 double snap_cell_cpu_demand(const struct snapshot *s, const struct snap_vm *vm, unsigned cell);
 /* Position of a kernel node id, or -ENOENT. */
 int snap_host_node_pos(const struct snap_host *h, int node_id);

@@ -224,14 +224,34 @@ static void vm_cache_period(const struct snapshot *s, const struct snap_vm *vm, 
         }
 }
 
+/* CPU demand per node: the busy time the host saw that is not a managed vCPU's (other VMs'
+ * emulator threads, host work), plus every managed vCPU's demand where it ran. Busy time is
+ * capped by the node's CPUs; the vCPUs' wait shows what did not fit. */
+static void node_cpu_demand(const struct snapshot *s, double *ret)
+{
+        double vcpu_run[SNAP_NODES_MAX] = {0}, vcpu_demand_on[SNAP_NODES_MAX] = {0};
+
+        for (unsigned i = 0; i < s->n_vms; i++)
+                for (unsigned v = 0; v < s->vms[i].n_vcpus; v++) {
+                        const struct snap_vcpu *vc = &s->vms[i].vcpus[v];
+
+                        if (vc->node < 0 || (unsigned)vc->node >= s->host.n_nodes || s->period_ns == 0)
+                                continue;
+                        vcpu_run[vc->node] += (double)vc->runtime_ns / (double)s->period_ns;
+                        vcpu_demand_on[vc->node] += vcpu_demand(s, vc);
+                }
+        for (unsigned n = 0; n < s->host.n_nodes; n++)
+                ret[n] = MAX(s->host.node[n].cpu_load - vcpu_run[n], 0.0) + vcpu_demand_on[n];
+}
+
 void policy_state_begin_period(struct policy_state *st, const struct snapshot *s)
 {
         const struct snap_host *h = &s->host;
         struct policy_ledger *l = &st->ledger;
 
         memset(l, 0, sizeof(*l));
+        node_cpu_demand(s, l->cpu_load);
         for (unsigned i = 0; i < h->n_nodes; i++) {
-                l->cpu_load[i] = h->node[i].cpu_load;
                 l->mem_free[i] = (int64_t)h->node[i].mem_free_bytes;
                 l->phys_free[i] = (int64_t)h->node[i].mem_free_bytes;
         }

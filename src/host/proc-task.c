@@ -99,9 +99,13 @@ int proc_task_placement_read(const char *procfs_root, pid_t pid, pid_t tid, stru
                 return r;
         snprintf(path, sizeof(path), "/%d/task/%d/schedstat", (int)pid, (int)tid);
         if (read_full_file_at(procfs_root, path, 4096, &schedstat, NULL) >= 0) {
-                unsigned long long ns;
-                if (sscanf(schedstat, "%llu", &ns) == 1)
+                unsigned long long ns, delay;
+                int n = sscanf(schedstat, "%llu %llu", &ns, &delay);
+
+                if (n >= 1)
                         t.runtime_ns = ns;
+                if (n == 2)
+                        t.wait_ns = delay;
         }
         *ret = t;
         return 0;

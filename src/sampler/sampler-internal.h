@@ -19,6 +19,7 @@ struct sampler_vcpu_state {
         pid_t tid; /* baselines belong to this thread; another tid starts over */
         bool have_runtime;
         uint64_t runtime_ns;
+        uint64_t wait_ns; /* schedstat run_delay at the last reading */
         bool have_faults;
         struct sched_numa_faults faults;
 };

@@ -64,7 +64,7 @@ static int sense_vcpus(struct sampler *s, const struct host_topology *topo, cons
                 struct sampler_vcpu_state *st = &vs->vcpus[v];
                 struct snap_vcpu *out = &sv->vcpus[v];
                 struct task_placement tp;
-                uint64_t runtime = 0;
+                uint64_t runtime = 0, wait = 0;
                 char what[128];
                 int r;
 
@@ -76,14 +76,20 @@ static int sense_vcpus(struct sampler *s, const struct host_topology *topo, cons
                 }
                 if (st->tid != gv->tid)
                         *st = (struct sampler_vcpu_state){.tid = gv->tid};
-                if (st->have_runtime) /* a smaller value is a thread that started over */
+                /* Run time and the time spent waiting for a CPU: together what the vCPU would run
+                 * if it could (perf-model.h). A smaller value is a thread that started over. */
+                if (st->have_runtime) {
                         runtime = tp.runtime_ns >= st->runtime_ns ? tp.runtime_ns - st->runtime_ns
                                                                   : tp.runtime_ns;
+                        wait = tp.wait_ns >= st->wait_ns ? tp.wait_ns - st->wait_ns : tp.wait_ns;
+                }
                 st->runtime_ns = tp.runtime_ns;
+                st->wait_ns = tp.wait_ns;
                 st->have_runtime = true;
 
                 out->node = node_pos_of_thread(topo, &tp);
                 out->runtime_ns = runtime;
+                out->wait_ns = wait;
                 if (out->node >= 0 && out->cell < sv->n_cells)
                         sv->cells[out->cell].cpu_ns[out->node] += runtime;
         }

@@ -123,6 +123,49 @@ START_TEST(test_capacity_refusal)
 }
 END_TEST
 
+/* The lab's case (issue #12): one CPU per node, a 2-cell VM with one busy vCPU per cell, all of
+ * it on node 0, both vCPUs sharing node 0's CPU: each ran half the period and waited for the CPU
+ * the other half. By run time alone (wait 0) the VM needs one CPU and fits node 0, so it stays
+ * together there; with the wait, it needs two and its cells go to different nodes. */
+static void packed_vm(bool with_wait, int *ret_home0, int *ret_home1)
+{
+        struct snapshot *s = tb_snapshot(2, 1, 16 * TB_GIB, 1, 0, false);
+        struct policy_state *st = new_state();
+        struct plan p;
+
+        plan_init(&p);
+        tb_vm(s, 0, 5, 2, 1, 1 * TB_GIB, 256 * TB_MIB);
+        for (unsigned c = 0; c < 2; c++) {
+                tb_cell_on(s, 0, c, 0);
+                tb_vcpus_on(s, 0, c, 0, 0.5);
+        }
+        tb_finish(s);
+        for (unsigned v = 0; v < 2; v++)
+                s->vms[0].vcpus[v].wait_ns = with_wait ? TB_PERIOD_NS / 2 : 0;
+        ck_assert_double_eq_tol(s->host.node[0].cpu_load, 1.0, 1e-9); /* the CPU was busy throughout */
+        for (uint64_t t = 0; t < 4; t++)
+                plan_period(s, st, &p, t);
+        *ret_home0 = st->vms[0].cells[0].home_cpu ? __builtin_ctz(st->vms[0].cells[0].home_cpu) : -1;
+        *ret_home1 = st->vms[0].cells[1].home_cpu ? __builtin_ctz(st->vms[0].cells[1].home_cpu) : -1;
+        plan_done(&p);
+        policy_state_free(st);
+        snapshot_free(s);
+}
+
+START_TEST(test_packed_vm_waits_and_splits)
+{
+        int h0, h1;
+
+        packed_vm(false, &h0, &h1);
+        ck_assert_int_eq(h0, 0);
+        ck_assert_int_eq(h1, 0);
+        packed_vm(true, &h0, &h1);
+        ck_assert_int_ge(h0, 0);
+        ck_assert_int_ge(h1, 0);
+        ck_assert_int_ne(h0, h1);
+}
+END_TEST
+
 /* Budgets: 64 MiB chunks, VM rate 128 MiB/s, host 192 MiB/s over two VMs. */
 START_TEST(test_budgets)
 {
@@ -370,6 +413,7 @@ static Suite *auto_suite(void)
 
         tcase_add_test(tc, test_argmax_home_and_pin);
         tcase_add_test(tc, test_capacity_refusal);
+        tcase_add_test(tc, test_packed_vm_waits_and_splits);
         tcase_add_test(tc, test_budgets);
         tcase_add_test(tc, test_hysteresis_keeps_home);
         tcase_add_test(tc, test_spread_oversized);

@@ -62,6 +62,7 @@ START_TEST(test_fixture_tree)
         ck_assert_int_eq(tp.last_cpu, 6);
         ck_assert_str_eq(tp.comm, "CPU 0/TCG) x");
         ck_assert_uint_eq(tp.runtime_ns, 123456789ull);
+        ck_assert_uint_eq(tp.wait_ns, 5000ull);
         ck_assert(idset_test(&tp.affinity, 3));
         ck_assert_int_eq(proc_tgid_of(procfs, 4242, &tgid), 0);
         ck_assert_int_eq(tgid, 4242);

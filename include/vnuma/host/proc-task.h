@@ -13,6 +13,7 @@ struct task_placement {
         int last_cpu;          /* stat field 39, "processor" */
         struct idset affinity; /* status Cpus_allowed_list */
         uint64_t runtime_ns;   /* schedstat first field; 0 if schedstat is absent */
+        uint64_t wait_ns;      /* schedstat second field (run_delay): runnable, waiting for a CPU */
         char comm[64];
 };
 

@@ -40,7 +40,8 @@ static void write_file(const char *rel, const char *fmt, ...)
         ck_assert_int_eq(fclose(f), 0);
 }
 
-static void write_task(pid_t pid, pid_t tid, int cpu, uint64_t runtime_ns)
+/* schedstat: run time, then run_delay (time spent runnable, waiting for a CPU). */
+static void write_task_waited(pid_t pid, pid_t tid, int cpu, uint64_t runtime_ns, uint64_t wait_ns)
 {
         char rel[96], fields[512];
         size_t n = 0;
@@ -54,7 +55,12 @@ static void write_task(pid_t pid, pid_t tid, int cpu, uint64_t runtime_ns)
         snprintf(rel, sizeof(rel), "/%d/task/%d/status", (int)pid, (int)tid);
         write_file(rel, "Name:\tqemu\nTgid:\t%d\nPid:\t%d\nCpus_allowed_list:\t0-31\n", (int)pid, (int)tid);
         snprintf(rel, sizeof(rel), "/%d/task/%d/schedstat", (int)pid, (int)tid);
-        write_file(rel, "%llu 0 1\n", (unsigned long long)runtime_ns);
+        write_file(rel, "%llu %llu 1\n", (unsigned long long)runtime_ns, (unsigned long long)wait_ns);
+}
+
+static void write_task(pid_t pid, pid_t tid, int cpu, uint64_t runtime_ns)
+{
+        write_task_waited(pid, tid, cpu, runtime_ns, 0);
 }
 
 static void write_sched(pid_t tid, uint64_t seq, uint64_t p0, uint64_t s0, uint64_t p1, uint64_t s1)
@@ -327,6 +333,59 @@ START_TEST(test_fake_vm_periods)
 }
 END_TEST
 
+/* A packed VM: both busy vCPUs on CPU 3 (node 0), each running half the period and waiting for
+ * the CPU the other half. Run time alone says the cell needs half a CPU each, one CPU in all,
+ * which fits node 0; with the wait, each wants a whole CPU. */
+START_TEST(test_fake_packed_vm_waits)
+{
+        struct fixture fx;
+        struct sampler_vm vm = {.id = VM_ID, .name = "packed"};
+        struct snapshot *s;
+        const struct snap_vm *v;
+
+        setup(&fx);
+        vm.model = &fx.model;
+        vm_policy_init(&vm.policy);
+        write_file("/4242/stat", "4242 (qemu-system-x86) S 1 4242 4242 0 -1 0\n");
+        write_task_waited(PID, VCPU0, 3, 7000, 900);
+        write_task_waited(PID, VCPU1, 3, 8000, 100);
+        for (pid_t t = PID; t <= 4246; t++)
+                if (t != VCPU0 && t != VCPU1)
+                        write_task(PID, t, 3, 0);
+        write_sched(VCPU0, 5, 0, 0, 0, 0);
+        write_sched(VCPU1, 5, 0, 0, 0, 0);
+        s = sense(&fx, &vm, 1, 1);
+        ck_assert_uint_eq(s->n_vms, 1);
+        ck_assert_uint_eq(s->vms[0].vcpus[0].wait_ns + s->vms[0].vcpus[1].wait_ns, 0); /* baselines */
+        snapshot_free(s);
+
+        write_task_waited(PID, VCPU0, 3, 7000 + 500000000, 900 + 500000000);
+        write_task_waited(PID, VCPU1, 3, 8000 + 500000000, 100 + 490000000);
+        s = sense(&fx, &vm, 1, 2);
+        ck_assert_uint_eq(s->n_vms, 1);
+        v = &s->vms[0];
+        ck_assert_int_eq(v->vcpus[0].node, 0);
+        ck_assert_int_eq(v->vcpus[1].node, 0);
+        ck_assert_uint_eq(v->vcpus[0].runtime_ns, 500000000);
+        ck_assert_uint_eq(v->vcpus[0].wait_ns, 500000000);
+        ck_assert_uint_eq(v->vcpus[1].wait_ns, 490000000);
+        ck_assert_double_eq_tol((double)(v->vcpus[0].runtime_ns + v->vcpus[1].runtime_ns) / s->period_ns,
+                                1.0, 1e-9);
+        ck_assert_double_eq_tol(snap_cell_cpu_demand(s, v, 0), 1.0, 1e-9);
+        ck_assert_double_eq_tol(snap_cell_cpu_demand(s, v, 1), 0.99, 1e-9);
+        snapshot_free(s);
+
+        /* A thread that started over (counters smaller than before) counts from zero. */
+        write_task_waited(PID, VCPU0, 3, 1000, 2000);
+        s = sense(&fx, &vm, 1, 3);
+        ck_assert_uint_eq(s->n_vms, 1);
+        ck_assert_uint_eq(s->vms[0].vcpus[0].runtime_ns, 1000);
+        ck_assert_uint_eq(s->vms[0].vcpus[0].wait_ns, 2000);
+        snapshot_free(s);
+        teardown(&fx);
+}
+END_TEST
+
 START_TEST(test_fake_host_errors)
 {
         struct fixture fx;
@@ -349,4 +408,4 @@ START_TEST(test_fake_host_errors)
 }
 END_TEST
 
-TEST_MAIN("sampler-fake", test_fake_vm_periods, test_fake_host_errors)
+TEST_MAIN("sampler-fake", test_fake_vm_periods, test_fake_packed_vm_waits, test_fake_host_errors)

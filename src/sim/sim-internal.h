@@ -3,7 +3,10 @@
 
 #include "vnuma/sim/sim.h"
 
+/* CPU demand on node: its vCPUs' busy (what they would run if they could) plus the other work. */
 double sim_node_load(const struct sim_world *w, int node);
+/* Share of its demand every runnable thread on node gets (perf_cpu_share of the node). */
+double sim_node_share(const struct sim_world *w, int node);
 /* Least loaded (busy per CPU) node with CPUs inside allowed (0 = any), or -1. */
 int sim_least_loaded(const struct sim_world *w, nodemask_t allowed, const double *load);
 uint64_t sim_node_free(const struct sim_world *w, int node);

@@ -12,6 +12,7 @@ int sim_sense(void *userdata, uint64_t period, struct snapshot **ret)
         struct sim_world *w = userdata;
         _cleanup_(snapshot_freep) struct snapshot *s = NULL;
         unsigned n_active = 0, k = 0;
+        double share[SNAP_NODES_MAX];
         unsigned *map;
         int r;
 
@@ -29,9 +30,13 @@ int sim_sense(void *userdata, uint64_t period, struct snapshot **ret)
         s->period = w->period;
         s->period_ns = UINT64_C(1000000000);
         s->host = w->host;
+        /* What the kernel shows under contention: a node's CPUs are busy up to their number
+         * (/proc/stat), and every runnable thread there runs its share of what it wants and waits
+         * for the rest (schedstat's run time and run_delay). */
         for (unsigned h = 0; h < w->host.n_nodes; h++) {
                 s->host.node[h].mem_free_bytes = sim_node_free(w, (int)h);
-                s->host.node[h].cpu_load = sim_node_load(w, (int)h);
+                s->host.node[h].cpu_load = MIN((double)w->host.node[h].n_cpus, sim_node_load(w, (int)h));
+                share[h] = sim_node_share(w, (int)h);
         }
 
         for (unsigned i = 0; i < w->n_vms; i++) {
@@ -53,15 +58,22 @@ int sim_sense(void *userdata, uint64_t period, struct snapshot **ret)
                 sim_vm_hot_fractions(w, vm, frac, true);
                 for (unsigned v = 0; v < vm->n_vcpus; v++) {
                         const struct sim_vcpu *vc = &vm->vcpus[v];
-                        uint64_t ns = (uint64_t)(vc->busy * (double)s->period_ns);
-                        sv->vcpus[v] = (struct snap_vcpu){
-                                .index = v, .cell = vc->cell, .node = vc->node, .runtime_ns = ns};
+                        double run = vc->node >= 0 ? vc->busy * share[vc->node] : vc->busy;
+                        uint64_t ns = (uint64_t)(run * (double)s->period_ns);
+                        uint64_t want = (uint64_t)(vc->busy * (double)s->period_ns);
+
+                        sv->vcpus[v] = (struct snap_vcpu){.index = v,
+                                                          .cell = vc->cell,
+                                                          .node = vc->node,
+                                                          .runtime_ns = ns,
+                                                          .wait_ns = want - MIN(want, ns)};
                         if (vc->node >= 0) {
                                 sv->cells[vc->cell].cpu_ns[vc->node] += ns;
-                                /* Hinting faults: this vCPU's accesses, split by where the memory is. */
+                                /* Hinting faults: this vCPU's accesses while it ran, split by where
+                                 * the memory is. */
                                 for (unsigned h = 0; h < w->host.n_nodes; h++)
                                         sv->cells[vc->cell].access[h] +=
-                                                (uint64_t)(1000.0 * vc->busy *
+                                                (uint64_t)(1000.0 * run *
                                                            sim_cell_access_share(vm, frac, vc->cell,
                                                                                  (int)h));
                         }

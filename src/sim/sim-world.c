@@ -45,7 +45,7 @@ struct sim_world *sim_world_free(struct sim_world *w)
 
 double sim_node_load(const struct sim_world *w, int node)
 {
-        double busy = 0;
+        double busy = node >= 0 && (unsigned)node < w->host.n_nodes ? w->other_load[node] : 0;
 
         for (unsigned i = 0; i < w->n_vms; i++) {
                 const struct sim_vm *vm = &w->vms[i];

@@ -22,10 +22,11 @@ struct sim_config {
         unsigned n_vms;
         uint64_t seed;
         unsigned periods;
-        bool dynamic;    /* phase changes, arrivals and departures */
-        unsigned cells;  /* force every VM to this many cells; 0 = random 1, 2 or 4 */
-        double mem_load; /* VM memory / host memory, e.g. 0.6 */
-        double cpu_load; /* vCPU demand / host CPUs, e.g. 0.6 */
+        bool dynamic;      /* phase changes, arrivals and departures */
+        unsigned cells;    /* force every VM to this many cells; 0 = random 1, 2 or 4 */
+        double mem_load;   /* VM memory / host memory, e.g. 0.6 */
+        double cpu_load;   /* vCPU demand / host CPUs, e.g. 0.6; above 1 the host is overcommitted */
+        double other_load; /* host work beside the VMs, per node, in CPUs per CPU (e.g. 0.2); 0 none */
 };
 
 void sim_config_init(struct sim_config *c);
@@ -83,6 +84,9 @@ struct sim_world {
         uint64_t bandwidth_per_period; /* migration bytes the host can move per period */
         uint64_t moved_this_period;
         uint64_t mem_used[SNAP_NODES_MAX];
+        /* CPU demand on each node that is no managed vCPU (host work, other processes), in CPUs: it
+         * takes its share of the node's CPUs like any runnable thread. */
+        double other_load[SNAP_NODES_MAX];
         unsigned *active_map; /* snapshot vm index -> world vm index, for the last snapshot */
         unsigned n_active_map;
         /* Totals. */
@@ -100,6 +104,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct sim_world *, sim_world_free);
 void sim_world_advance(struct sim_world *w);
 /* Access locality of the active VMs now: share of accesses whose vCPU and memory share a node. */
 double sim_world_locality(const struct sim_world *w);
+/* The performance model's value of the world now (perf-model.h): work summed over the active vCPUs,
+ * each at its node's CPU share and the speed of where its accesses go, in CPUs of useful work. */
+double sim_world_throughput(const struct sim_world *w);
 uint64_t sim_vm_bytes_on(const struct sim_vm *vm, unsigned cell, int node);
 
 /* The engine's ops for the simulated world (userdata: struct sim_world *). */

@@ -259,42 +259,46 @@ static void host_generate(struct sim_world *w)
         }
 }
 
-/* Some VMs are larger than any node: 4 cells, each about 45 % of a node's CPUs and 40 % of its
- * memory, so the VM needs at least two nodes. They are added on top of the sized host (which grows by
- * their share) so the rest of the load factor is unchanged. One per 20 VMs, at least one. */
+/* Some VMs are larger than any node: 4 cells, each about 35 % of a node's CPUs and of its memory, so
+ * the VM needs at least two nodes. Their memory is added on top of the sized host (which grows by
+ * their share) so the rest of the memory load is unchanged; CPUs are fitted to the CPU load after
+ * (fit_cpus), and a large cell takes less than 35 % when the large VMs would otherwise be more than
+ * half of the host's vCPU demand (2 nodes at load 0.5 have one node's worth of demand in all). One
+ * per 20 VMs, at least one. */
 static int make_large_vms(struct sim_world *w)
 {
-        const double share = 0.35, fill = 0.9; /* per cell: 35 % of a node; host filled to 90 % by them */
-        unsigned n_large = MAX(1u, w->host.n_nodes / 4), n_cpu_nodes = 0, cpus = 0, per_cell, chunks;
+        const double mem_share = 0.35,
+                     fill = 0.9; /* per cell: 35 % of a node's memory; host filled to 90 % */
+        unsigned n_large = MAX(1u, w->host.n_nodes / 4), n_cpu_nodes = 0, per_cell, chunks;
         uint64_t node_mem = w->host.node[0].mem_total_bytes;
-        int next = 0;
+        double share, rest = 0, cpus;
 
         if (w->cfg.cells && w->cfg.cells != 4)
                 return 0;
         for (unsigned h = 0; h < w->host.n_nodes; h++)
-                if (w->host.node[h].n_cpus) {
-                        cpus = w->host.node[h].n_cpus;
-                        n_cpu_nodes++;
-                }
+                n_cpu_nodes += w->host.node[h].n_cpus > 0;
         if (n_cpu_nodes == 0)
                 return 0;
-        /* Grow the nodes so that, after adding the large VMs, the rest keeps its load factors:
+        /* Grow the nodes so that, after adding the large VMs, the rest keeps its memory load:
          * M' = M / (1 - 4 * share * n_large / (fill * n)). */
-        node_mem = (uint64_t)((double)node_mem / (1.0 - 4 * share * n_large / (fill * n_cpu_nodes)));
+        node_mem = (uint64_t)((double)node_mem / (1.0 - 4 * mem_share * n_large / (fill * n_cpu_nodes)));
         node_mem &= ~(SIM_CHUNK_BYTES - 1);
-        cpus = (unsigned)((double)cpus / (1.0 - 4 * share * n_large / (fill * n_cpu_nodes)) + 0.999);
-        per_cell = MAX(1u, (unsigned)(share * cpus / 0.9 + 0.5));
-        chunks = MAX(4u, (unsigned)(share * (double)node_mem / SIM_CHUNK_BYTES));
-        for (unsigned h = 0; h < w->host.n_nodes; h++) {
-                struct snap_node *nd = &w->host.node[h];
-                nd->mem_total_bytes = node_mem;
-                if (nd->n_cpus == 0)
-                        continue;
-                nd->n_cpus = cpus;
-                nd->cpus = IDSET_EMPTY;
-                for (unsigned q = 0; q < cpus && next < IDSET_MAX; q++)
-                        idset_add(&nd->cpus, next++);
+        chunks = MAX(4u, (unsigned)(mem_share * (double)node_mem / SIM_CHUNK_BYTES));
+        for (unsigned h = 0; h < w->host.n_nodes; h++)
+                w->host.node[h].mem_total_bytes = node_mem;
+
+        /* CPUs per node the host will have (fit_cpus): the other VMs' demand plus 4 * share of a node
+         * per large VM, at cpu_load. */
+        share = MIN(0.35, w->cfg.cpu_load * n_cpu_nodes / (8.0 * n_large));
+        for (unsigned i = 0; i < w->n_vms; i++) {
+                bool large = false;
+                for (unsigned k = 0; k < n_large; k++)
+                        large = large || i == (k * 20) % w->n_vms;
+                for (unsigned v = 0; v < w->vms[i].n_vcpus && !large; v++)
+                        rest += w->vms[i].vcpus[v].busy;
         }
+        cpus = rest / (w->cfg.cpu_load * n_cpu_nodes - 4 * share * n_large);
+        per_cell = MAX(1u, (unsigned)lround(share * cpus / 0.9));
 
         for (unsigned k = 0; k < n_large && k < w->n_vms; k++) {
                 struct sim_vm *vm = &w->vms[(k * 20) % w->n_vms];
@@ -332,6 +336,35 @@ static int make_large_vms(struct sim_world *w)
         return 0;
 }
 
+/* CPUs per node so that the vCPU demand of all VMs really is cpu_load times the host's CPUs: the
+ * first sizing rounds up and the large VMs fill their own share, both of which drift from it. The
+ * host's other work comes on top, as a share of each node's CPUs. */
+static void fit_cpus(struct sim_world *w)
+{
+        unsigned n_cpu_nodes = 0, cpus;
+        double demand = 0;
+        int next = 0;
+
+        for (unsigned i = 0; i < w->n_vms; i++)
+                for (unsigned v = 0; v < w->vms[i].n_vcpus; v++)
+                        demand += w->vms[i].vcpus[v].busy;
+        for (unsigned h = 0; h < w->host.n_nodes; h++)
+                n_cpu_nodes += w->host.node[h].n_cpus > 0;
+        if (n_cpu_nodes == 0 || w->cfg.cpu_load <= 0)
+                return;
+        cpus = MAX(1u, (unsigned)lround(demand / (w->cfg.cpu_load * n_cpu_nodes)));
+        for (unsigned h = 0; h < w->host.n_nodes; h++) {
+                struct snap_node *nd = &w->host.node[h];
+                if (nd->n_cpus == 0)
+                        continue;
+                nd->n_cpus = cpus;
+                nd->cpus = IDSET_EMPTY;
+                for (unsigned q = 0; q < cpus && next < IDSET_MAX; q++)
+                        idset_add(&nd->cpus, next++);
+                w->other_load[h] = w->cfg.other_load * cpus;
+        }
+}
+
 int sim_world_new(const struct sim_config *cfg, struct sim_world **ret)
 {
         _cleanup_(sim_world_freep) struct sim_world *w = calloc(1, sizeof(*w));
@@ -356,6 +389,7 @@ int sim_world_new(const struct sim_config *cfg, struct sim_world **ret)
         r = make_large_vms(w);
         if (r < 0)
                 return r;
+        fit_cpus(w);
         w->sched_rng = sim_rng_next(&w->rng);
         w->bandwidth_per_period = (UINT64_C(4) << 30) * w->host.n_nodes;
         for (unsigned i = 0; i < w->n_vms; i++)

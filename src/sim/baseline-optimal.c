@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Baseline "optimal": moves every cell to the reference assignment (struct sim_optimum, handed in
- * through policy_state.ext) at once, under the same budgets as everyone. Simulator VM ids are
+/* Baseline "optimal": moves every cell to the placement that maximises the performance model
+ * (struct sim_optimum's assign, handed in through policy_state.ext) at once, under the same budgets
+ * as everyone. Simulator VM ids are
  * 1000 + the world index, which is how a snapshot VM finds its row. */
 #include "vnuma/sim/sim.h"
 

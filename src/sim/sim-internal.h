@@ -14,3 +14,9 @@ uint64_t sim_node_free(const struct sim_world *w, int node);
 void sim_vm_hot_fractions(const struct sim_world *w, const struct sim_vm *vm, double (*frac)[SNAP_NODES_MAX],
                           bool count_transit);
 double sim_cell_access_share(const struct sim_vm *vm, double (*frac)[SNAP_NODES_MAX], unsigned c, int h);
+
+/* The placement that maximises the performance model with memory all local (sim-optimal-model.c),
+ * each node's memory up to its total minus mem_reserve: assign (per world VM, per cell) and its
+ * value; exact when proven. */
+int sim_model_optimum(const struct sim_world *w, uint64_t mem_reserve, int (*assign)[4], double *ret_value,
+                      bool *ret_exact);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The reference placement. Each cell goes whole onto one node with CPUs; a VM's locality is then
- * sum over cells of demand * (own + (1 - own) / (n - 1) * siblings on the same node). Capacities
- * are the ones the policies use (CPUs * imbalance_pct, memory minus the reserve).
+/* The reference placement for locality (the model's is in sim-optimal-model.c). Each cell goes whole onto
+ * one node with CPUs; a VM's locality is then sum over cells of demand * (own + (1 - own) / (n - 1) *
+ * siblings on the same node). Capacities are the ones the policies use (CPUs * imbalance_pct, memory minus
+ * the reserve).
  *
  * "exact" means proven: either a greedy packing reaches the per-VM upper bound (every VM at its
  * best as if alone), or branch-and-bound finished. Otherwise `locality` is the best packing found
@@ -283,6 +284,7 @@ int sim_optimum_compute(const struct sim_world *w, const struct policy_params *p
         unsigned n_order = 0, n_items = 0;
         double ub = 0, value = 0, total = 0;
         uint64_t lb = 0;
+        int r;
 
         for (unsigned h = 0; h < w->host.n_nodes; h++) {
                 const struct snap_node *nd = &w->host.node[h];
@@ -366,7 +368,18 @@ int sim_optimum_compute(const struct sim_world *w, const struct policy_params *p
         if (ret->exact)
                 ret->upper_bound = ret->locality;
         ret->lower_bound_bytes = lb;
-        ret->assign = assign;
+        ret->locality_assign = assign;
+        ret->assign = calloc(w->n_vms, sizeof(*ret->assign));
+        if (!ret->assign) {
+                sim_optimum_done(ret);
+                return -ENOMEM;
+        }
+        r = sim_model_optimum(w, params->mem_reserve_bytes, ret->assign, &ret->throughput,
+                              &ret->throughput_exact);
+        if (r < 0) {
+                sim_optimum_done(ret);
+                return r;
+        }
         return 0;
 }
 
@@ -376,4 +389,6 @@ void sim_optimum_done(struct sim_optimum *o)
                 return;
         free(o->assign);
         o->assign = NULL;
+        free(o->locality_assign);
+        o->locality_assign = NULL;
 }

@@ -114,15 +114,22 @@ int sim_sense(void *userdata, uint64_t period, struct snapshot **ret);
 int sim_apply(void *userdata, const struct snapshot *s, const struct action *a);
 uint64_t sim_clock_now_ns(void *userdata); /* real monotonic time: plan cost is measured for real */
 
-/* The best achievable placement: every cell whole on one CPU node, capacities as the policies see
- * them (vCPU demand <= CPUs * imbalance, memory <= total - reserve). */
+/* The reference placements, both with every cell whole on one CPU node:
+ * - the best locality, capacities as the policies see them (vCPU demand <= CPUs * imbalance,
+ *   memory <= total - reserve), and the fewest bytes any placement that good must move;
+ * - the best value of the performance model (perf-model.h) with memory all local, any number of
+ *   cells per node (the CPU share prices contention; memory within total - reserve): what the
+ *   optimal baseline moves to. */
 struct sim_optimum {
         double locality;    /* of the assignment found */
         double upper_bound; /* proven upper bound */
         bool exact;         /* locality == the true optimum (proven) */
         uint64_t lower_bound_bytes;
+        double throughput;     /* the model's value of assign, in CPUs of useful work */
+        bool throughput_exact; /* proven by exhaustive search; else a heuristic's (a lower bound) */
         unsigned n_vms;
-        int (*assign)[4]; /* per VM, per cell (first 4): node position, -1 none */
+        int (*assign)[4];          /* the model's: per VM, per cell (first 4): node position, -1 none */
+        int (*locality_assign)[4]; /* the locality optimum's, same shape */
 };
 
 int sim_optimum_compute(const struct sim_world *w, const struct policy_params *p, struct sim_optimum *ret);

@@ -52,14 +52,14 @@ int sim_run(const struct sim_config *cfg, const char *policy_name, struct sim_re
         _cleanup_(sim_world_freep) struct sim_world *w = NULL;
         _cleanup_(engine_freep) struct engine *e = NULL;
         _cleanup_free_ uint64_t *plan_ns = NULL;
-        _cleanup_free_ double *series = NULL;
+        _cleanup_free_ double *series = NULL, *work = NULL;
         struct sim_optimum live = {}, fin = {};
         struct engine_config ecfg;
         const struct policy_ops *override = NULL;
         const struct policy_ops *product = policy_lookup(policy_name);
         uint64_t sig = 0;
-        double final;
-        unsigned conv;
+        double final, tail = 0;
+        unsigned conv, tail_from;
         int r;
 
         if (!product && !(override = baseline_by_name(policy_name)))
@@ -79,7 +79,8 @@ int sim_run(const struct sim_config *cfg, const char *policy_name, struct sim_re
 
         plan_ns = calloc(cfg->periods, sizeof(*plan_ns));
         series = calloc(cfg->periods, sizeof(*series));
-        if (!plan_ns || !series)
+        work = calloc(cfg->periods, sizeof(*work));
+        if (!plan_ns || !series || !work)
                 return -ENOMEM;
 
         for (unsigned t = 0; t < cfg->periods; t++) {
@@ -100,6 +101,7 @@ int sim_run(const struct sim_config *cfg, const char *policy_name, struct sim_re
                 }
                 plan_ns[t] = res.plan_ns;
                 series[t] = sim_world_locality(w);
+                work[t] = sim_world_throughput(w);
                 sim_world_advance(w);
         }
         sim_optimum_done(&live);
@@ -112,6 +114,11 @@ int sim_run(const struct sim_config *cfg, const char *policy_name, struct sim_re
         while (conv > 0 && series[conv - 1] >= final - 0.01)
                 conv--;
         qsort(plan_ns, cfg->periods, sizeof(*plan_ns), cmp_u64);
+        /* The work rate once placements settled: the mean of the last quarter of the periods. */
+        tail_from = cfg->periods - MAX(cfg->periods / 4, 1u);
+        for (unsigned t = tail_from; t < cfg->periods; t++)
+                tail += work[t];
+        tail /= cfg->periods - tail_from;
 
         *ret = (struct sim_result){
                 .locality = final,
@@ -122,6 +129,9 @@ int sim_run(const struct sim_config *cfg, const char *policy_name, struct sim_re
                 .periods_to_converge = conv,
                 .pingpong_moves = w->pingpong_moves,
                 .plan_us_median = (double)plan_ns[cfg->periods / 2] / 1000.0,
+                .throughput = tail,
+                .optimal_throughput = fin.throughput,
+                .optimal_throughput_exact = fin.throughput_exact,
                 .n_series = cfg->periods,
                 .series = TAKE_PTR(series),
         };

@@ -2,11 +2,15 @@
 /* vnumad-sim: run the policies and the baselines over seeded synthetic scenarios.
  *
  *   vnumad-sim --nodes N[,N..] --vms M[,M..] --seeds K [--policy NAME|all] [--csv PATH] [--plot PATH]
- *              [--periods P] [--seed-base S] [--dynamic] [--cells C]
+ *              [--periods P] [--seed-base S] [--dynamic] [--cells C] [--cpu-load L[,L..]]
+ *              [--other-load F]
  *
- * --nodes and --vms are paired lists: "--nodes 2,4,8 --vms 10,50,200" runs three sizes. */
+ * --nodes and --vms are paired lists: "--nodes 2,4,8 --vms 10,50,200" runs three sizes. Each size runs
+ * at every --cpu-load (vCPU demand over host CPUs; 1.5 is an overcommitted host). --other-load adds
+ * host work beside the VMs on every node, as a share of its CPUs. */
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,25 +43,63 @@ static int parse_list(const char *arg, unsigned *out, size_t *n)
         return *n > 0 ? 0 : -EINVAL;
 }
 
+/* A non-negative decimal number (positive unless zero_ok), all of s. */
+static int parse_double(const char *s, bool zero_ok, double *ret)
+{
+        char *end = NULL;
+        double v;
+
+        errno = 0;
+        v = strtod(s, &end);
+        if (errno != 0 || end == s || *end != '\0' || !isfinite(v) || v < 0 || (v == 0 && !zero_ok))
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+static int parse_loads(const char *arg, double *out, size_t *n)
+{
+        _cleanup_free_ char *copy = strdup(arg);
+        char *save = NULL;
+
+        if (!copy)
+                return -ENOMEM;
+        *n = 0;
+        for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+                double v;
+                int r = parse_double(tok, false, &v);
+                if (r < 0)
+                        return r;
+                if (*n >= SIZES_MAX)
+                        return -E2BIG;
+                out[(*n)++] = v;
+        }
+        return *n > 0 ? 0 : -EINVAL;
+}
+
 static void help(void)
 {
         printf("vnumad-sim --nodes N[,N..] --vms M[,M..] --seeds K [--policy NAME|all] [--csv PATH]\n"
                "           [--plot PATH] [--periods P] [--seed-base S] [--dynamic] [--cells C]\n"
+               "           [--cpu-load L[,L..]] [--other-load F]\n"
+               "Every size runs at every CPU load (vCPU demand over host CPUs; default 0.6).\n"
                "Policies: auto (and the other product policies), none, numad, autonuma, optimal.\n");
 }
 
 int main(int argc, char **argv)
 {
         static const struct option options[] = {
-                {"nodes", required_argument, NULL, 'n'},   {"vms", required_argument, NULL, 'm'},
-                {"seeds", required_argument, NULL, 's'},   {"policy", required_argument, NULL, 'p'},
-                {"csv", required_argument, NULL, 'c'},     {"plot", required_argument, NULL, 'g'},
-                {"periods", required_argument, NULL, 't'}, {"seed-base", required_argument, NULL, 'b'},
-                {"dynamic", no_argument, NULL, 'd'},       {"cells", required_argument, NULL, 'C'},
-                {"help", no_argument, NULL, 'h'},          {},
+                {"nodes", required_argument, NULL, 'n'},    {"vms", required_argument, NULL, 'm'},
+                {"seeds", required_argument, NULL, 's'},    {"policy", required_argument, NULL, 'p'},
+                {"csv", required_argument, NULL, 'c'},      {"plot", required_argument, NULL, 'g'},
+                {"periods", required_argument, NULL, 't'},  {"seed-base", required_argument, NULL, 'b'},
+                {"dynamic", no_argument, NULL, 'd'},        {"cells", required_argument, NULL, 'C'},
+                {"cpu-load", required_argument, NULL, 'L'}, {"other-load", required_argument, NULL, 'O'},
+                {"help", no_argument, NULL, 'h'},           {},
         };
         unsigned nodes[SIZES_MAX], vms[SIZES_MAX], seeds = 10, periods = 80, cells = 0;
-        size_t n_nodes = 0, n_vms = 0, n_rows = 0, n_policies;
+        double loads[SIZES_MAX] = {0.6}, other_load = 0;
+        size_t n_nodes = 0, n_vms = 0, n_loads = 1, n_rows = 0, n_policies;
         uint64_t seed_base = 1;
         const char *policy = "all", *csv = NULL, *plot = NULL;
         const char *const *policies;
@@ -94,6 +136,14 @@ int main(int argc, char **argv)
                         if (safe_atou64(optarg, &seed_base) < 0)
                                 return log_error("--seed-base: invalid number '%s'", optarg), 2;
                         break;
+                case 'L':
+                        if (parse_loads(optarg, loads, &n_loads) < 0)
+                                return log_error("--cpu-load: invalid list '%s'", optarg), 2;
+                        break;
+                case 'O':
+                        if (parse_double(optarg, true, &other_load) < 0)
+                                return log_error("--other-load: invalid number '%s'", optarg), 2;
+                        break;
                 case 'p':
                         policy = optarg;
                         break;
@@ -129,36 +179,41 @@ int main(int argc, char **argv)
                 n_policies = 1;
         }
 
-        rows = calloc(n_nodes * seeds * n_policies, sizeof(*rows));
+        rows = calloc(n_nodes * n_loads * seeds * n_policies, sizeof(*rows));
         if (!rows)
                 return log_error_errno(-ENOMEM, "Out of memory"), 1;
         for (size_t k = 0; k < n_nodes; k++)
-                for (unsigned s = 0; s < seeds; s++)
-                        for (size_t p = 0; p < n_policies; p++) {
-                                struct sim_config cfg;
-                                struct sim_row *row = &rows[n_rows];
+                for (size_t l = 0; l < n_loads; l++)
+                        for (unsigned s = 0; s < seeds; s++)
+                                for (size_t p = 0; p < n_policies; p++) {
+                                        struct sim_config cfg;
+                                        struct sim_row *row = &rows[n_rows];
 
-                                sim_config_init(&cfg);
-                                cfg.n_nodes = nodes[k];
-                                cfg.n_vms = vms[k];
-                                cfg.seed = seed_base + s;
-                                cfg.periods = periods;
-                                cfg.dynamic = dynamic;
-                                cfg.cells = cells;
-                                r = sim_run(&cfg, policies[p], &row->res);
-                                if (r < 0) {
-                                        log_error_errno(
-                                                r,
-                                                "Scenario seed %llu, %u nodes, %u VMs, policy %s failed: %s",
-                                                (unsigned long long)cfg.seed, cfg.n_nodes, cfg.n_vms,
-                                                policies[p], strerror(-r));
-                                        goto finish;
+                                        sim_config_init(&cfg);
+                                        cfg.n_nodes = nodes[k];
+                                        cfg.n_vms = vms[k];
+                                        cfg.seed = seed_base + s;
+                                        cfg.periods = periods;
+                                        cfg.dynamic = dynamic;
+                                        cfg.cells = cells;
+                                        cfg.cpu_load = loads[l];
+                                        cfg.other_load = other_load;
+                                        r = sim_run(&cfg, policies[p], &row->res);
+                                        if (r < 0) {
+                                                log_error_errno(r,
+                                                                "Scenario seed %llu, %u nodes, %u VMs, CPU "
+                                                                "load %.2f, policy %s failed: %s",
+                                                                (unsigned long long)cfg.seed, cfg.n_nodes,
+                                                                cfg.n_vms, cfg.cpu_load, policies[p],
+                                                                strerror(-r));
+                                                goto finish;
+                                        }
+                                        row->seed = cfg.seed;
+                                        row->nodes = cfg.n_nodes;
+                                        row->vms = cfg.n_vms;
+                                        row->cpu_load = cfg.cpu_load;
+                                        n_rows++;
                                 }
-                                row->seed = cfg.seed;
-                                row->nodes = cfg.n_nodes;
-                                row->vms = cfg.n_vms;
-                                n_rows++;
-                        }
 
         missed = sim_table_print(stdout, rows, n_rows, policies, n_policies);
         if (csv) {

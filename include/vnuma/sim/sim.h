@@ -152,6 +152,9 @@ struct sim_result {
         unsigned periods_to_converge;
         uint64_t pingpong_moves;
         double plan_us_median;
+        double throughput;         /* the model's value (sim_world_throughput), mean of the last quarter */
+        double optimal_throughput; /* of the model's reference placement (struct sim_optimum) */
+        bool optimal_throughput_exact;
         unsigned n_series;
         double *series; /* locality per period */
 };

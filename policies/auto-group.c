@@ -126,6 +126,36 @@ static int group_review(const struct snapshot *s, unsigned vi, struct policy_sta
                               "whole VM: another node now holds clearly more accesses");
 }
 
+/* A group whose vCPUs need more CPU than its home node has (they became busy after it was placed
+ * together, or a phase made a second cell busy), for hysteresis_periods in a row, is split for
+ * good: its cells lose their home and are placed one by one. Busy vCPUs packed onto too few CPUs
+ * lose more work than remote memory costs them (perf-model.h). */
+static bool group_outgrew_home(const struct snapshot *s, const struct policy_state *st, struct vm_state *vs,
+                               int home)
+{
+        double cap = (double)s->host.node[home].n_cpus * st->params.imbalance_pct / 100.0;
+
+        if (vs->demand <= cap + 1e-9) {
+                vs->overloaded_periods = 0;
+                return false;
+        }
+        return ++vs->overloaded_periods >= MAX(st->params.hysteresis_periods, 1u);
+}
+
+static void group_split(struct policy_state *st, const struct snapshot *s, const struct snap_vm *vm,
+                        struct vm_state *vs)
+{
+        vm_commit(st, s, vm, vs, -1);
+        for (unsigned c = 0; c < vs->n_cells; c++) {
+                vs->cells[c].home_mem = 0;
+                vs->cells[c].home_cpu = 0;
+                vs->cells[c].provisional = false;
+        }
+        vs->group_home = -1;
+        vs->split = true;
+        vs->overloaded_periods = 0;
+}
+
 int auto_place_group(const struct snapshot *s, unsigned vi, struct policy_state *st, struct vm_state *vs,
                      nodemask_t allowed, struct plan *out)
 {
@@ -137,6 +167,10 @@ int auto_place_group(const struct snapshot *s, unsigned vi, struct policy_state 
                 return 0;
         if (vm->n_cells == 0)
                 return 1;
+        if (home >= 0 && vm->n_cells > 1 && group_outgrew_home(s, st, vs, home)) {
+                group_split(st, s, vm, vs);
+                return 0;
+        }
         for (unsigned c = 0; c < vm->n_cells; c++)
                 for (unsigned h = 0; h < s->host.n_nodes; h++)
                         gstat[h] += vs->cells[c].mem[h];

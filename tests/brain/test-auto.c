@@ -166,6 +166,47 @@ START_TEST(test_packed_vm_waits_and_splits)
 }
 END_TEST
 
+/* A VM placed together while idle (one node is plenty), whose two vCPUs then both turn busy and
+ * wait for the one CPU: it has outgrown its home, and its cells end on different nodes. */
+START_TEST(test_group_outgrows_home_and_splits)
+{
+        struct snapshot *s = tb_snapshot(2, 1, 16 * TB_GIB, 1, 0, false);
+        struct policy_state *st = new_state();
+        struct plan p;
+        uint64_t t = 0;
+        int h0, h1;
+
+        plan_init(&p);
+        tb_vm(s, 0, 6, 2, 1, 1 * TB_GIB, 256 * TB_MIB);
+        for (unsigned c = 0; c < 2; c++) {
+                tb_cell_on(s, 0, c, 0);
+                tb_vcpus_on(s, 0, c, 0, 0.1);
+        }
+        tb_finish(s);
+        for (; t < 4; t++)
+                plan_period(s, st, &p, t);
+        ck_assert_int_eq(st->vms[0].group_home, 0);
+        ck_assert_uint_eq(st->vms[0].cells[0].home_cpu | st->vms[0].cells[1].home_cpu, 1u);
+
+        for (unsigned c = 0; c < 2; c++)
+                tb_vcpus_on(s, 0, c, 0, 0.5);
+        tb_finish(s);
+        for (unsigned v = 0; v < 2; v++)
+                s->vms[0].vcpus[v].wait_ns = TB_PERIOD_NS / 2;
+        for (; t < 16; t++)
+                plan_period(s, st, &p, t);
+        ck_assert_int_eq(st->vms[0].group_home, -1);
+        h0 = st->vms[0].cells[0].home_cpu ? __builtin_ctz(st->vms[0].cells[0].home_cpu) : -1;
+        h1 = st->vms[0].cells[1].home_cpu ? __builtin_ctz(st->vms[0].cells[1].home_cpu) : -1;
+        ck_assert_int_ge(h0, 0);
+        ck_assert_int_ge(h1, 0);
+        ck_assert_int_ne(h0, h1);
+        plan_done(&p);
+        policy_state_free(st);
+        snapshot_free(s);
+}
+END_TEST
+
 /* Budgets: 64 MiB chunks, VM rate 128 MiB/s, host 192 MiB/s over two VMs. */
 START_TEST(test_budgets)
 {
@@ -414,6 +455,7 @@ static Suite *auto_suite(void)
         tcase_add_test(tc, test_argmax_home_and_pin);
         tcase_add_test(tc, test_capacity_refusal);
         tcase_add_test(tc, test_packed_vm_waits_and_splits);
+        tcase_add_test(tc, test_group_outgrows_home_and_splits);
         tcase_add_test(tc, test_budgets);
         tcase_add_test(tc, test_hysteresis_keeps_home);
         tcase_add_test(tc, test_spread_oversized);

@@ -106,6 +106,7 @@ struct vm_state {
         unsigned turn;      /* position in this period's rotation (fair turns for the budgets) */
         uint64_t misplaced; /* this period: bytes its migration pass found away from home */
         double demand;      /* this period: vCPU demand of the whole VM, in CPUs */
+        unsigned overloaded_periods; /* consecutive periods the group needed more CPU than its home has */
 };
 
 /* Per-period view of what is left on each node after the actions planned so far. */

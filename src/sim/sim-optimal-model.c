@@ -8,8 +8,9 @@
  *
  * Small worlds are searched exhaustively (branch and bound over VMs). Otherwise the result comes
  * from a HEURISTIC: greedy (biggest VM first, each at its best spot given the ones before it), then
- * local search (re-place one VM at a time at its best spot given all the others, until no VM
- * improves); it is a good placement, not a proven optimum. */
+ * local search (re-place one VM at a time at its best spot given all the others, and exchange the
+ * nodes of two cells of different VMs, until neither improves); it is a good placement, not a proven
+ * optimum. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -213,6 +214,78 @@ static double model_value(const struct search *s)
         return value;
 }
 
+static unsigned digit(const struct search *s, unsigned choice, unsigned g)
+{
+        while (g-- > 0)
+                choice /= s->m;
+        return choice % s->m;
+}
+
+static unsigned with_digit(const struct search *s, unsigned choice, unsigned g, unsigned d)
+{
+        unsigned p = 1;
+        for (unsigned q = 0; q < g; q++)
+                p *= s->m;
+        return choice - digit(s, choice, g) * p + d * p;
+}
+
+/* Re-places v at its best spot given all the others; true if that is worth more. */
+static bool improve_vm(struct search *s, struct mvm *v)
+{
+        struct contrib c;
+        double now, gain;
+        unsigned x;
+
+        contrib_of(s, v, v->choice, &c);
+        apply(s, v, &c, -1);
+        now = delta(s, v, &c, +1);
+        x = best_response(s, v, &gain);
+        if (gain > now + EPS) {
+                place(s, v, x, +1);
+                return true;
+        }
+        apply(s, v, &c, +1);
+        return false;
+}
+
+/* Exchanges the nodes of cell ga of a and cell gb of b if that is worth more and the memory fits:
+ * what moving one VM at a time cannot find when every node is full (a big cell for a small one). */
+static bool improve_swap(struct search *s, struct mvm *a, unsigned ga, struct mvm *b, unsigned gb)
+{
+        unsigned da = digit(s, a->choice, ga), db = digit(s, b->choice, gb), xa, xb;
+        unsigned ha = s->cpu_node[da], hb = s->cpu_node[db];
+        struct contrib ca, cb, na, nb;
+        double before;
+        bool better;
+
+        if (da == db)
+                return false;
+        xa = with_digit(s, a->choice, ga, db);
+        xb = with_digit(s, b->choice, gb, da);
+        contrib_of(s, a, a->choice, &ca);
+        contrib_of(s, b, b->choice, &cb);
+        contrib_of(s, a, xa, &na);
+        contrib_of(s, b, xb, &nb);
+        before = total_value(s);
+        apply(s, a, &ca, -1);
+        apply(s, b, &cb, -1);
+        apply(s, a, &na, +1);
+        apply(s, b, &nb, +1);
+        better = total_value(s) > before + EPS &&
+                 (s->mem[ha] <= s->mem_cap[ha] || a->bytes[ga] >= b->bytes[gb]) &&
+                 (s->mem[hb] <= s->mem_cap[hb] || b->bytes[gb] >= a->bytes[ga]);
+        if (better) {
+                a->choice = xa;
+                b->choice = xb;
+                return true;
+        }
+        apply(s, a, &na, -1);
+        apply(s, b, &nb, -1);
+        apply(s, a, &ca, +1);
+        apply(s, b, &cb, +1);
+        return false;
+}
+
 static void heuristic(struct search *s)
 {
         for (unsigned i = 0; i < s->n; i++) {
@@ -222,22 +295,13 @@ static void heuristic(struct search *s)
         for (unsigned round = 0; round < LOCAL_ROUNDS_MAX; round++) {
                 bool improved = false;
 
-                for (unsigned i = 0; i < s->n; i++) {
-                        struct mvm *v = &s->vms[i];
-                        struct contrib c;
-                        double now, gain;
-                        unsigned x;
-
-                        contrib_of(s, v, v->choice, &c);
-                        apply(s, v, &c, -1);
-                        now = delta(s, v, &c, +1);
-                        x = best_response(s, v, &gain);
-                        if (gain > now + EPS) {
-                                place(s, v, x, +1);
-                                improved = true;
-                        } else
-                                apply(s, v, &c, +1);
-                }
+                for (unsigned i = 0; i < s->n; i++)
+                        improved |= improve_vm(s, &s->vms[i]);
+                for (unsigned i = 0; i < s->n; i++)
+                        for (unsigned j = i + 1; j < s->n; j++)
+                                for (unsigned ga = 0; ga < s->vms[i].n_cells; ga++)
+                                        for (unsigned gb = 0; gb < s->vms[j].n_cells; gb++)
+                                                improved |= improve_swap(s, &s->vms[i], ga, &s->vms[j], gb);
                 if (!improved)
                         break;
         }

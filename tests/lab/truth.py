@@ -39,6 +39,9 @@ import json
 import os
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from vnumatest import numa_maps_node_bytes  # noqa: E402
+
 NODE_DIR = "/sys/devices/system/node"
 PRESENT_MIN = 0.9  # a prealloc'd cell has at least this share of its size in numa_maps
 MIB = 1 << 20
@@ -71,28 +74,7 @@ def online_nodes():
 
 def vma_node_bytes(pid, start, end):
     """Bytes per node (str) of the VMAs inside [start, end), from /proc/PID/{maps,numa_maps}."""
-    maps = {}
-    with open(f"/proc/{pid}/maps") as f:
-        for line in f:
-            lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
-            maps[lo] = hi
-    per_node = {}
-    with open(f"/proc/{pid}/numa_maps") as f:
-        for line in f:
-            words = line.split()
-            lo = int(words[0], 16)
-            hi = maps.get(lo)
-            if hi is None or lo < start or hi > end:
-                continue
-            psize = 4096
-            for w in words:
-                if w.startswith("kernelpagesize_kB="):
-                    psize = int(w.split("=")[1]) * 1024
-            for w in words:
-                if w.startswith("N") and "=" in w:
-                    n, count = w[1:].split("=")
-                    per_node[n] = per_node.get(n, 0) + int(count) * psize
-    return per_node
+    return {str(n): b for n, b in numa_maps_node_bytes(pid, start, end).items()}
 
 
 def thread_cpus(pid, tid):

@@ -132,3 +132,30 @@ class Daemon:
                 self.proc.wait()
         self.log.close()
         return self.proc.returncode
+
+
+def numa_maps_node_bytes(pid, start, end):
+    """Bytes per host node (int) that the kernel's /proc/PID/numa_maps shows for the VMAs inside
+    [start, end): the ground truth of where a range's pages are."""
+    vma_end = {}
+    with open("/proc/%d/maps" % pid) as f:
+        for line in f:
+            lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+            vma_end[lo] = hi
+    per_node = {}
+    with open("/proc/%d/numa_maps" % pid) as f:
+        for line in f:
+            fields = line.split()
+            lo = int(fields[0], 16)
+            hi = vma_end.get(lo)
+            if hi is None or lo < start or hi > end:
+                continue
+            page = 4096
+            for fl in fields:
+                if fl.startswith("kernelpagesize_kB="):
+                    page = int(fl.split("=")[1]) * 1024
+            for fl in fields:
+                if fl.startswith("N") and "=" in fl and fl[1:].split("=")[0].isdigit():
+                    node, pages = fl[1:].split("=")
+                    per_node[int(node)] = per_node.get(int(node), 0) + int(pages) * page
+    return per_node

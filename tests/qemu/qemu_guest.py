@@ -9,6 +9,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from vnumatest import numa_maps_node_bytes  # noqa: E402
+
 QEMU = shutil.which("qemu-system-x86_64")
 
 
@@ -104,21 +107,4 @@ def read_maps(pid):
 
 def numa_maps_present(pid, start, end):
     """Bytes per host node that numa_maps reports for the VMAs inside [start, end)."""
-    vma_ends = {s: e for s, e, _, _ in read_maps(pid)}
-    per_node = {}
-    with open("/proc/%d/numa_maps" % pid) as f:
-        for line in f:
-            fields = line.split()
-            vstart = int(fields[0], 16)
-            vend = vma_ends.get(vstart)
-            if vend is None or vstart < start or vend > end:
-                continue
-            page = 4096
-            for fl in fields:
-                if fl.startswith("kernelpagesize_kB="):
-                    page = int(fl.split("=")[1]) * 1024
-            for fl in fields:
-                if fl.startswith("N") and "=" in fl and fl[1:].split("=")[0].isdigit():
-                    node, pages = fl[1:].split("=")
-                    per_node[int(node)] = per_node.get(int(node), 0) + int(pages) * page
-    return per_node
+    return numa_maps_node_bytes(pid, start, end)

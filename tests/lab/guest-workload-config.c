@@ -38,6 +38,7 @@ void workload_config_init(struct workload_config *c)
                 .interval_ms = 1000,
                 .duration_s = 0,
                 .nodes = IDSET_EMPTY,
+                .phase_s = 0,
         };
 }
 
@@ -97,6 +98,10 @@ int workload_config_set(struct workload_config *c, const char *key, const char *
                         return r;
         } else if (streq(key, "duration")) {
                 r = parse_uint_in(value, 0, 30 * 24 * 3600, &n.duration_s);
+                if (r < 0)
+                        return r;
+        } else if (streq(key, "phase")) {
+                r = parse_uint_in(value, 0, 30 * 24 * 3600, &n.phase_s);
                 if (r < 0)
                         return r;
         } else if (streq(key, "nodes")) {

@@ -28,6 +28,8 @@ struct workload_config {
         unsigned interval_ms; /* progress report period */
         unsigned duration_s;  /* 0: run until killed */
         struct idset nodes;   /* guest nodes to load; empty: every node with CPUs */
+        unsigned phase_s;     /* 0: no phase change; else after this many seconds the busy
+                               * nodes become the nodes with CPUs that are not in `nodes` */
 };
 
 void workload_config_init(struct workload_config *c);

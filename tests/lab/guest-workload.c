@@ -10,9 +10,14 @@
  *     vnw: t=3.0s node0=41.2MiB/s node1=39.8MiB/s
  *
  * Configured from the kernel command line (vnw.size=64M vnw.pattern=stream|random|hot
- * vnw.hot=10 vnw.alloc=first-touch|mbind vnw.interval=1000 vnw.duration=0 vnw.nodes=0-1);
- * words given as arguments ("size=32M" or "vnw.size=32M") override it. Built static: the
- * guest's initramfs has no libc. */
+ * vnw.hot=10 vnw.alloc=first-touch|mbind vnw.interval=1000 vnw.duration=0 vnw.nodes=0-1
+ * vnw.phase=0); words given as arguments ("size=32M" or "vnw.size=32M") override it. Built
+ * static: the guest's initramfs has no libc.
+ *
+ * vnw.phase=S (with vnw.nodes) is a phase change: the nodes of vnw.nodes are busy for the first
+ * S seconds, then the other nodes with CPUs instead. Every node's buffer is allocated at start,
+ * so the guest's memory is the same in both phases; an idle thread sleeps (its vCPU halts). The
+ * switch is announced with a line "vnw: phase at t=S.Ss: busy nodes 1". */
 
 #include <errno.h>
 #include <pthread.h>
@@ -45,6 +50,7 @@ struct worker {
         const struct workload_config *cfg;
         _Atomic uint64_t touched; /* bytes */
         _Atomic int state;        /* 0 starting, 1 running, <0 -errno */
+        _Atomic bool active;      /* touching its buffer now (else sleeping: vnw.phase) */
         pthread_t thread;
 };
 
@@ -145,8 +151,13 @@ static void *worker_main(void *arg)
         memset(w->buf, 1, w->len);
         atomic_store(&w->state, 1);
 
-        while (!atomic_load_explicit(&stop_requested, memory_order_relaxed))
+        while (!atomic_load_explicit(&stop_requested, memory_order_relaxed)) {
+                if (!atomic_load_explicit(&w->active, memory_order_relaxed)) {
+                        usleep(50000);
+                        continue;
+                }
                 atomic_fetch_add_explicit(&w->touched, touch_pass(w, &rnd), memory_order_relaxed);
+        }
         return NULL;
 
 fail:
@@ -174,6 +185,18 @@ static int worker_locality(const struct worker *w, double *ret)
                         local++;
         *ret = (double)local / (double)n;
         return 0;
+}
+
+/* Sleeps until the CLOCK_MONOTONIC time t (seconds, as now_s()). */
+static void sleep_until(double t)
+{
+        struct timespec ts = {
+                .tv_sec = (time_t)t,
+                .tv_nsec = (long)((t - (double)(time_t)t) * 1e9),
+        };
+
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+                ;
 }
 
 static int node_cpus(int node, struct idset *ret)
@@ -247,6 +270,10 @@ int main(int argc, char **argv)
         r = load_config(argc, argv, &cfg);
         if (r < 0)
                 return EXIT_FAILURE;
+        if (cfg.phase_s > 0 && idset_is_empty(&cfg.nodes)) {
+                fprintf(stderr, "vnw: vnw.phase needs vnw.nodes (the nodes busy before the phase change)\n");
+                return EXIT_FAILURE;
+        }
 
         r = read_one_line_at(NULL, "/sys/devices/system/node/online", &online_line);
         if (r >= 0)
@@ -261,8 +288,10 @@ int main(int argc, char **argv)
         IDSET_FOREACH (node, &online) {
                 struct idset cpus;
                 int ncpus;
+                bool busy = idset_is_empty(&cfg.nodes) || idset_test(&cfg.nodes, node);
 
-                if (!idset_is_empty(&cfg.nodes) && !idset_test(&cfg.nodes, node))
+                /* With a phase change every node gets its threads: the idle ones wait for it. */
+                if (!busy && cfg.phase_s == 0)
                         continue;
                 r = node_cpus(node, &cpus);
                 if (r < 0) {
@@ -286,6 +315,7 @@ int main(int argc, char **argv)
                         w->len = MAX(cfg.size_per_node / (uint64_t)ncpus / PAGE_SIZE_GUESS, (uint64_t)1) *
                                  PAGE_SIZE_GUESS;
                         w->cfg = &cfg;
+                        atomic_store(&w->active, busy);
                 }
                 idset_add(&loaded, node);
         }
@@ -294,9 +324,9 @@ int main(int argc, char **argv)
                 return EXIT_FAILURE;
         }
 
-        printf("vnw: pattern=%s hot=%u%% alloc=%s size-per-node=%llu MiB, %zu threads\n",
+        printf("vnw: pattern=%s hot=%u%% alloc=%s size-per-node=%llu MiB, %zu threads, phase %us\n",
                workload_pattern_to_string(cfg.pattern), cfg.hot_percent, workload_alloc_to_string(cfg.alloc),
-               (unsigned long long)(cfg.size_per_node >> 20), nworkers);
+               (unsigned long long)(cfg.size_per_node >> 20), nworkers, cfg.phase_s);
         for (size_t i = 0; i < nworkers; i++) {
                 r = pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]);
                 if (r != 0) {
@@ -335,12 +365,31 @@ int main(int argc, char **argv)
         }
 
         t0 = last = now_s();
+        bool phase_pending = cfg.phase_s > 0;
         for (;;) {
-                double t;
+                double t, next = last + cfg.interval_ms / 1000.0;
                 char line[4096];
                 size_t off;
 
-                usleep(cfg.interval_ms * 1000U);
+                if (phase_pending && t0 + cfg.phase_s <= next) {
+                        char busy[4096];
+                        size_t boff = 0;
+
+                        sleep_until(t0 + cfg.phase_s);
+                        busy[0] = '\0';
+                        for (size_t i = 0; i < nworkers; i++) {
+                                bool now_active = !atomic_load(&workers[i].active);
+
+                                atomic_store(&workers[i].active, now_active);
+                                if (now_active && boff < sizeof(busy) &&
+                                    (i == 0 || workers[i - 1].node != workers[i].node))
+                                        boff += (size_t)snprintf(busy + boff, sizeof(busy) - boff, "%s%d",
+                                                                 boff ? "," : "", workers[i].node);
+                        }
+                        printf("vnw: phase at t=%.1fs: busy nodes %s\n", now_s() - t0, busy[0] ? busy : "(none)");
+                        phase_pending = false;
+                }
+                sleep_until(next);
                 t = now_s();
                 off = (size_t)snprintf(line, sizeof(line), "vnw: t=%.1fs", t - t0);
                 IDSET_FOREACH (node, &loaded) {

@@ -16,6 +16,7 @@ START_TEST(test_defaults)
         ck_assert_uint_eq(c.interval_ms, 1000);
         ck_assert_uint_eq(c.duration_s, 0);
         ck_assert(idset_is_empty(&c.nodes));
+        ck_assert_uint_eq(c.phase_s, 0);
 }
 END_TEST
 
@@ -28,7 +29,7 @@ START_TEST(test_cmdline)
         ck_assert_int_eq(workload_config_parse_cmdline(&c,
                                                        "console=ttyS0 quiet vnw.size=32M vnw.pattern=hot "
                                                        "vnw.hot=25 vnw.alloc=mbind vnw.interval=500 "
-                                                       "vnw.duration=30 vnw.nodes=1,3 panic=-1\n",
+                                                       "vnw.duration=30 vnw.nodes=1,3 vnw.phase=75 panic=-1\n",
                                                        &bad),
                          0);
         ck_assert_ptr_null(bad);
@@ -40,6 +41,7 @@ START_TEST(test_cmdline)
         ck_assert_uint_eq(c.duration_s, 30);
         ck_assert_int_eq(idset_count(&c.nodes), 2);
         ck_assert(idset_test(&c.nodes, 1) && idset_test(&c.nodes, 3));
+        ck_assert_uint_eq(c.phase_s, 75);
 }
 END_TEST
 
@@ -55,6 +57,9 @@ START_TEST(test_cmdline_errors_leave_config_alone)
                 {"vnw.hot=101", "vnw.hot=101", -ERANGE},
                 {"vnw.interval=10", "vnw.interval=10", -ERANGE},
                 {"vnw.nodes=1-", "vnw.nodes=1-", -EINVAL},
+                {"vnw.phase=soon", "vnw.phase=soon", -EINVAL},
+                {"vnw.phase=-5", "vnw.phase=-5", -EINVAL},
+                {"vnw.phase=99999999", "vnw.phase=99999999", -ERANGE},
                 {"vnw.colour=red", "vnw.colour=red", -EINVAL},
                 {"vnw.size", "vnw.size", -EINVAL},
                 {"vnw.size=1G vnw.alloc=never", "vnw.alloc=never", -EINVAL},
@@ -87,6 +92,10 @@ START_TEST(test_set_and_names)
         ck_assert_int_eq(workload_config_set(&c, "size", "2048"), -ERANGE);
         ck_assert_int_eq(workload_config_set(&c, "size", "1GiB"), 0);
         ck_assert_uint_eq(c.size_per_node, 1ULL << 30);
+        ck_assert_int_eq(workload_config_set(&c, "phase", "0"), 0);
+        ck_assert_uint_eq(c.phase_s, 0);
+        ck_assert_int_eq(workload_config_set(&c, "phase", "30"), 0);
+        ck_assert_uint_eq(c.phase_s, 30);
         ck_assert_ptr_null(workload_pattern_to_string((enum workload_pattern)7));
 }
 END_TEST

@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# The peer benchmark's part INSIDE a 2-node lab with one CPU per node (contrib/bench/lab-peers.sh
+# boots it, one lab per mode). For each scenario, one after the other: start the nested guest(s)
+# (plain QEMU, all memory on host node 0, vCPUs unpinned), wait until their workload has run
+# WARMUP seconds, start MODE, record locality and work every 10 s for SECONDS (lab-peers.py
+# sample), stop MODE and the guests (waiting until the QEMUs are gone).
+#
+# Usage: lab-peers-inside.sh MODE SCENARIOS SECONDS WARMUP
+#   MODE       none | autonuma | numad | vnumad
+#   SCENARIOS  comma-separated: a, b, c, d (contrib/bench/lab-peers.sh --help says what they are)
+# Environment: SCN_GUEST_INITRD (lab guest-initrd), VNUMA_BUILD_ROOT (vnumad, vnumactl), and from
+# lab run LAB_DIR, LAB_RUN_DIR. Results go to $LAB_RUN_DIR/bench/: lab-peers.csv and
+# lab-peers-cells.csv (rows without header), the guests' serial logs, vnumad's or numad's log.
+set -euo pipefail
+here=$(dirname "$(readlink -f "$0")")
+mode=${1:?usage: lab-peers-inside.sh MODE SCENARIOS SECONDS WARMUP}
+scenarios=${2:?}
+seconds=${3:?}
+warmup=${4:?}
+: "${LAB_RUN_DIR:?run me inside a lab (lab run)}"
+: "${VNUMA_BUILD_ROOT:?}"
+export VNUMACTL=$VNUMA_BUILD_ROOT/src/vnumactl
+VNUMAD=$VNUMA_BUILD_ROOT/src/vnumad
+# shellcheck source-path=SCRIPTDIR/../lab
+. "$LAB_DIR/scenario.sh"
+export PYTHONDONTWRITEBYTECODE=1
+
+OUT=$LAB_RUN_DIR/bench
+mkdir -p "$OUT"
+INTERVAL_MS=2000
+# Every cell 192 MiB, prealloc'd on host node 0; the workload streams over 64 MiB per guest node.
+GUEST=(--cells 2 --cell-mib 192 --vcpus-per-cell 1 --host-node 0 --prealloc)
+WORKLOAD="vnw.size=64M vnw.pattern=stream vnw.interval=$INTERVAL_MS"
+MODE_PID=
+
+say() {
+        echo "lab-peers: [$scn/$mode] $*"
+}
+
+[ "$(cat /sys/devices/system/node/online)" = 0-1 ] ||
+        { echo "lab-peers: expected a lab with nodes 0-1, saw $(cat /sys/devices/system/node/online)"; exit 1; }
+for n in 0 1; do
+        [ "$(cat /sys/devices/system/node/node$n/cpulist)" = "$n" ] ||
+                { echo "lab-peers: expected one CPU per node (node $n has CPUs $(cat /sys/devices/system/node/node$n/cpulist))"; exit 1; }
+done
+
+set_balancing() {
+        echo "$1" >/proc/sys/kernel/numa_balancing
+}
+
+# The guests of a scenario, as "NAME VNW-WORDS" lines.
+guests_of() { # scenario
+        case "$1" in
+        a) echo "g1 vnw.nodes=0-1" ;;
+        b) echo "g1 vnw.nodes=0" ;;
+        c) echo "g1 vnw.nodes=0-1"; echo "g2 vnw.nodes=0-1" ;;
+        # The switch comes at half of the measured time: the mode starts at workload time WARMUP.
+        d) echo "g1 vnw.nodes=0 vnw.phase=$((warmup + seconds / 2))" ;;
+        *) return 1 ;;
+        esac
+}
+
+# The latest workload time of a guest's serial log, 0 before any progress line; fails when the
+# workload or the guest said it had stopped.
+workload_time() { # name
+        local log=$SCN_STATE/$1.serial
+        [ -f "$log" ] || { echo 0; return 0; }
+        if grep -q -e "guest-init: the workload exited" -e "Kernel panic" "$log"; then
+                return 1
+        fi
+        tr -d '\r' <"$log" | awk '/^vnw: t=/ { t = substr($2, 3) + 0 } END { print int(t) }'
+}
+
+start_mode() {
+        case "$mode" in
+        none) ;;
+        autonuma) set_balancing 1 ;;
+        numad)
+                rm -f /var/log/numad.log /var/run/numad.pid
+                numad -l 6 || { say "numad did not start"; return 1; }
+                scn_wait_for 10 test -s /var/run/numad.pid || { say "numad wrote no pid file"; return 1; }
+                MODE_PID=$(cat /var/run/numad.pid)
+                ;;
+        vnumad)
+                mkdir -p /run/lab-peers
+                printf '[daemon]\nperiod = 500ms\n[policy]\nmode = auto\n' >/run/lab-peers/vnumad.conf
+                "$VNUMAD" --foreground --no-libvirt --config /run/lab-peers/vnumad.conf \
+                        --socket /run/lab-peers/vnumad.sock --qmp-dir "$SCN_QMP_DIR" --log-level debug \
+                        >"/run/lab-peers/vnumad-$scn.log" 2>&1 &
+                MODE_PID=$!
+                scn_wait_for 20 test -S /run/lab-peers/vnumad.sock ||
+                        { tail -20 "/run/lab-peers/vnumad-$scn.log"; say "vnumad did not start"; return 1; }
+                ;;
+        esac
+        say "mode started (numa_balancing $(cat /proc/sys/kernel/numa_balancing)${MODE_PID:+, pid $MODE_PID})"
+}
+
+stop_mode() {
+        set_balancing 0
+        if [ -n "$MODE_PID" ]; then
+                kill "$MODE_PID" 2>/dev/null || true
+                scn_wait_for 20 sh -c "! kill -0 $MODE_PID" || kill -9 "$MODE_PID" 2>/dev/null || true
+                if [ "$mode" = vnumad ]; then
+                        wait "$MODE_PID" 2>/dev/null || true
+                fi
+        fi
+        MODE_PID=
+        case "$mode" in
+        numad) cp /var/log/numad.log "$OUT/numad-$scn.log" 2>/dev/null || true ;;
+        vnumad)
+                cp "/run/lab-peers/vnumad-$scn.log" "$OUT/" 2>/dev/null || true
+                rm -f /run/lab-peers/vnumad.sock
+                ;;
+        esac
+}
+
+# Stops every guest and waits until its QEMU is gone, so the next scenario starts on an idle lab.
+stop_guests() {
+        local pids=() p name
+        for name in "$@"; do
+                [ -f "$SCN_STATE/$name.pid" ] && pids+=("$(cat "$SCN_STATE/$name.pid")")
+                cp "$SCN_STATE/$name.serial" "$OUT/$scn-$mode-$name.serial" 2>/dev/null || true
+        done
+        scn_stop_all || true
+        for p in "${pids[@]}"; do
+                scn_wait_for 30 sh -c "! kill -0 $p" || kill -9 "$p" 2>/dev/null || true
+                scn_wait_for 10 sh -c "! kill -0 $p" || say "QEMU $p is still there"
+        done
+        rm -f "$SCN_STATE"/*.serial "$SCN_STATE"/*.pid "$SCN_QMP_DIR"/*.sock
+}
+
+cleanup() {
+        stop_mode || true
+        scn_stop_all || true
+}
+trap cleanup EXIT
+
+set_balancing 0
+rc=0
+for scn in ${scenarios//,/ }; do
+        names=()
+        guests_of "$scn" >/dev/null || { echo "lab-peers: unknown scenario '$scn'"; exit 1; }
+        t_scn=$SECONDS
+        while read -r name words; do
+                scn_qemu_start "$name" "${GUEST[@]}" --workload "$WORKLOAD $words" || exit 1
+                names+=("$name")
+        done <<<"$(guests_of "$scn")" # (no /dev/fd in the lab for a process substitution)
+        say "guests ${names[*]} started (all memory on node 0, vCPUs unpinned); waiting for ${warmup} s of workload"
+        ok=1
+        for name in "${names[@]}"; do
+                deadline=$((SECONDS + 600))
+                while :; do
+                        t=$(workload_time "$name") || { say "the workload of $name stopped:"; tail -5 "$SCN_STATE/$name.serial"; ok=0; break; }
+                        [ "$t" -ge "$warmup" ] && break
+                        [ $SECONDS -lt $deadline ] || { say "no ${warmup} s of workload from $name within 600 s"; ok=0; break; }
+                        sleep 2
+                done
+        done
+        if [ $ok -eq 0 ]; then
+                tail -5 "$SCN_STATE"/*.serial || true
+                rc=1
+                stop_guests "${names[@]}"
+                continue
+        fi
+        say "guests ran their workload after $((SECONDS - t_scn)) s"
+        # The address map (pids, each cell's host virtual ranges, vCPU thread ids), from QMP before
+        # vnumad holds the sockets.
+        map=$SCN_STATE/map-$scn.json
+        qmps=()
+        for name in "${names[@]}"; do qmps+=(--qmp "$(scn_qmp "$name")"); done
+        "$VNUMACTL" show "${qmps[@]}" --json >"$map" ||
+                { say "vnumactl show failed"; rc=1; stop_guests "${names[@]}"; continue; }
+        cp "$map" "$OUT/map-$scn.json"
+        # The sampler records t = 0 (before the mode), then the mode starts and t counts from there.
+        rm -f "$SCN_STATE/ready" "$SCN_STATE/go"
+        python3 "$here/lab-peers.py" sample --map "$map" --serial "$SCN_STATE" --scenario "$scn" \
+                --mode "$mode" --seconds "$seconds" --interval-ms "$INTERVAL_MS" \
+                --csv "$OUT/lab-peers.csv" --cells-csv "$OUT/lab-peers-cells.csv" \
+                --ready "$SCN_STATE/ready" --go "$SCN_STATE/go" &
+        sampler=$!
+        scn_wait_for 60 test -e "$SCN_STATE/ready" || say "the sampler did not record t = 0"
+        if start_mode; then
+                touch "$SCN_STATE/go"
+        else
+                rc=1
+        fi
+        wait "$sampler" || rc=1
+        if [ "$mode" = vnumad ] && ! kill -0 "$MODE_PID" 2>/dev/null; then
+                say "vnumad exited during the run"
+                rc=1
+        fi
+        stop_mode
+        stop_guests "${names[@]}"
+        say "done in $((SECONDS - t_scn)) s"
+done
+exit $rc

@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# The peer benchmark (issue 12): vnumad against no balancer, the kernel's AutoNUMA and numad, on
+# nested guests in a 2-node lab with ONE CPU per node. The build machine has 2 cores, so each lab
+# CPU is a real core and CPU contention shows in the guests' work; more lab CPUs would share cores
+# and hide it. It is a benchmark, not a test: long, noisy, and it compares modes measured in the
+# same run.
+#
+# Every mode runs in a fresh lab boot; the scenarios of a mode run one after the other in that
+# lab, each guest fully stopped before the next scenario starts. Per scenario: the nested guest(s)
+# start (plain QEMU, 2 cells x 1 vCPU x 192 MiB, all memory prealloc'd on host node 0, vCPUs
+# unpinned), their workload runs --warmup seconds, then the mode starts and, every 10 s for
+# --seconds, the guests' access locality and their own work rate are recorded
+# (contrib/bench/lab-peers.py says exactly how).
+#
+# Output in --out DIR: lab-peers.csv (scenario,mode,t,locality,work), lab-peers-cells.csv (per
+# guest cell), lab-peers.md (the tables), lab-peers.svg (the plot), and per mode the guests'
+# serial logs and vnumad's or numad's log. Exits 1 when one of the benchmark's own checks failed
+# (vnumad's work >= 0.95 x the best peer's in every scenario; locality >= 0.95 within 30 s in a,
+# with the cells on different nodes, and in d), 2 when a lab run failed.
+set -euo pipefail
+
+here=$(dirname "$(readlink -f "$0")")
+src=$(cd "$here/../.." && pwd)
+LAB=$src/contrib/lab/lab
+
+usage() {
+        cat <<EOF
+Usage: contrib/bench/lab-peers.sh [OPTIONS]
+
+  --seconds N        measured time per scenario and mode, from the mode's start (default 150)
+  --scenarios LIST   comma-separated, of (default a,b,c,d):
+                       a  one guest, both cells busy: 2 busy vCPUs that do not fit one node's CPU
+                       b  one guest, only cell 0 busy: keeping the VM together may be right
+                       c  two guests, all cells busy: an overcommitted host (4 busy vCPUs, 2 CPUs)
+                       d  one guest, cell 0 busy, then cell 1 from half of --seconds: a phase change
+  --modes LIST       comma-separated, of none,autonuma,numad,vnumad (default all four)
+  --warmup S         seconds the guests' workload runs before the mode starts (default 20)
+  --build DIR        build tree with src/vnumad, src/vnumactl and tests/lab/guest-workload
+                     (default: build-bench, else build, in the source tree)
+  --out DIR          results (default: BUILD/lab-peers-DATE)
+  --kernel SERIES    the lab kernel (contrib/lab/kernels)
+  -h, --help
+
+A full run (4 scenarios x 4 modes, 150 s) takes about 90 minutes on 2 cores.
+EOF
+}
+
+seconds=150 scenarios=a,b,c,d modes=none,autonuma,numad,vnumad warmup=20 build="" out="" kernel=()
+while [ $# -gt 0 ]; do
+        case "$1" in
+        --seconds) seconds=${2:?}; shift 2 ;;
+        --scenarios) scenarios=${2:?}; shift 2 ;;
+        --modes) modes=${2:?}; shift 2 ;;
+        --warmup) warmup=${2:?}; shift 2 ;;
+        --build) build=${2:?}; shift 2 ;;
+        --out) out=${2:?}; shift 2 ;;
+        --kernel) kernel=(--kernel "${2:?}"); shift 2 ;;
+        -h | --help) usage; exit 0 ;;
+        *) usage >&2; exit 2 ;;
+        esac
+done
+
+die() {
+        echo "lab-peers: $*" >&2
+        exit 2
+}
+
+progress() {
+        echo "lab-peers: $(date +%H:%M:%S) $*"
+}
+
+[[ $seconds =~ ^[1-9][0-9]*$ && $seconds -ge 30 ]] || die "--seconds must be a number >= 30, not '$seconds'"
+[[ $warmup =~ ^[0-9]+$ ]] || die "--warmup must be a number of seconds, not '$warmup'"
+for s in ${scenarios//,/ }; do
+        case "$s" in a | b | c | d) ;; *) die "unknown scenario '$s' (a, b, c, d)" ;; esac
+done
+for m in ${modes//,/ }; do
+        case "$m" in none | autonuma | numad | vnumad) ;; *) die "unknown mode '$m' (none, autonuma, numad, vnumad)" ;; esac
+done
+if [ -z "$build" ]; then
+        for b in build-bench build; do
+                [ -x "$src/$b/src/vnumad" ] && { build=$src/$b; break; }
+        done
+        [ -n "$build" ] || die "no build tree with src/vnumad (meson setup build-bench && ninja -C build-bench), or pass --build"
+fi
+build=$(cd "$build" && pwd)
+for p in src/vnumad src/vnumactl tests/lab/guest-workload; do
+        [ -x "$build/$p" ] || die "no $build/$p (ninja -C $build)"
+done
+out=${out:-$build/lab-peers-$(date +%Y%m%d-%H%M%S)}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+
+case ",$modes," in
+*,numad,*)
+        if ! command -v numad >/dev/null; then
+                # shellcheck disable=SC1091 # contrib/deps.sh
+                . "$src/contrib/deps.sh"
+                ensure_packages numad || die "numad is not installed and could not be installed"
+        fi
+        ;;
+esac
+
+initrd=$("$LAB" guest-initrd --workload "$build/tests/lab/guest-workload") || die "lab guest-initrd failed"
+nscn=$(tr ',' '\n' <<<"$scenarios" | grep -c .)
+# Boot of the nested guests (1-5 minutes under TCG, more on a busy machine), warm-up and the run.
+timeout=$((nscn * (seconds + warmup + 660) + 120))
+
+echo "scenario,mode,t,locality,work" >"$out/lab-peers.csv"
+echo "scenario,mode,t,guest,cell,work,home,node_bytes,vcpu_node,vcpu_samples,locality" >"$out/lab-peers-cells.csv"
+progress "results in $out; $seconds s per scenario ($scenarios) and mode ($modes)"
+t_all=$SECONDS
+lab_failed=0
+for mode in ${modes//,/ }; do
+        others=$(pgrep -c qemu-system || true)
+        progress "mode $mode: booting a lab (2 nodes x 1 CPU); other QEMU processes on this machine now: $others"
+        echo "$mode $(date +%s) other-qemu=$others" >>"$out/machine.txt"
+        mkdir -p "$out/$mode"
+        t_mode=$SECONDS
+        # The run directory (kept) holds what the inside script wrote to $LAB_RUN_DIR/bench.
+        set +e
+        "$LAB" run --nodes 2 --cpus-per-node 1 --mem-per-node 2G --timeout "$timeout" --keep "${kernel[@]}" \
+                --env SCN_GUEST_INITRD="$initrd" --env VNUMA_BUILD_ROOT="$build" \
+                -- bash "$here/lab-peers-inside.sh" "$mode" "$scenarios" "$seconds" "$warmup" \
+                2>"$out/$mode/lab-stderr.log" | tee "$out/$mode/lab-stdout.log" |
+                while IFS= read -r line; do
+                        case "$line" in
+                        lab-peers:* | scenario:*) echo "lab-peers: $(date +%H:%M:%S) ${line#lab-peers: }" ;;
+                        esac
+                done
+        rc=${PIPESTATUS[0]}
+        set -e
+        if [ "$rc" -ne 0 ]; then
+                tail -n 20 "$out/$mode/lab-stderr.log" "$out/$mode/lab-stdout.log" >&2 || true
+        fi
+        rundir=$(sed -n 's/^lab: run directory: //p' "$out/$mode/lab-stderr.log" | tail -n1)
+        if [ -n "$rundir" ] && [ -d "$rundir" ]; then
+                cp -r "$rundir/bench/." "$out/$mode/" 2>/dev/null || true
+                cp "$rundir/console.log" "$out/$mode/lab-console.log" 2>/dev/null || true
+                rm -rf "$rundir"
+        fi
+        [ -f "$out/$mode/lab-peers.csv" ] && cat "$out/$mode/lab-peers.csv" >>"$out/lab-peers.csv"
+        [ -f "$out/$mode/lab-peers-cells.csv" ] && cat "$out/$mode/lab-peers-cells.csv" >>"$out/lab-peers-cells.csv"
+        if [ "$rc" -ne 0 ]; then
+                progress "mode $mode: the lab run failed (status $rc); see $out/$mode/lab-stdout.log"
+                lab_failed=1
+        fi
+        progress "mode $mode done in $((SECONDS - t_mode)) s"
+done
+progress "all modes done in $((SECONDS - t_all)) s; other QEMU processes now: $(pgrep -c qemu-system || true)"
+
+echo
+rc=0
+python3 "$here/lab-peers.py" report "$out" --seconds "$seconds" --scenarios "$scenarios" --modes "$modes" || rc=$?
+echo
+echo "CSV: $out/lab-peers.csv   tables: $out/lab-peers.md   plot: $out/lab-peers.svg"
+if [ $lab_failed -ne 0 ]; then
+        echo "lab-peers: a lab run failed; the results are incomplete"
+        exit 2
+fi
+exit $rc

@@ -284,6 +284,14 @@ def tables(summary, seconds):
             lines.append(f"| {m} | {fmt(st['work'], '.1f')} | {fmt(st['ratio'], '.2f')} | {fmt(st['locality'])} "
                          f"| {fmt(st['loc30'])} |")
         lines.append("")
+        if s == "d" and seconds:
+            # Not a check: how each mode followed the phase change (locality per record after it).
+            tp = seconds // 2
+            for m, st in sm["modes"].items():
+                after = [r for r in st["rows"] if tp < r["t"] <= tp + LOCALITY_BY]
+                lines.append(f"- {m}: locality after the phase change at {tp} s: "
+                             + ", ".join(f"t={r['t']}s {fmt(r['locality'], '.2f')}" for r in after))
+            lines.append("")
     return "\n".join(lines)
 
 
@@ -326,6 +334,11 @@ def svg_plot(summary, seconds):
                 e.append(f'<text x="{xx:.1f}" y="{oy + ph + 16}" text-anchor="middle">{tv}</text>')
             e.append(f'<text x="{ox + pw / 2}" y="{oy + ph + 32}" text-anchor="middle">'
                      f'seconds since the mode started</text>')
+            if s == "d" and seconds:
+                xx = ox + pw * (seconds // 2) / tmax
+                e.append(f'<line x1="{xx:.1f}" y1="{oy}" x2="{xx:.1f}" y2="{oy + ph}" stroke="#000" '
+                         f'stroke-dasharray="4,3"/>')
+                e.append(f'<text x="{xx + 3:.1f}" y="{oy + 12}">phase change</text>')
             for m in MODES:
                 st = sm["modes"].get(m)
                 if not st:

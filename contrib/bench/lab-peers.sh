@@ -112,12 +112,16 @@ echo "scenario,mode,t,guest,cell,work,home,node_bytes,vcpu_node,vcpu_samples,loc
 progress "results in $out; $seconds s per scenario ($scenarios) and mode ($modes)"
 t_all=$SECONDS
 lab_failed=0
+monitor=
+trap '[ -z "$monitor" ] || kill "$monitor" 2>/dev/null || true' EXIT
 for mode in ${modes//,/ }; do
         others=$(pgrep -c qemu-system || true)
         progress "mode $mode: booting a lab (2 nodes x 1 CPU); other QEMU processes on this machine now: $others"
-        echo "$mode $(date +%s) other-qemu=$others" >>"$out/machine.txt"
         mkdir -p "$out/$mode"
         t_mode=$SECONDS
+        # Is the machine quiet? Every QEMU on it, this benchmark's own lab included, every 15 s.
+        (while :; do echo "$(date +%s) $(pgrep -c qemu-system || true)"; sleep 15; done) >"$out/$mode/qemu-count.txt" &
+        monitor=$!
         # The run directory (kept) holds what the inside script wrote to $LAB_RUN_DIR/bench.
         set +e
         "$LAB" run --nodes 2 --cpus-per-node 1 --mem-per-node 2G --timeout "$timeout" --keep "${kernel[@]}" \
@@ -146,7 +150,11 @@ for mode in ${modes//,/ }; do
                 progress "mode $mode: the lab run failed (status $rc); see $out/$mode/lab-stdout.log"
                 lab_failed=1
         fi
-        progress "mode $mode done in $((SECONDS - t_mode)) s"
+        kill "$monitor" 2>/dev/null || true
+        wait "$monitor" 2>/dev/null || true
+        busy=$(awk '$2 > 1 { n++ } $2 - 1 > max { max = $2 - 1 } END { printf "%d of %d readings, up to %d", n, NR, max }' "$out/$mode/qemu-count.txt")
+        echo "mode $mode: other QEMU processes during the run: $busy" >>"$out/machine.txt"
+        progress "mode $mode done in $((SECONDS - t_mode)) s; other QEMU processes on this machine during it: $busy"
 done
 progress "all modes done in $((SECONDS - t_all)) s; other QEMU processes now: $(pgrep -c qemu-system || true)"
 
@@ -154,6 +162,8 @@ echo
 rc=0
 python3 "$here/lab-peers.py" report "$out" --seconds "$seconds" --scenarios "$scenarios" --modes "$modes" || rc=$?
 echo
+echo "The machine (QEMU processes other than this benchmark's lab; a quiet machine has none):"
+sed 's/^/  /' "$out/machine.txt"
 echo "CSV: $out/lab-peers.csv   tables: $out/lab-peers.md   plot: $out/lab-peers.svg"
 if [ $lab_failed -ne 0 ]; then
         echo "lab-peers: a lab run failed; the results are incomplete"

@@ -108,6 +108,52 @@ static int first_fit(const struct snapshot *s, unsigned vi, unsigned cell, const
         return best;
 }
 
+/* No node has room for the cell (an overcommitted host, or a packing that left no gap big enough):
+ * the node where it costs the least work by the performance model (perf-model.h). Once a cell's
+ * memory is at its home, a node does min(demand, CPUs) worth of work, so the cell goes where it
+ * overflows the CPUs least; among equals, next to most of its siblings (a guest node's memory
+ * is used by its siblings' vCPUs too), then where most of its accesses already are (the least
+ * memory to move), then the least loaded. Memory must still fit. */
+static int least_overflow(const struct snapshot *s, unsigned vi, unsigned cell,
+                          const struct policy_state *st, const struct vm_state *vs, nodemask_t allowed)
+{
+        const struct snap_vm *vm = &s->vms[vi];
+        const struct cell_state *cs = &vs->cells[cell];
+        double best_cost = 0, best_util = 0;
+        unsigned best_sib = 0;
+        int best = -1;
+
+        for (unsigned t = 0; t < s->host.n_nodes; t++) {
+                const struct snap_node *n = &s->host.node[t];
+                nodemask_t mem, cpu;
+                double d, load, cost, util;
+                unsigned sib;
+
+                if (!NODEMASK_TEST(allowed, t) || n->n_cpus == 0 || !may_move_to(s, st, cs, (int)t) ||
+                    !auto_homes_for(&s->host, (int)t, &mem, &cpu) ||
+                    !rule_mem_fits(&st->ledger, st->params.mem_reserve_bytes, (int)t,
+                                   auto_bytes_off(&vm->cells[cell], cs, mem, s->host.n_nodes)))
+                        continue;
+                d = cell_demand_off(s, vm, cell, cs, (int)t);
+                load = st->ledger.cpu_load[t];
+                cost = auto_overflow_after(s, &st->ledger, cs->demand_on, (int)t,
+                                           cs->demand - cs->demand_unknown);
+                util = (load + d) / n->n_cpus;
+                sib = auto_siblings_on(&s->host, vs, cell, (int)t);
+                if (best < 0 || cost < best_cost - 1e-9 ||
+                    (cost < best_cost + 1e-9 &&
+                     (sib > best_sib ||
+                      (sib == best_sib && (cs->mem[t] > cs->mem[best] ||
+                                           (cs->mem[t] == cs->mem[best] && util < best_util)))))) {
+                        best = (int)t;
+                        best_cost = cost;
+                        best_util = util;
+                        best_sib = sib;
+                }
+        }
+        return best;
+}
+
 static bool retry_wait(const struct policy_state *st, const struct cell_state *cs, uint64_t period)
 {
         return cs->retry_pending && period < cs->last_retry + st->params.swap_retry_periods;
@@ -135,8 +181,14 @@ static int place_new(const struct snapshot *s, unsigned vi, unsigned cell, struc
                 return 0;
         target = first_fit(s, vi, cell, st, vs, allowed, -1);
         if (target < 0) {
-                retry_later(cs, s->period);
-                return 0;
+                target = least_overflow(s, vi, cell, st, vs, allowed);
+                if (target < 0) {
+                        retry_later(cs, s->period);
+                        return 0;
+                }
+                cs->retry_pending = false;
+                return set_node(s, vi, cell, st, vs, target, false, out,
+                                "no node has room for it: where it costs the least work");
         }
         cs->retry_pending = false;
         if (target == cs->pref)
@@ -151,7 +203,7 @@ static int place_new(const struct snapshot *s, unsigned vi, unsigned cell, struc
 /* Nothing has moved toward a provisional home: take the preferred node as soon as it has room or a
  * swap frees it; otherwise the home becomes final after hysteresis_periods. */
 static int place_provisional(const struct snapshot *s, unsigned vi, unsigned cell, struct policy_state *st,
-                             struct vm_state *vs, int home, struct plan *out)
+                             struct vm_state *vs, nodemask_t allowed, int home, struct plan *out)
 {
         const struct snap_vm *vm = &s->vms[vi];
         struct cell_state *cs = &vs->cells[cell];
@@ -173,8 +225,11 @@ static int place_provisional(const struct snapshot *s, unsigned vi, unsigned cel
                         return r;
                 retry_later(cs, s->period);
         }
-        /* Confirmed only while it still has room: vCPUs left unpinned meanwhile may have filled it. */
-        if (s->period >= cs->confirm_at && auto_cell_fits(s, vm, cell, st, cs, home))
+        /* Confirmed only while it still has room (vCPUs left unpinned meanwhile may have filled
+         * it), or when no node has room: a provisional home that never confirms would leave the
+         * memory remote for good. */
+        if (s->period >= cs->confirm_at &&
+            (auto_cell_fits(s, vm, cell, st, cs, home) || first_fit(s, vi, cell, st, vs, allowed, -1) < 0))
                 cs->provisional = false;
         return 0;
 }
@@ -251,7 +306,7 @@ int auto_place_cell(const struct snapshot *s, unsigned vi, unsigned cell, struct
         if (cs->home_mem == 0)
                 r = place_new(s, vi, cell, st, vs, allowed, out);
         else if (cs->provisional)
-                r = place_provisional(s, vi, cell, st, vs, auto_home_node(h, cs->home_mem), out);
+                r = place_provisional(s, vi, cell, st, vs, allowed, auto_home_node(h, cs->home_mem), out);
         else
                 r = place_final(s, vi, cell, st, vs, allowed, auto_home_node(h, cs->home_mem), out);
 finish:

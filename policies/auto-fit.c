@@ -83,3 +83,30 @@ bool auto_cell_fits(const struct snapshot *s, const struct snap_vm *vm, unsigned
                rule_mem_fits(&st->ledger, st->params.mem_reserve_bytes, node,
                              auto_bytes_off(&vm->cells[cell], cs, mem, s->host.n_nodes));
 }
+
+double auto_overflow_after(const struct snapshot *s, const struct policy_ledger *l, const double *from,
+                           int to, double total)
+{
+        double over = 0;
+
+        for (unsigned n = 0; n < s->host.n_nodes; n++) {
+                double after = l->cpu_load[n] - from[n] + ((int)n == to ? total : 0);
+
+                over += MAX(after - s->host.node[n].n_cpus, 0.0);
+        }
+        return over;
+}
+
+double auto_overflow_floor(const struct snapshot *s, const struct policy_state *st)
+{
+        double load = 0, cpus = 0;
+
+        for (unsigned n = 0; n < s->host.n_nodes; n++) {
+                load += st->ledger.cpu_load[n];
+                cpus += s->host.node[n].n_cpus;
+        }
+        for (size_t i = 0; i < st->n_vms; i++)
+                if (st->vms[i].fluid)
+                        load += st->vms[i].demand;
+        return MAX(load - cpus, 0.0);
+}

@@ -89,6 +89,42 @@ static int group_first_fit(const struct snapshot *s, const struct snap_vm *vm, c
         return -1;
 }
 
+/* No node has room for the whole VM (a host loaded to or past its CPUs): a node where placing it
+ * whole still lets the host do all the work it can (perf-model.h: once memory is home a node does
+ * min(demand, CPUs) worth of work, so no CPU may idle while another node overflows), the one with
+ * the most of its accesses. Whole beats split there: split cells reach each other's memory
+ * remotely. -1 when every whole placement would lose work: the VM is split and its cells spread
+ * the load. */
+static int group_least_overflow(const struct snapshot *s, const struct snap_vm *vm,
+                                const struct policy_state *st, const struct vm_state *vs,
+                                const uint64_t *gstat, nodemask_t allowed)
+{
+        double from[SNAP_NODES_MAX] = {0}, floor = auto_overflow_floor(s, st);
+        int best = -1;
+
+        for (unsigned c = 0; c < vm->n_cells && c < vs->n_cells; c++)
+                for (unsigned h = 0; h < s->host.n_nodes; h++)
+                        from[h] += vs->cells[c].demand_on[h];
+        for (unsigned t = 0; t < s->host.n_nodes; t++) {
+                const struct snap_node *n = &s->host.node[t];
+                nodemask_t mem, cpu;
+                uint64_t bytes = 0;
+
+                if (!NODEMASK_TEST(allowed, t) || n->n_cpus == 0 ||
+                    !auto_homes_for(&s->host, (int)t, &mem, &cpu) || !group_may_move(s, st, vs, (int)t))
+                        continue;
+                for (unsigned c = 0; c < vm->n_cells; c++)
+                        bytes += auto_bytes_off(&vm->cells[c], &vs->cells[c], mem, s->host.n_nodes);
+                if (!rule_mem_fits(&st->ledger, st->params.mem_reserve_bytes, (int)t, bytes))
+                        continue;
+                if (auto_overflow_after(s, &st->ledger, from, (int)t, vs->demand) > floor + 1e-9)
+                        continue;
+                if (best < 0 || gstat[t] > gstat[best])
+                        best = (int)t;
+        }
+        return best;
+}
+
 /* A final home: a challenger must beat it by hysteresis_pct for hysteresis_periods, fit, and move
  * nothing back to where it came from too early. */
 static int group_review(const struct snapshot *s, unsigned vi, struct policy_state *st, struct vm_state *vs,
@@ -127,15 +163,18 @@ static int group_review(const struct snapshot *s, unsigned vi, struct policy_sta
 }
 
 /* A group whose vCPUs need more CPU than its home node has (they became busy after it was placed
- * together, or a phase made a second cell busy), for hysteresis_periods in a row, is split for
- * good: its cells lose their home and are placed one by one. Busy vCPUs packed onto too few CPUs
- * lose more work than remote memory costs them (perf-model.h). */
+ * together, or a phase made a second cell busy) while CPUs elsewhere could take the excess, for
+ * hysteresis_periods in a row, is split for good: its cells lose their home and are placed one by
+ * one. Busy vCPUs packed onto too few CPUs lose more work than remote memory costs them
+ * (perf-model.h); on a host whose every node is full, splitting gains no CPU and costs locality. */
 static bool group_outgrew_home(const struct snapshot *s, const struct policy_state *st, struct vm_state *vs,
                                int home)
 {
+        static const double none[SNAP_NODES_MAX];
         double cap = (double)s->host.node[home].n_cpus * st->params.imbalance_pct / 100.0;
 
-        if (vs->demand <= cap + 1e-9) {
+        if (vs->demand <= cap + 1e-9 ||
+            auto_overflow_after(s, &st->ledger, none, -1, 0) <= auto_overflow_floor(s, st) + 1e-9) {
                 vs->overloaded_periods = 0;
                 return false;
         }
@@ -187,6 +226,12 @@ int auto_place_group(const struct snapshot *s, unsigned vi, struct policy_state 
         vm_commit(st, s, vm, vs, -1);
         if (home < 0) {
                 int pick = group_first_fit(s, vm, st, vs, gstat, allowed, pref);
+                if (pick < 0 && (pick = group_least_overflow(s, vm, st, vs, gstat, allowed)) >= 0) {
+                        r = group_set_home(s, vi, st, vs, pick, false, out,
+                                           "whole VM: no node has room, it costs the least work here");
+                        vm_commit(st, s, vm, vs, +1);
+                        return r < 0 ? r : 1;
+                }
                 if (pick < 0) {
                         /* Fits no node: from now on its cells are placed one by one. */
                         vs->split = true;
@@ -203,8 +248,12 @@ int auto_place_group(const struct snapshot *s, unsigned vi, struct policy_state 
                 else if (pref >= 0 && group_fits(s, vm, st, vs, pref) && group_may_move(s, st, vs, pref))
                         r = group_set_home(s, vi, st, vs, pref, false, out,
                                            "whole VM: its preferred node has room now");
-                else if (s->period >= vs->cells[0].confirm_at && group_fits(s, vm, st, vs, home))
-                        group_confirm(vs); /* still has room: unpinned vCPUs may have filled it */
+                else if (s->period >= vs->cells[0].confirm_at &&
+                         (group_fits(s, vm, st, vs, home) ||
+                          group_first_fit(s, vm, st, vs, gstat, allowed, pref) < 0))
+                        /* Still has room (unpinned vCPUs may have filled it), or no node has: a
+                         * provisional home that never confirms would leave the memory remote. */
+                        group_confirm(vs);
         } else
                 r = group_review(s, vi, st, vs, gstat, allowed, out);
         vm_commit(st, s, vm, vs, +1);

@@ -12,7 +12,7 @@
 void policy_params_init(struct policy_params *p)
 {
         *p = (struct policy_params){
-                .imbalance_pct = 125,
+                .imbalance_pct = 100,
                 .mem_reserve_bytes = UINT64_C(256) << 20,
                 .vm_migrate_rate = UINT64_C(256) << 20,
                 .host_migrate_rate = UINT64_C(2) << 30,

@@ -83,7 +83,7 @@ int daemon_config_new(struct daemon_config **ret)
         vm_policy_init(&c->default_policy);
         c->default_policy.migrate_rate = 256ull << 20;
         c->host_migrate_rate = 1ull << 30;
-        c->imbalance_pct = 125;
+        c->imbalance_pct = 100;
         c->hysteresis_periods = 3;
         c->scan_window = 256ull << 20;
         *ret = c;

@@ -207,6 +207,49 @@ START_TEST(test_group_outgrows_home_and_splits)
 }
 END_TEST
 
+/* An overcommitted host (issue #12, scenario c): two VMs of two busy cells each on two 1-CPU nodes,
+ * all memory on node 0. No node has room for any cell, yet every cell gets a home (nothing left
+ * unplaced with its memory remote), two cells per node, so no CPU idles (perf-model.h); and each
+ * VM stays whole on its node, since splitting it would gain no CPU and make its cells reach each
+ * other's memory remotely. */
+START_TEST(test_overcommitted_cells_balance)
+{
+        struct snapshot *s = tb_snapshot(2, 1, 16 * TB_GIB, 2, 0, false);
+        struct policy_state *st = new_state();
+        struct plan p;
+        unsigned per_node[2] = {0};
+
+        plan_init(&p);
+        for (unsigned vi = 0; vi < 2; vi++) {
+                tb_vm(s, vi, 10 + vi, 2, 1, 1 * TB_GIB, 256 * TB_MIB);
+                for (unsigned c = 0; c < 2; c++) {
+                        tb_cell_on(s, vi, c, 0);
+                        tb_vcpus_on(s, vi, c, (int)c, 0.5);
+                }
+        }
+        tb_finish(s);
+        for (unsigned vi = 0; vi < 2; vi++)
+                for (unsigned v = 0; v < 2; v++)
+                        s->vms[vi].vcpus[v].wait_ns = TB_PERIOD_NS / 2;
+        for (uint64_t t = 0; t < 8; t++)
+                plan_period(s, st, &p, t);
+        for (unsigned vi = 0; vi < 2; vi++)
+                for (unsigned c = 0; c < 2; c++) {
+                        nodemask_t home = st->vms[vi].cells[c].home_cpu;
+
+                        ck_assert_msg(home == 1 || home == 2, "VM %u cell %u home mask %x", vi, c, home);
+                        per_node[home == 2]++;
+                }
+        ck_assert_uint_eq(per_node[0], 2);
+        ck_assert_uint_eq(per_node[1], 2);
+        for (unsigned vi = 0; vi < 2; vi++)
+                ck_assert_uint_eq(st->vms[vi].cells[0].home_cpu, st->vms[vi].cells[1].home_cpu);
+        plan_done(&p);
+        policy_state_free(st);
+        snapshot_free(s);
+}
+END_TEST
+
 /* Budgets: 64 MiB chunks, VM rate 128 MiB/s, host 192 MiB/s over two VMs. */
 START_TEST(test_budgets)
 {
@@ -456,6 +499,7 @@ static Suite *auto_suite(void)
         tcase_add_test(tc, test_capacity_refusal);
         tcase_add_test(tc, test_packed_vm_waits_and_splits);
         tcase_add_test(tc, test_group_outgrows_home_and_splits);
+        tcase_add_test(tc, test_overcommitted_cells_balance);
         tcase_add_test(tc, test_budgets);
         tcase_add_test(tc, test_hysteresis_keeps_home);
         tcase_add_test(tc, test_spread_oversized);

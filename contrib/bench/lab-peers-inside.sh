@@ -6,9 +6,14 @@
 # WARMUP seconds, start MODE, record locality and work every 10 s for SECONDS (lab-peers.py
 # sample), stop MODE and the guests (waiting until the QEMUs are gone).
 #
-# Usage: lab-peers-inside.sh MODE SCENARIOS SECONDS WARMUP
+# Usage: lab-peers-inside.sh MODE SCENARIOS SECONDS WARMUP [PLACEMENT]
 #   MODE       none | autonuma | numad | vnumad
 #   SCENARIOS  comma-separated: a, b, c, d (contrib/bench/lab-peers.sh --help says what they are)
+#   PLACEMENT  membind (default): scn_qemu_start's numactl --membind=0, for the QEMU's lifetime;
+#              first-touch: the QEMU starts on node 0's CPU instead (its prealloc'd RAM lands on
+#              node 0 by first touch), then all its threads may run anywhere; its memory policy
+#              stays the default one, which the kernel's NUMA balancing can act on (a bind policy
+#              without MPOL_F_NUMA_BALANCING is never scanned)
 # Environment: SCN_GUEST_INITRD (lab guest-initrd), VNUMA_BUILD_ROOT (vnumad, vnumactl), and from
 # lab run LAB_DIR, LAB_RUN_DIR. Results go to $LAB_RUN_DIR/bench/: lab-peers.csv and
 # lab-peers-cells.csv (rows without header), the guests' serial logs, vnumad's or numad's log.
@@ -18,6 +23,8 @@ mode=${1:?usage: lab-peers-inside.sh MODE SCENARIOS SECONDS WARMUP}
 scenarios=${2:?}
 seconds=${3:?}
 warmup=${4:?}
+placement=${5:-membind}
+case "$placement" in membind | first-touch) ;; *) echo "lab-peers: unknown placement '$placement'"; exit 1 ;; esac
 : "${LAB_RUN_DIR:?run me inside a lab (lab run)}"
 : "${VNUMA_BUILD_ROOT:?}"
 export VNUMACTL=$VNUMA_BUILD_ROOT/src/vnumactl
@@ -44,6 +51,16 @@ for n in 0 1; do
         [ "$(cat /sys/devices/system/node/node$n/cpulist)" = "$n" ] ||
                 { echo "lab-peers: expected one CPU per node (node $n has CPUs $(cat /sys/devices/system/node/node$n/cpulist))"; exit 1; }
 done
+
+# scn_qemu_start runs `numactl --membind=NODE qemu-system-x86_64 ...`; with first-touch placement
+# this function (a function wins over the program of the same name) binds the CPUs instead.
+numactl() {
+        if [ "$placement" = first-touch ] && [[ ${1:-} == --membind=* ]]; then
+                command numactl --cpunodebind="${1#--membind=}" "${@:2}"
+        else
+                command numactl "$@"
+        fi
+}
 
 set_balancing() {
         echo "$1" >/proc/sys/kernel/numa_balancing
@@ -144,9 +161,14 @@ for scn in ${scenarios//,/ }; do
         t_scn=$SECONDS
         while read -r name words; do
                 scn_qemu_start "$name" "${GUEST[@]}" --workload "$WORKLOAD $words" || exit 1
+                if [ "$placement" = first-touch ]; then
+                        # Its RAM is on node 0 now (prealloc); from here its threads run anywhere.
+                        taskset -a -p -c "$(cat /sys/devices/system/cpu/online)" "$(cat "$SCN_STATE/$name.pid")" >/dev/null ||
+                                { say "cannot unpin $name"; exit 1; }
+                fi
                 names+=("$name")
         done <<<"$(guests_of "$scn")" # (no /dev/fd in the lab for a process substitution)
-        say "guests ${names[*]} started (all memory on node 0, vCPUs unpinned); waiting for ${warmup} s of workload"
+        say "guests ${names[*]} started (all memory on node 0 by $placement, vCPUs unpinned); waiting for ${warmup} s of workload"
         ok=1
         for name in "${names[@]}"; do
                 deadline=$((SECONDS + 600))

@@ -36,23 +36,32 @@ Usage: contrib/bench/lab-peers.sh [OPTIONS]
                        d  one guest, cell 0 busy, then cell 1 from half of --seconds: a phase change
   --modes LIST       comma-separated, of none,autonuma,numad,vnumad (default all four)
   --warmup S         seconds the guests' workload runs before the mode starts (default 20)
+  --placement P      how the guests' memory is put on host node 0 (default membind):
+                       membind      scn_qemu_start's numactl --membind=0 for the QEMU's lifetime;
+                                    the kernel's NUMA balancing never scans memory under a bind
+                                    policy, so AutoNUMA can place tasks but not move memory
+                       first-touch  the QEMU starts on node 0's CPU, its RAM is prealloc'd there,
+                                    then its threads are unpinned; the default memory policy
+                                    lets AutoNUMA move pages too
   --build DIR        build tree with src/vnumad, src/vnumactl and tests/lab/guest-workload
                      (default: build-bench, else build, in the source tree)
   --out DIR          results (default: BUILD/lab-peers-DATE)
   --kernel SERIES    the lab kernel (contrib/lab/kernels)
   -h, --help
 
-A full run (4 scenarios x 4 modes, 150 s) takes about 90 minutes on 2 cores.
+A full run (4 scenarios x 4 modes, 150 s) takes about 2 hours on 2 cores: each scenario boots
+its nested guests anew (3-6 minutes under TCG in TCG).
 EOF
 }
 
-seconds=150 scenarios=a,b,c,d modes=none,autonuma,numad,vnumad warmup=20 build="" out="" kernel=()
+seconds=150 scenarios=a,b,c,d modes=none,autonuma,numad,vnumad warmup=20 placement=membind build="" out="" kernel=()
 while [ $# -gt 0 ]; do
         case "$1" in
         --seconds) seconds=${2:?}; shift 2 ;;
         --scenarios) scenarios=${2:?}; shift 2 ;;
         --modes) modes=${2:?}; shift 2 ;;
         --warmup) warmup=${2:?}; shift 2 ;;
+        --placement) placement=${2:?}; shift 2 ;;
         --build) build=${2:?}; shift 2 ;;
         --out) out=${2:?}; shift 2 ;;
         --kernel) kernel=(--kernel "${2:?}"); shift 2 ;;
@@ -72,6 +81,7 @@ progress() {
 
 [[ $seconds =~ ^[1-9][0-9]*$ && $seconds -ge 30 ]] || die "--seconds must be a number >= 30, not '$seconds'"
 [[ $warmup =~ ^[0-9]+$ ]] || die "--warmup must be a number of seconds, not '$warmup'"
+case "$placement" in membind | first-touch) ;; *) die "--placement must be membind or first-touch, not '$placement'" ;; esac
 for s in ${scenarios//,/ }; do
         case "$s" in a | b | c | d) ;; *) die "unknown scenario '$s' (a, b, c, d)" ;; esac
 done
@@ -109,7 +119,7 @@ timeout=$((nscn * (seconds + warmup + 660) + 120))
 
 echo "scenario,mode,t,locality,work" >"$out/lab-peers.csv"
 echo "scenario,mode,t,guest,cell,work,home,node_bytes,vcpu_node,vcpu_samples,locality" >"$out/lab-peers-cells.csv"
-progress "results in $out; $seconds s per scenario ($scenarios) and mode ($modes)"
+progress "results in $out; $seconds s per scenario ($scenarios) and mode ($modes), memory placed by $placement"
 t_all=$SECONDS
 lab_failed=0
 monitor=
@@ -126,7 +136,7 @@ for mode in ${modes//,/ }; do
         set +e
         "$LAB" run --nodes 2 --cpus-per-node 1 --mem-per-node 2G --timeout "$timeout" --keep "${kernel[@]}" \
                 --env SCN_GUEST_INITRD="$initrd" --env VNUMA_BUILD_ROOT="$build" \
-                -- bash "$here/lab-peers-inside.sh" "$mode" "$scenarios" "$seconds" "$warmup" \
+                -- bash "$here/lab-peers-inside.sh" "$mode" "$scenarios" "$seconds" "$warmup" "$placement" \
                 2>"$out/$mode/lab-stderr.log" | tee "$out/$mode/lab-stdout.log" |
                 while IFS= read -r line; do
                         case "$line" in

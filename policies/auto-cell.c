@@ -268,6 +268,32 @@ static int place_final(const struct snapshot *s, unsigned vi, unsigned cell, str
                                  : "this cell's accesses moved to another node");
 }
 
+/* A cell settled on a node whose CPU demand overflows its CPUs (its siblings or neighbours turned
+ * busy after it was placed) moves when another node takes it with at least half the cell's own
+ * demand less work lost host-wide (perf-model.h), for hysteresis_periods in a row: the gain must be
+ * worth the memory it moves, and small overflows that come and go move nothing. Returns that node,
+ * or -1. */
+static int overloaded_move(const struct snapshot *s, unsigned vi, unsigned cell, struct policy_state *st,
+                           struct vm_state *vs, nodemask_t allowed)
+{
+        static const double none[SNAP_NODES_MAX];
+        struct cell_state *cs = &vs->cells[cell];
+        int cpu = nodemask_count(cs->home_cpu) == 1 ? nodemask_first(cs->home_cpu) : -1, t = -1;
+        double demand = cs->demand - cs->demand_unknown;
+
+        if (cpu >= 0 && st->ledger.cpu_load[cpu] > s->host.node[cpu].n_cpus + 1e-9 &&
+            (t = least_overflow(s, vi, cell, st, vs, allowed)) >= 0 && t != cpu &&
+            auto_overflow_after(s, &st->ledger, none, -1, 0) -
+                            auto_overflow_after(s, &st->ledger, cs->demand_on, t, demand) >=
+                    demand / 2) {
+                if (++cs->overloaded_periods >= MAX(st->params.hysteresis_periods, 1u))
+                        return t;
+                return -1;
+        }
+        cs->overloaded_periods = 0;
+        return -1;
+}
+
 int auto_place_cell(const struct snapshot *s, unsigned vi, unsigned cell, struct policy_state *st,
                     struct vm_state *vs, nodemask_t allowed, struct plan *out)
 {
@@ -276,8 +302,17 @@ int auto_place_cell(const struct snapshot *s, unsigned vi, unsigned cell, struct
         struct cell_state *cs = &vs->cells[cell];
         const struct idset *operator_nodes = vm_policy_cell_nodes(&vm->policy, cell);
         uint64_t size, max_usable = 0;
-        int r = 0;
+        int r = 0, target;
 
+        if (!operator_nodes && cs->home_mem && !cs->provisional &&
+            (target = overloaded_move(s, vi, cell, st, vs, allowed)) >= 0) {
+                cs->overloaded_periods = 0;
+                ledger_commit_cell(st, s, vm, vs, cell, -1);
+                r = set_node(s, vi, cell, st, vs, target, false, out,
+                             "its node's CPUs are overloaded: another takes it with less work lost");
+                ledger_commit_cell(st, s, vm, vs, cell, +1);
+                return r;
+        }
         if (!operator_nodes && cs->home_mem && !cs->provisional && cs->pref >= 0 &&
             cs->pref == auto_home_node(h, cs->home_mem)) {
                 /* Settled where it wants to be: no challenger, nothing to weigh. */

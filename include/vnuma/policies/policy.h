@@ -64,7 +64,8 @@ struct cell_state {
          * (no migration, no pin that moves a vCPU) until it is confirmed, so a better home found
          * meanwhile (the preferred node frees up, or a swap) costs nothing. */
         bool provisional;
-        uint64_t confirm_at; /* period a provisional home becomes final */
+        uint64_t confirm_at;         /* period a provisional home becomes final */
+        unsigned overloaded_periods; /* consecutive periods its home overflowed while CPUs idled elsewhere */
         /* Per host node: 1 + the period something of this cell (a chunk or a vCPU) was last moved
          * away from it, 0 never. A home change back to such a node waits for settle_periods. */
         uint64_t left_at[SNAP_NODES_MAX];

@@ -50,7 +50,7 @@ Usage: contrib/bench/lab-peers.sh [OPTIONS]
   -h, --help
 
 A full run (4 scenarios x 4 modes, 150 s) takes about 2 hours on 2 cores: each scenario boots
-its nested guests anew (3-6 minutes under TCG in TCG).
+its nested guests anew, which takes 3-6 minutes (TCG inside TCG).
 EOF
 }
 

@@ -258,11 +258,15 @@ def summarize(rows, cells, seconds, scenarios, modes):
             failed.append(f"scenario {s}: vnumad's work {fmt(v['work'], '.1f')} MiB/s is {fmt(v['ratio'], '.3f')} "
                           f"of the best peer's ({best[1]}, {best[0]:.1f} MiB/s); expected >= {WORK_RATIO_MIN}")
         if s in ("a", "d"):
-            early = [r for r in v["rows"] if r["t"] <= LOCALITY_BY and r["locality"] >= LOCALITY_MIN]
+            # t = 0 is the state before the mode started: it does not count.
+            early = [r for r in v["rows"] if 0 < r["t"] <= LOCALITY_BY and r["locality"] >= LOCALITY_MIN]
             if s == "a":
                 early = [r for r in early if split_at(cells, s, r["t"])]
             if not early:
-                seen = ", ".join(f"t={r['t']}s {fmt(r['locality'])}" for r in v["rows"] if r["t"] <= LOCALITY_BY)
+                seen = ", ".join(f"t={r['t']}s {fmt(r['locality'])}"
+                                 + ({True: " split", False: " together", None: ""}[split_at(cells, s, r["t"])]
+                                    if s == "a" else "")
+                                 for r in v["rows"] if 0 < r["t"] <= LOCALITY_BY)
                 failed.append(f"scenario {s}: vnumad's locality did not reach {LOCALITY_MIN} within {LOCALITY_BY} s"
                               + (" with the cells on different nodes" if s == "a" else "") + f" (saw {seen})")
     return out, failed, notes

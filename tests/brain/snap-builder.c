@@ -109,3 +109,9 @@ void tb_finish(struct snapshot *s)
                 }
         }
 }
+
+void tb_vcpus_wait(struct snapshot *s, unsigned vi, double wait)
+{
+        for (unsigned v = 0; v < s->vms[vi].n_vcpus; v++)
+                s->vms[vi].vcpus[v].wait_ns = (uint64_t)(wait * (double)s->period_ns);
+}

@@ -22,6 +22,8 @@ void tb_cell_on(struct snapshot *s, unsigned vi, unsigned cell, int node);
 void tb_chunk_on(struct snapshot *s, unsigned vi, unsigned cell, unsigned k, int node, uint32_t hotness);
 /* The cell's vCPUs run on node, each busy `busy` of the period. */
 void tb_vcpus_on(struct snapshot *s, unsigned vi, unsigned cell, int node, double busy);
+/* Every vCPU of VM vi also waited `wait` of the period for a CPU (schedstat run_delay). */
+void tb_vcpus_wait(struct snapshot *s, unsigned vi, double wait);
 /* Recomputes resident bytes, accesses (from chunk hotness, as if the cell's vCPUs made them), cpu_ns,
  * node free memory and CPU load from the chunks and vCPUs. Call after placing. */
 void tb_finish(struct snapshot *s);

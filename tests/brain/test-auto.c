@@ -31,6 +31,14 @@ static const struct action *find(const struct plan *p, enum action_type t, uint6
         return NULL;
 }
 
+/* The node position of a cell's vCPU home, -1 without one. */
+static int home_pos(const struct policy_state *st, unsigned vi, unsigned cell)
+{
+        nodemask_t m = st->vms[vi].cells[cell].home_cpu;
+
+        return m ? __builtin_ctz(m) : -1;
+}
+
 static void plan_period(struct snapshot *s, struct policy_state *st, struct plan *p, uint64_t period)
 {
         s->period = period;
@@ -140,13 +148,12 @@ static void packed_vm(bool with_wait, int *ret_home0, int *ret_home1)
                 tb_vcpus_on(s, 0, c, 0, 0.5);
         }
         tb_finish(s);
-        for (unsigned v = 0; v < 2; v++)
-                s->vms[0].vcpus[v].wait_ns = with_wait ? TB_PERIOD_NS / 2 : 0;
+        tb_vcpus_wait(s, 0, with_wait ? 0.5 : 0);
         ck_assert_double_eq_tol(s->host.node[0].cpu_load, 1.0, 1e-9); /* the CPU was busy throughout */
         for (uint64_t t = 0; t < 4; t++)
                 plan_period(s, st, &p, t);
-        *ret_home0 = st->vms[0].cells[0].home_cpu ? __builtin_ctz(st->vms[0].cells[0].home_cpu) : -1;
-        *ret_home1 = st->vms[0].cells[1].home_cpu ? __builtin_ctz(st->vms[0].cells[1].home_cpu) : -1;
+        *ret_home0 = home_pos(st, 0, 0);
+        *ret_home1 = home_pos(st, 0, 1);
         plan_done(&p);
         policy_state_free(st);
         snapshot_free(s);
@@ -191,13 +198,12 @@ START_TEST(test_group_outgrows_home_and_splits)
         for (unsigned c = 0; c < 2; c++)
                 tb_vcpus_on(s, 0, c, 0, 0.5);
         tb_finish(s);
-        for (unsigned v = 0; v < 2; v++)
-                s->vms[0].vcpus[v].wait_ns = TB_PERIOD_NS / 2;
+        tb_vcpus_wait(s, 0, 0.5);
         for (; t < 16; t++)
                 plan_period(s, st, &p, t);
         ck_assert_int_eq(st->vms[0].group_home, -1);
-        h0 = st->vms[0].cells[0].home_cpu ? __builtin_ctz(st->vms[0].cells[0].home_cpu) : -1;
-        h1 = st->vms[0].cells[1].home_cpu ? __builtin_ctz(st->vms[0].cells[1].home_cpu) : -1;
+        h0 = home_pos(st, 0, 0);
+        h1 = home_pos(st, 0, 1);
         ck_assert_int_ge(h0, 0);
         ck_assert_int_ge(h1, 0);
         ck_assert_int_ne(h0, h1);
@@ -229,8 +235,7 @@ START_TEST(test_overcommitted_cells_balance)
         }
         tb_finish(s);
         for (unsigned vi = 0; vi < 2; vi++)
-                for (unsigned v = 0; v < 2; v++)
-                        s->vms[vi].vcpus[v].wait_ns = TB_PERIOD_NS / 2;
+                tb_vcpus_wait(s, vi, 0.5);
         for (uint64_t t = 0; t < 8; t++)
                 plan_period(s, st, &p, t);
         for (unsigned vi = 0; vi < 2; vi++)

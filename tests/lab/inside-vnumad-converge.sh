@@ -80,6 +80,20 @@ cp "$S/now.json" "$S/after.json"
 truth show "$S/after.json"
 check "conv and idle reached the end state below within 240 s (numa_maps, Cpus_allowed_list): took $t_conv s" \
         test $converged -eq 1
+if [ $converged -eq 0 ]; then
+        # Why not: what vnumad decided and the CPU demand it saw (run + wait) for the busy guest.
+        echo "--- vnumad's decisions for conv"
+        vl_ctl explain conv | head -40 || true
+        grep -E 'VM conv: .*(home|whole VM|room|overloaded|split)' "$VL_LOG" | head -20 || true
+        python3 - "$S/now.json" <<'PY' || true
+import json, sys
+g = json.load(open(sys.argv[1]))["guests"]["conv"]
+for v in g["vcpus"]:
+    with open("/proc/%d/task/%d/schedstat" % (g["pid"], v["tid"])) as f:
+        run, wait = (int(x) for x in f.read().split()[:2])
+    print("conv vCPU %d (tid %d): run %.1f s, waited %.1f s in all" % (v["index"], v["tid"], run / 1e9, wait / 1e9))
+PY
+fi
 check "numa_maps: every cell of conv and idle >= 95 % on one node" truth local "$S/after.json" 0.95 conv idle
 check "numa_maps: conv's cells on different nodes (2 busy vCPUs, 1 CPU per node)" truth distinct "$S/after.json" conv
 check "Cpus_allowed_list: every vCPU of conv and idle = the CPUs of its cell's node" \

@@ -114,8 +114,8 @@ esac
 
 initrd=$("$LAB" guest-initrd --workload "$build/tests/lab/guest-workload") || die "lab guest-initrd failed"
 nscn=$(tr ',' '\n' <<<"$scenarios" | grep -c .)
-# Boot of the nested guests (1-5 minutes under TCG, more on a busy machine), warm-up and the run.
-timeout=$((nscn * (seconds + warmup + 660) + 120))
+# Boot of the nested guests (up to 20 minutes, see lab-peers-inside.sh), warm-up and the run.
+timeout=$((nscn * (seconds + warmup + 1260) + 120))
 
 echo "scenario,mode,t,locality,work" >"$out/lab-peers.csv"
 echo "scenario,mode,t,guest,cell,work,home,node_bytes,vcpu_node,vcpu_samples,locality" >"$out/lab-peers-cells.csv"

@@ -115,6 +115,11 @@ static int auto_plan_vm(const struct snapshot *s, unsigned vi, struct policy_sta
         vm_update_stats(s, vm, vs, allowed);
         if (!vm_policy_mode_acts(vm->policy.mode))
                 return 0;
+        /* A VM's first reading has no CPU demand yet (run and wait times are deltas): placing it
+         * then would treat busy vCPUs as idle, pack them, and pin them away from nodes the
+         * ping-pong guard then keeps them from. Wait one period for the first real reading. */
+        if (vs->periods_seen <= 1 && vs->demand <= 0)
+                return 0;
 
         if (!per_cell_nodes && (vm->n_cells == 1 || st->params.consolidate_vm))
                 r = auto_place_group(s, vi, st, vs, allowed, out);

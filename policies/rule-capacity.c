@@ -10,7 +10,9 @@ bool rule_cpu_fits(const struct snap_host *h, const struct policy_ledger *l, uns
 
         if (node < 0 || (unsigned)node >= h->n_nodes || h->node[node].n_cpus == 0)
                 return false;
-        cap = (double)h->node[node].n_cpus * imbalance_pct / 100.0;
+        /* A tenth of a CPU of slack: emulator threads and measurement noise would otherwise keep a
+         * lone busy vCPU (demand ~1.0) off an otherwise idle 1-CPU node. */
+        cap = (double)h->node[node].n_cpus * imbalance_pct / 100.0 + RULE_CPU_SLACK;
         return l->cpu_load[node] + demand <= cap + 1e-9;
 }
 

@@ -69,6 +69,7 @@ struct daemon {
 
         uint64_t period;
         uint64_t start_ns;
+        uint64_t last_sense_ns; /* when the sampler last read, 0 before the first reading */
         bool quit;
         bool rescan; /* the QMP directory changed */
 

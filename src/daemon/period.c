@@ -75,8 +75,14 @@ static int engine_sense(void *userdata, uint64_t period, struct snapshot **ret)
                 if (vm->policy_error)
                         in[i].policy.mode = VM_POLICY_OBSERVE;
         }
-        return sampler_sense(d->sampler, d->topo, in, d->vms.n_vms, period,
-                             d->config->period_ms * 1000000ull, ret);
+        /* Demand is run and wait time over the time that really went by since the last reading:
+         * on a loaded host the timer fires late, and the configured period would inflate it. */
+        uint64_t now = daemon_now_ns(), nominal = d->config->period_ms * 1000000ull, elapsed = nominal;
+
+        if (d->last_sense_ns && now > d->last_sense_ns)
+                elapsed = MIN(MAX(now - d->last_sense_ns, nominal / 2), 4 * nominal);
+        d->last_sense_ns = now;
+        return sampler_sense(d->sampler, d->topo, in, d->vms.n_vms, period, elapsed, ret);
 }
 
 static int engine_apply(void *userdata, const struct snapshot *s, const struct action *a)

@@ -20,6 +20,8 @@ int rule_argmax(const uint64_t *stat, unsigned n_nodes, nodemask_t allowed);
 int rule_cpu_node_for(const struct snap_host *h, int pos);
 
 /* task_numa_find_cpu's capacity test: may `demand` CPUs and `bytes` of memory move onto node? */
+/* CPUs of slack in rule_cpu_fits (noise, emulator threads). */
+#define RULE_CPU_SLACK 0.1
 bool rule_cpu_fits(const struct snap_host *h, const struct policy_ledger *l, unsigned imbalance_pct,
                    int node, double demand);
 bool rule_mem_fits(const struct policy_ledger *l, uint64_t reserve, int node, uint64_t bytes);

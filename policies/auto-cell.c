@@ -111,9 +111,9 @@ static int first_fit(const struct snapshot *s, unsigned vi, unsigned cell, const
 /* No node has room for the cell (an overcommitted host, or a packing that left no gap big enough):
  * the node where it costs the least work by the performance model (perf-model.h). Once a cell's
  * memory is at its home, a node does min(demand, CPUs) worth of work, so the cell goes where it
- * overflows the CPUs least; among equals, next to most of its siblings (a guest node's memory
- * is used by its siblings' vCPUs too), then where most of its accesses already are (the least
- * memory to move), then the least loaded. Memory must still fit. */
+ * overflows the CPUs least; among equals, the least loaded (each vCPU's share stays fair), then
+ * next to most of its siblings (a guest node's memory is used by its siblings' vCPUs too), then
+ * where most of its accesses already are (the least memory to move). Memory must still fit. */
 static int least_overflow(const struct snapshot *s, unsigned vi, unsigned cell,
                           const struct policy_state *st, const struct vm_state *vs, nodemask_t allowed)
 {
@@ -142,9 +142,9 @@ static int least_overflow(const struct snapshot *s, unsigned vi, unsigned cell,
                 sib = auto_siblings_on(&s->host, vs, cell, (int)t);
                 if (best < 0 || cost < best_cost - 1e-9 ||
                     (cost < best_cost + 1e-9 &&
-                     (sib > best_sib ||
-                      (sib == best_sib && (cs->mem[t] > cs->mem[best] ||
-                                           (cs->mem[t] == cs->mem[best] && util < best_util)))))) {
+                     (util < best_util - 1e-9 ||
+                      (util < best_util + 1e-9 &&
+                       (sib > best_sib || (sib == best_sib && cs->mem[t] > cs->mem[best])))))) {
                         best = (int)t;
                         best_cost = cost;
                         best_util = util;

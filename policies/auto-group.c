@@ -110,7 +110,10 @@ static int group_least_overflow(const struct snapshot *s, const struct snap_vm *
                 nodemask_t mem, cpu;
                 uint64_t bytes = 0;
 
+                /* Never whole where its own demand does not fit the CPUs: with a little other work
+                 * measured elsewhere that would pack busy vCPUs (the lab saw it). */
                 if (!NODEMASK_TEST(allowed, t) || n->n_cpus == 0 ||
+                    vs->demand > n->n_cpus + RULE_CPU_SLACK ||
                     !auto_homes_for(&s->host, (int)t, &mem, &cpu) || !group_may_move(s, st, vs, (int)t))
                         continue;
                 for (unsigned c = 0; c < vm->n_cells; c++)

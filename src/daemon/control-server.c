@@ -344,17 +344,17 @@ static const char *over_limit(struct control_server *s, uid_t uid, char *buf, si
                         snprintf(buf, size, "too many control clients (limit %u)", s->opts.max_clients);
                 return s->n_clients >= s->opts.max_clients ? buf : NULL;
         }
-        /* The last slot is root's, so root can always get in to see what is going on. */
-        if (s->n_clients + 1 >= s->opts.max_clients) {
-                snprintf(buf, size, "too many control clients (limit %u, the last one kept for root)",
-                         s->opts.max_clients);
-                return buf;
-        }
         for (size_t i = 0; i < CONTROL_HARD_MAX_CLIENTS; i++)
                 same += s->clients[i] && s->clients[i]->uid == uid;
         if (same >= s->opts.max_clients_user) {
                 snprintf(buf, size, "too many control connections of uid %u (limit %u)", (unsigned)uid,
                          s->opts.max_clients_user);
+                return buf;
+        }
+        /* The last slot is root's, so root can always get in to see what is going on. */
+        if (s->n_clients + 1 >= s->opts.max_clients) {
+                snprintf(buf, size, "too many control clients (limit %u, the last one kept for root)",
+                         s->opts.max_clients);
                 return buf;
         }
         return NULL;

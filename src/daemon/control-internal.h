@@ -28,14 +28,14 @@ struct control_client {
         uid_t uid;
         enum control_access access;
         bool negotiated;
-        bool closing;          /* send what is queued, read nothing more, then close */
-        bool eof;              /* the peer will send nothing more: answer what it sent, then close */
-        bool more;             /* complete requests wait in the input for the next wakeup */
-        bool watching_read;    /* the watch's current state */
+        bool closing;       /* send what is queued, read nothing more, then close */
+        bool eof;           /* the peer will send nothing more: answer what it sent, then close */
+        bool more;          /* complete requests wait in the input for the next wakeup */
+        bool watching_read; /* the watch's current state */
         bool watching_write;
         uint64_t last_request; /* monotonic ns of the last complete request (or of the connect) */
         struct control_input in;
-        char *out;        /* queued reply bytes: out[out_start..out_len) */
+        char *out; /* queued reply bytes: out[out_start..out_len) */
         size_t out_start;
         size_t out_len;
         size_t out_alloc;

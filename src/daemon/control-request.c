@@ -147,7 +147,8 @@ int control_request_parse(const char *line, size_t len, struct json_object **ret
         if (jerr != json_tokener_success || !obj) {
                 json_object_put(obj);
                 return error_message(ret_error, -EBADMSG, "invalid JSON at byte %zu: %s", end,
-                                     jerr != json_tokener_success ? json_tokener_error_desc(jerr) : "no value");
+                                     jerr != json_tokener_success ? json_tokener_error_desc(jerr)
+                                                                  : "no value");
         }
         if (!json_object_is_type(obj, json_type_object)) {
                 json_object_put(obj);

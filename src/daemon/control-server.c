@@ -25,10 +25,10 @@
 #define SO_PEERGROUPS 59
 #endif
 
-#define CONTROL_HARD_MAX_CLIENTS 1024 /* the slot table's size; the config allows no more */
-#define CONTROL_ACCEPT_BATCH     32   /* connections taken per wakeup of the listener */
-#define CONTROL_MAX_ERROR        512  /* bytes of an error description */
-#define CONTROL_REFUSAL_LOG_NS   (10ull * 1000000000ull)
+#define CONTROL_HARD_MAX_CLIENTS    1024 /* the slot table's size; the config allows no more */
+#define CONTROL_ACCEPT_BATCH        32   /* connections taken per wakeup of the listener */
+#define CONTROL_MAX_ERROR           512  /* bytes of an error description */
+#define CONTROL_REFUSAL_LOG_NS      (10ull * 1000000000ull)
 #define CONTROL_REQUESTS_PER_WAKEUP 16
 
 struct control_server {
@@ -363,8 +363,8 @@ static const char *over_limit(struct control_server *s, uid_t uid, char *buf, si
 static void refuse(struct control_server *s, int fd, const struct ucred *cred, const char *why)
 {
         char line[256];
-        int n = snprintf(line, sizeof(line), "{\"error\": {\"class\": \"GenericError\", \"desc\": \"%s\"}}\r\n",
-                         why);
+        int n = snprintf(line, sizeof(line),
+                         "{\"error\": {\"class\": \"GenericError\", \"desc\": \"%s\"}}\r\n", why);
         uint64_t now = now_ns();
 
         /* A fresh socket's buffer takes one line; if not, the peer learns it from the close. */
@@ -448,8 +448,9 @@ static int check_options(const struct control_options *o)
         return 0;
 }
 
-int control_server_new(const char *path, const struct control_options *o, const struct control_command *commands,
-                       size_t n_commands, void *userdata, struct control_server **ret, char **ret_error)
+int control_server_new(const char *path, const struct control_options *o,
+                       const struct control_command *commands, size_t n_commands, void *userdata,
+                       struct control_server **ret, char **ret_error)
 {
         _cleanup_(control_server_freep) struct control_server *s = NULL;
         int r;

@@ -43,10 +43,11 @@ static int check_directory(const char *path, char **ret_error)
         if (!S_ISDIR(st.st_mode))
                 return error_message(ret_error, -ENOTDIR, "%s is not a directory", dir);
         if ((st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & (S_IWGRP | S_IWOTH)))
-                return error_message(ret_error, -EPERM,
-                                     "Refusing the control socket directory %s (owner uid %u, mode %04o): it "
-                                     "must be owned by root and not writable by group or others",
-                                     dir, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+                return error_message(
+                        ret_error, -EPERM,
+                        "Refusing the control socket directory %s (owner uid %u, mode %04o): it "
+                        "must be owned by root and not writable by group or others",
+                        dir, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
         return 0;
 }
 
@@ -82,8 +83,9 @@ static int clear_path(const char *path, const struct sockaddr_un *sa, char **ret
         int fd, r;
 
         if (lstat(path, &st) < 0)
-                return errno == ENOENT ? 0
-                                       : error_message(ret_error, negative_errno(), "Cannot stat %s: %m", path);
+                return errno == ENOENT
+                               ? 0
+                               : error_message(ret_error, negative_errno(), "Cannot stat %s: %m", path);
         if (!S_ISSOCK(st.st_mode))
                 return error_message(ret_error, -EEXIST, "%s exists and is not a socket; not replacing it",
                                      path);
@@ -96,7 +98,8 @@ static int clear_path(const char *path, const struct sockaddr_un *sa, char **ret
         if (r < 0)
                 return error_message(ret_error, r, "Something else serves %s; not replacing it", path);
         if (unlink(path) < 0 && errno != ENOENT)
-                return error_message(ret_error, negative_errno(), "Cannot remove the stale socket %s: %m", path);
+                return error_message(ret_error, negative_errno(), "Cannot remove the stale socket %s: %m",
+                                     path);
         return 0;
 }
 

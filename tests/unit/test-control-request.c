@@ -123,12 +123,12 @@ END_TEST
 START_TEST(test_not_a_request)
 {
         static const char *const bad[] = {
-                "[1, 2]",                  /* not an object */
-                "\"execute\"",             /* not an object */
-                "{\"execute\": \"status\"} {}", /* two values on one line */
-                "{\"execute\": \"status\"", /* incomplete */
-                "{'execute': 'status'}",   /* not strict JSON */
-                "{\"execute\": \"\xc0\xaf\"}", /* overlong UTF-8 */
+                "[1, 2]",                          /* not an object */
+                "\"execute\"",                     /* not an object */
+                "{\"execute\": \"status\"} {}",    /* two values on one line */
+                "{\"execute\": \"status\"",        /* incomplete */
+                "{'execute': 'status'}",           /* not strict JSON */
+                "{\"execute\": \"\xc0\xaf\"}",     /* overlong UTF-8 */
                 "{\"execute\": \"\xed\xa0\x80\"}", /* a UTF-16 surrogate in UTF-8 */
         };
 

@@ -60,6 +60,13 @@ void event_loop_remove_io(int watch)
                 virEventRemoveHandle(watch);
 }
 
+void event_loop_update_io(int watch, bool readable, bool writable)
+{
+        if (watch >= 0)
+                virEventUpdateHandle(watch, (readable ? VIR_EVENT_HANDLE_READABLE : 0) |
+                                                    (writable ? VIR_EVENT_HANDLE_WRITABLE : 0));
+}
+
 int event_loop_add_timer(int interval_ms, event_timer_cb cb, void *userdata)
 {
         struct timer_ctx *c = malloc(sizeof(*c));

@@ -3,6 +3,7 @@
 #include "vnuma/config/daemon-config.h"
 
 #include <dirent.h>
+#include <grp.h>
 #include <ini.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -80,6 +81,9 @@ int daemon_config_new(struct daemon_config **ret)
                 return -ENOMEM;
         }
         c->log_level = LOG_INFO;
+        c->control_idle_timeout_ms = VNUMAD_CONTROL_IDLE_TIMEOUT_MS;
+        c->control_max_clients = VNUMAD_CONTROL_MAX_CLIENTS;
+        c->control_max_clients_user = VNUMAD_CONTROL_MAX_CLIENTS_USER;
         vm_policy_init(&c->default_policy);
         c->default_policy.migrate_rate = 256ull << 20;
         c->host_migrate_rate = 1ull << 30;
@@ -130,6 +134,36 @@ static int set_string(char **field, const char *value)
         free(*field);
         *field = s;
         return 0;
+}
+
+/* A group name (or number) to its gid, now: what the daemon checks peers against stays the
+ * group that was meant when the file was read. */
+static int resolve_group(const char *name, gid_t *ret)
+{
+        struct group g, *found = NULL;
+        uint64_t u;
+        int r;
+
+        if (safe_atou64(name, &u) == 0 && u < (gid_t)-1) {
+                *ret = (gid_t)u;
+                return 0;
+        }
+        /* A group with many members needs a larger buffer than sysconf suggests. */
+        for (size_t size = 4096; size <= (1u << 24); size *= 2) {
+                _cleanup_free_ char *buf = malloc(size);
+                if (!buf)
+                        return -ENOMEM;
+                r = getgrnam_r(name, &g, buf, size, &found);
+                if (r == ERANGE)
+                        continue;
+                if (r != 0)
+                        return -r;
+                if (!found)
+                        return -ENOENT;
+                *ret = g.gr_gid;
+                return 0;
+        }
+        return -ERANGE;
 }
 
 /* Keys shared by [policy] and [vm NAME]. Returns 1 if the key is not a policy key. */
@@ -199,8 +233,33 @@ static int handler(void *user, const char *section, const char *key, const char 
                         if (r < 0)
                                 return bad(x, "out of memory");
                 } else if (streq(key, "read-group")) {
+                        r = resolve_group(value, &c->read_gid);
+                        if (r == -ENOENT)
+                                return bad(x, "[daemon] read-group: unknown group \"%s\"", value);
+                        if (r < 0)
+                                return bad(x, "[daemon] read-group: cannot look up group \"%s\": %s", value,
+                                           strerror(-r));
                         if (set_string(&c->read_group, value) < 0)
                                 return bad(x, "out of memory");
+                } else if (streq(key, "control-idle-timeout")) {
+                        if (parse_duration_ms(value, &c->control_idle_timeout_ms) < 0 ||
+                            c->control_idle_timeout_ms < 100 || c->control_idle_timeout_ms > 3600000)
+                                return bad(x,
+                                           "[daemon] control-idle-timeout: invalid duration \"%s\" (100ms "
+                                           "to 1h)",
+                                           value);
+                } else if (streq(key, "control-max-clients")) {
+                        if (safe_atou64(value, &u) < 0 || u < 2 || u > VNUMAD_CONTROL_CLIENTS_LIMIT)
+                                return bad(x, "[daemon] control-max-clients: expected 2-%u, got \"%s\"",
+                                           VNUMAD_CONTROL_CLIENTS_LIMIT, value);
+                        c->control_max_clients = (unsigned)u;
+                } else if (streq(key, "control-max-clients-per-user")) {
+                        if (safe_atou64(value, &u) < 0 || u < 1 || u > VNUMAD_CONTROL_CLIENTS_LIMIT)
+                                return bad(x,
+                                           "[daemon] control-max-clients-per-user: expected 1-%u, got "
+                                           "\"%s\"",
+                                           VNUMAD_CONTROL_CLIENTS_LIMIT, value);
+                        c->control_max_clients_user = (unsigned)u;
                 } else if (streq(key, "log-level")) {
                         int level = log_level_from_string(value);
                         if (level < 0)

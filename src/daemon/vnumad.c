@@ -62,6 +62,7 @@ int main(int argc, char *argv[])
                            .inotify_watch = -1,
                            .period_timer = -1};
         _cleanup_free_ char *error = NULL;
+        struct control_options co;
         int r;
 
         log_set_program("vnumad");
@@ -115,11 +116,12 @@ int main(int argc, char *argv[])
                                 strna(d.config->qmp_dir));
                 goto fail;
         }
-        r = control_server_new(d.config->socket_path, d.config->read_group, daemon_commands,
-                               daemon_n_commands, &d, &d.control);
+        control_options_from_config(d.config, &co);
+        r = control_server_new(d.config->socket_path, &co, daemon_commands, daemon_n_commands, &d, &d.control,
+                               &error);
         if (r < 0) {
-                log_error_errno(r, "Cannot listen on %s: %m%s", d.config->socket_path,
-                                r == -EADDRINUSE ? " (another vnumad is running)" : "");
+                log_error_errno(r, "Cannot set up the control socket %s: %s", d.config->socket_path,
+                                error ?: strerror(-r));
                 goto fail;
         }
         if (!d.args.foreground && !getenv("NOTIFY_SOCKET")) {

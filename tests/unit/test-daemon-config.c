@@ -25,7 +25,11 @@ START_TEST(test_full_file_and_dropins)
         ck_assert_uint_eq(c->period_ms, 500);
         ck_assert(c->dry_run);
         ck_assert_str_eq(c->socket_path, "/run/vnumad/test.sock");
-        ck_assert_str_eq(c->read_group, "kvm");
+        ck_assert_str_eq(c->read_group, "root");
+        ck_assert_uint_eq(c->read_gid, 0); /* resolved while loading */
+        ck_assert_uint_eq(c->control_idle_timeout_ms, 5000);
+        ck_assert_uint_eq(c->control_max_clients, 16);
+        ck_assert_uint_eq(c->control_max_clients_user, 4);
         ck_assert_int_eq(c->log_level, LOG_DEBUG);
         ck_assert_uint_eq(c->n_qmp_sockets, 2);
         ck_assert_str_eq(c->qmp_sockets[1], "/run/qemu/b.qmp");
@@ -63,6 +67,9 @@ START_TEST(test_defaults)
         ck_assert(!c->dry_run);
         ck_assert_str_eq(c->socket_path, "/run/vnumad/vnumad.sock");
         ck_assert_ptr_null(c->read_group);
+        ck_assert_uint_eq(c->control_idle_timeout_ms, 30000);
+        ck_assert_uint_eq(c->control_max_clients, 32);
+        ck_assert_uint_eq(c->control_max_clients_user, 8);
         ck_assert_int_eq(c->default_policy.mode, VM_POLICY_AUTO);
         ck_assert_uint_eq(c->n_qmp_sockets, 0);
         ck_assert(c->libvirt_enabled);
@@ -96,6 +103,12 @@ START_TEST(test_errors_name_file_and_line)
         expect_error("config/bad/bad-libvirt-uri.conf", "2: [libvirt] uri: \"qemu\" is not a libvirt URI");
         expect_error("config/bad/bad-libvirt-enabled.conf",
                      "2: [libvirt] enabled: expected yes or no, got \"maybe\"");
+        expect_error("config/bad/unknown-read-group.conf",
+                     "2: [daemon] read-group: unknown group \"no-such-group-vnumad\"");
+        expect_error("config/bad/bad-control-max-clients.conf",
+                     "2: [daemon] control-max-clients: expected 2-1024, got \"1\"");
+        expect_error("config/bad/bad-control-idle-timeout.conf",
+                     "2: [daemon] control-idle-timeout: invalid duration \"0\" (100ms to 1h)");
 }
 END_TEST
 

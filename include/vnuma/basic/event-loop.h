@@ -14,6 +14,9 @@ int event_loop_init(void);
 /* Watch fd for readability. Returns a watch id >= 0. */
 int event_loop_add_io(int fd, event_io_cb cb, void *userdata);
 void event_loop_remove_io(int watch);
+/* What the watch waits for; the callback runs (with readable false) when fd becomes writable.
+ * Hangups and errors are reported either way. */
+void event_loop_update_io(int watch, bool readable, bool writable);
 /* Call cb every interval_ms (0: on the next iteration, then disabled... use update). */
 int event_loop_add_timer(int interval_ms, event_timer_cb cb, void *userdata);
 /* interval_ms < 0 disables the timer. */

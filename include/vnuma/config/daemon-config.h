@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "vnuma/basic/macro.h"
 #include "vnuma/model/policy-mode.h"
@@ -14,6 +15,12 @@
 #define VNUMAD_CONFIG_FILE       "/etc/vnumad/vnumad.conf"
 #define VNUMAD_SOCKET_PATH       "/run/vnumad/vnumad.sock"
 #define VNUMAD_DEFAULT_PERIOD_MS 1000
+
+/* Control socket limits: defaults, and the ranges the config accepts. */
+#define VNUMAD_CONTROL_IDLE_TIMEOUT_MS   30000
+#define VNUMAD_CONTROL_MAX_CLIENTS       32
+#define VNUMAD_CONTROL_MAX_CLIENTS_USER  8
+#define VNUMAD_CONTROL_CLIENTS_LIMIT     1024
 
 /* [vm NAME]: a policy for one VM, matched by its name (QEMU -name, or the QMP socket's
  * basename without extension). */
@@ -36,6 +43,10 @@ struct daemon_config {
         bool dry_run;
         char *socket_path;
         char *read_group; /* members may use read-only control commands; NULL: root only */
+        gid_t read_gid;   /* read_group resolved when the file was loaded */
+        uint64_t control_idle_timeout_ms;
+        unsigned control_max_clients;      /* in all, one kept for root */
+        unsigned control_max_clients_user; /* per uid other than root */
         int log_level;    /* syslog level */
         /* [qmp] */
         char **qmp_sockets;

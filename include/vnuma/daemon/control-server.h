@@ -10,11 +10,21 @@
  *   -> {"execute": "show", "arguments": {"domain": "x"}}   <- {"error": {"class": "DeviceNotFound",
  *                                                                 "desc": "no VM named x"}}
  *
- * Access comes from SO_PEERCRED: root may do everything; members of the configured read group
- * may run read-only commands; everyone else gets "permission denied" for every command. */
+ * One request per line, at most CONTROL_MAX_REQUEST (64 KiB) and CONTROL_MAX_DEPTH (16) levels
+ * deep; a longer or deeper request gets an error naming the limit and the connection is closed.
+ *
+ * Who may connect is the socket file's business: mode 0660, owner root, group the read group
+ * (root's without one). What a peer may do comes from the kernel's SO_PEERCRED and
+ * SO_PEERGROUPS: root may do everything; members of the read group (primary or supplementary)
+ * may run read-only commands; anyone else who reached the socket gets "permission denied" and
+ * is disconnected. Limits keep any one user from stalling the daemon or locking others out: a
+ * connection cap per uid with a slot always kept for root, an idle timeout, replies that never
+ * wait (queued, at most 1 MiB unread, then the client is dropped). */
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include "vnuma/basic/macro.h"
 
@@ -32,9 +42,27 @@ struct control_command {
 };
 
 struct control_server;
+struct daemon_config;
 
-int control_server_new(const char *path, const char *read_group, const struct control_command *commands,
-                       size_t n_commands, void *userdata, struct control_server **ret);
+struct control_options {
+        bool has_read_group;
+        gid_t read_gid;
+        uint64_t idle_timeout_ms;  /* a client without a complete request for this long is closed */
+        unsigned max_clients;      /* in all; one of them only root may use */
+        unsigned max_clients_user; /* per uid other than root */
+};
+
+/* The options of a loaded config ([daemon] read-group and control-*). */
+void control_options_from_config(const struct daemon_config *c, struct control_options *ret);
+
+/* Listens at path (see control_socket_open() for the checks). On failure *ret_error says why. */
+int control_server_new(const char *path, const struct control_options *o, const struct control_command *commands,
+                       size_t n_commands, void *userdata, struct control_server **ret, char **ret_error);
+/* New limits and read group (a reload): the socket file changes group; clients already
+ * connected keep the access they had. */
+int control_server_set_options(struct control_server *s, const struct control_options *o);
+/* The same from a reloaded config. */
+int control_server_reconfigure(struct control_server *s, const struct daemon_config *c);
 /* Closes every client and removes the socket file. */
 void control_server_free(struct control_server *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct control_server *, control_server_free);

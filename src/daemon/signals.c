@@ -38,6 +38,7 @@ static void reload(struct daemon *d)
         daemon_config_free(d->config);
         d->config = TAKE_PTR(c);
         log_set_max_level(d->config->log_level);
+        d->vms.qmp_timeout_ms = (int)d->config->query_timeout_ms;
         for (size_t i = 0; i < d->vms.n_vms; i++)
                 daemon_update_policy(d, d->vms.vms[i]);
         event_loop_update_timer(d->period_timer, (int)d->config->period_ms);

@@ -22,9 +22,12 @@ static int client_greet(struct qmp_client *c)
         char why[96];
 
         r = client_pump(c, &w, deadline, false);
-        if (r == -ETIMEDOUT)
-                return client_set_errorf(c, r, NULL, "no QMP greeting: %s (is another client connected?)",
-                                         client_timeout_text(c, deadline, why, sizeof(why)));
+        if (r == -ETIMEDOUT) {
+                /* "no reply within N ms" -> "no QMP greeting within N ms" */
+                const char *text = client_timeout_text(c, deadline, why, sizeof(why));
+                return client_set_errorf(c, r, NULL, "no QMP greeting%s (is another client connected?)",
+                                         startswith(text, "no reply") ? text + strlen("no reply") : text);
+        }
         if (r == -EBADMSG || r == -EMSGSIZE)
                 return client_set_errorf(c, -EPROTO, NULL, "no QMP greeting: %s", strna(c->broken_desc));
         if (r < 0)

@@ -77,6 +77,7 @@ static int execute_stream(struct qmp_client *c, const char *command, struct json
         _cleanup_free_ char *id = NULL, *text = NULL;
         struct qmp_wait w = {};
         uint64_t deadline;
+        char why[96];
         int r;
 
         if (c->broken)
@@ -88,7 +89,7 @@ static int execute_stream(struct qmp_client *c, const char *command, struct json
         if (r < 0)
                 return client_set_error(c, r, command, NULL, NULL);
 
-        deadline = qmp_deadline(c->timeout_ms);
+        deadline = client_call_deadline(c);
         r = c->ops->write_all(c->userdata, text, strlen(text), qmp_remaining_ms(deadline));
         if (r < 0) {
                 /* A partial write leaves QEMU with half a command: the stream is lost. */
@@ -100,7 +101,7 @@ static int execute_stream(struct qmp_client *c, const char *command, struct json
         w.id = id;
         r = client_pump(c, &w, deadline, false);
         if (r == -ETIMEDOUT)
-                client_break(c, r, "no reply within %d ms", c->timeout_ms);
+                client_break(c, r, "%s", client_timeout_text(c, deadline, why, sizeof(why)));
         if (r < 0)
                 return client_fail_broken(c, command);
 
@@ -136,13 +137,18 @@ static int execute_command_level(struct qmp_client *c, const char *command, stru
                                  struct json_object **ret_reply)
 {
         _cleanup_free_ char *text = NULL, *reply_text = NULL;
+        uint64_t deadline = client_call_deadline(c);
+        char why[96];
         int r;
 
+        if (qmp_remaining_ms(deadline) == 0)
+                return client_set_errorf(c, -ETIMEDOUT, command, "%s",
+                                         client_timeout_text(c, deadline, why, sizeof(why)));
         /* libvirt adds its own id and rejects commands that carry one. */
         r = build_command(command, args, NULL, &text);
         if (r < 0)
                 return client_set_error(c, r, command, NULL, NULL);
-        r = c->ops->command(c->userdata, text, c->timeout_ms, &reply_text);
+        r = c->ops->command(c->userdata, text, qmp_remaining_ms(deadline), &reply_text);
         if (r < 0)
                 return client_set_errorf(c, r, command, "QMP %s transport failed: %s", c->ops->name,
                                          strerror(-r));

@@ -90,3 +90,13 @@ const char *qmp_client_error_message(const struct qmp_client *c)
                 return c->error_message;
         return c->error.desc ?: "no error";
 }
+
+const char *client_timeout_text(const struct qmp_client *c, uint64_t deadline, char *buf, size_t size)
+{
+        if (deadline == c->budget_deadline && c->budget_deadline != QMP_NO_DEADLINE)
+                snprintf(buf, size, "no reply before the query's time budget of %d ms ran out",
+                         c->budget_ms);
+        else
+                snprintf(buf, size, "no reply within %d ms", c->timeout_ms);
+        return buf;
+}

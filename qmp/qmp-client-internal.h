@@ -11,18 +11,29 @@
 #include <stdint.h>
 
 #include "qmp-framer.h"
+#include "qmp-time.h"
 #include "vnuma/basic/macro.h"
 #include "vnuma/qmp/qmp.h"
 
 /* One read; large replies (info mtree -f) simply take several. */
 #define QMP_READ_BUFFER_SIZE (64u << 10)
-/* A caller that never pops events must not make us grow without bound; the oldest go first. */
-#define QMP_MAX_QUEUED_EVENTS 1024u
+/* Events nobody pops must not make us grow: a small ring, bounded in count and in bytes (as
+ * framed), the oldest dropped first and counted. QEMU sends a handful per state change. */
+#define QMP_MAX_QUEUED_EVENTS      64u
+#define QMP_MAX_QUEUED_EVENT_BYTES (256u << 10)
+
+struct queued_event {
+        struct json_object *event;
+        size_t bytes;
+};
 
 struct qmp_client {
         const struct qmp_transport_ops *ops;
         void *userdata;
         int timeout_ms;
+        /* One deadline over several calls (qmp_client_set_budget), QMP_NO_DEADLINE if none. */
+        uint64_t budget_deadline;
+        int budget_ms;
         struct qmp_framer *framer;
         char *read_buffer; /* byte-level transports only */
         uint64_t next_id;
@@ -38,8 +49,9 @@ struct qmp_client {
         struct qmp_error error;
         char *error_message;
 
-        struct json_object **events;
-        size_t events_head, n_events, events_allocated; /* queued: [events_head, n_events) */
+        struct queued_event *events; /* ring of QMP_MAX_QUEUED_EVENTS, allocated on first use */
+        size_t events_head, n_events, events_bytes;
+        uint64_t events_dropped;
 };
 
 /* What a read loop waits for. */
@@ -49,6 +61,12 @@ struct qmp_wait {
         struct json_object *reply; /* the awaited message, once it arrived */
         size_t events_queued;
 };
+
+/* The deadline of a call starting now: its own timeout, cut short by the budget. */
+static inline uint64_t client_call_deadline(const struct qmp_client *c)
+{
+        return MIN(qmp_deadline(c->timeout_ms), c->budget_deadline);
+}
 
 static inline bool is_command_level(const struct qmp_client *c)
 {
@@ -68,6 +86,12 @@ _printf_(3, 4) int client_break(struct qmp_client *c, int error, const char *fmt
  * as old news after that. */
 int client_fail_broken(struct qmp_client *c, const char *command);
 
+/* "no reply within 5000 ms" or "the query's time budget of 10000 ms ran out", for a call that
+ * timed out at deadline. */
+const char *client_timeout_text(const struct qmp_client *c, uint64_t deadline, char *buf, size_t size);
+
 /* qmp-client-stream.c: read and dispatch until the awaited message arrived (or, with
  * until_event, an event was queued) or the deadline passed. */
 int client_pump(struct qmp_client *c, struct qmp_wait *w, uint64_t deadline, bool until_event);
+/* Drop every queued event (freeing the client). */
+void client_clear_events(struct qmp_client *c);

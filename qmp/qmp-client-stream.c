@@ -9,38 +9,62 @@
 #include "qmp-time.h"
 #include "vnuma/basic/log.h"
 
-static int queue_event(struct qmp_client *c, struct json_object *event)
+static size_t queued_events(const struct qmp_client *c)
 {
-        if (c->events_head > 0 && c->n_events == c->events_allocated) {
-                memmove(c->events, c->events + c->events_head,
-                        (c->n_events - c->events_head) * sizeof(*c->events));
-                c->n_events -= c->events_head;
-                c->events_head = 0;
-        }
-        if (c->n_events == c->events_allocated) {
-                struct json_object **n;
-                size_t want = MAX(c->events_allocated * 2, (size_t)16);
+        return c->n_events;
+}
 
-                if (c->events_allocated >= QMP_MAX_QUEUED_EVENTS) {
-                        log_debug("QMP: event queue full, dropping the oldest event");
-                        json_object_put(c->events[c->events_head++]);
-                        return queue_event(c, event);
-                }
-                n = realloc(c->events, MIN(want, (size_t)QMP_MAX_QUEUED_EVENTS) * sizeof(*n));
-                if (!n) {
+static void drop_oldest_event(struct qmp_client *c)
+{
+        struct queued_event *e = &c->events[c->events_head];
+
+        json_object_put(e->event);
+        c->events_bytes -= e->bytes;
+        *e = (struct queued_event){};
+        c->events_head = (c->events_head + 1) % QMP_MAX_QUEUED_EVENTS;
+        c->n_events--;
+}
+
+static void count_dropped(struct qmp_client *c)
+{
+        /* Said once per connection: a flood would otherwise flood the log too. */
+        if (c->events_dropped++ == 0)
+                log_debug("QMP: events arrive faster than they are read; dropping the oldest (at most "
+                          "%u events, %u bytes kept)",
+                          QMP_MAX_QUEUED_EVENTS, QMP_MAX_QUEUED_EVENT_BYTES);
+}
+
+/* Queue an event of `bytes` framed bytes (takes the reference). */
+static int queue_event(struct qmp_client *c, struct json_object *event, size_t bytes)
+{
+        if (bytes > QMP_MAX_QUEUED_EVENT_BYTES) {
+                json_object_put(event);
+                count_dropped(c);
+                return 0;
+        }
+        if (!c->events) {
+                c->events = calloc(QMP_MAX_QUEUED_EVENTS, sizeof(*c->events));
+                if (!c->events) {
                         json_object_put(event);
                         return -ENOMEM;
                 }
-                c->events = n;
-                c->events_allocated = MIN(want, (size_t)QMP_MAX_QUEUED_EVENTS);
         }
-        c->events[c->n_events++] = event;
+        while (c->n_events > 0 && (c->n_events == QMP_MAX_QUEUED_EVENTS ||
+                                   c->events_bytes + bytes > QMP_MAX_QUEUED_EVENT_BYTES)) {
+                drop_oldest_event(c);
+                count_dropped(c);
+        }
+        c->events[(c->events_head + c->n_events) % QMP_MAX_QUEUED_EVENTS] =
+                (struct queued_event){.event = event, .bytes = bytes};
+        c->n_events++;
+        c->events_bytes += bytes;
         return 0;
 }
 
-static size_t queued_events(const struct qmp_client *c)
+void client_clear_events(struct qmp_client *c)
 {
-        return c->n_events - c->events_head;
+        while (c->n_events > 0)
+                drop_oldest_event(c);
 }
 
 static bool id_matches(struct json_object *obj, const char *want)
@@ -54,7 +78,7 @@ static bool id_matches(struct json_object *obj, const char *want)
 }
 
 /* Route one received object: the awaited greeting or reply, a queued event, or dropped. */
-static int client_dispatch(struct qmp_client *c, struct json_object *obj, struct qmp_wait *w)
+static int client_dispatch(struct qmp_client *c, struct json_object *obj, size_t bytes, struct qmp_wait *w)
 {
         _cleanup_(json_object_putp) struct json_object *o = obj;
         struct qmp_message m;
@@ -74,7 +98,7 @@ static int client_dispatch(struct qmp_client *c, struct json_object *obj, struct
         }
 
         if (r >= 0 && m.kind == QMP_MESSAGE_EVENT) {
-                r = queue_event(c, TAKE_PTR(o));
+                r = queue_event(c, TAKE_PTR(o), bytes);
                 if (r < 0)
                         return client_break(c, r, "cannot queue a QMP event: %s", strerror(-r));
                 w->events_queued++;
@@ -113,7 +137,7 @@ static int client_consume(struct qmp_client *c, const char *buf, size_t len, str
                         break;
                 buf += used;
                 len -= used;
-                r = client_dispatch(c, obj, w);
+                r = client_dispatch(c, obj, qmp_framer_last_size(c->framer), w);
                 if (r < 0)
                         return r;
         }
@@ -154,9 +178,8 @@ int qmp_client_pop_event(struct qmp_client *c, struct json_object **ret)
 {
         if (queued_events(c) == 0)
                 return 0;
-        *ret = c->events[c->events_head++];
-        if (c->events_head == c->n_events)
-                c->events_head = c->n_events = 0;
+        *ret = json_object_get(c->events[c->events_head].event);
+        drop_oldest_event(c);
         return 1;
 }
 

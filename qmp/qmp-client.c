@@ -18,12 +18,16 @@ static int client_greet(struct qmp_client *c)
         struct qmp_message m;
         const char *problem;
         int r;
+        uint64_t deadline = client_call_deadline(c);
+        char why[96];
 
-        r = client_pump(c, &w, qmp_deadline(c->timeout_ms), false);
-        if (r == -ETIMEDOUT)
-                return client_set_errorf(c, r, NULL,
-                                         "no QMP greeting within %d ms (is another client connected?)",
-                                         c->timeout_ms);
+        r = client_pump(c, &w, deadline, false);
+        if (r == -ETIMEDOUT) {
+                /* "no reply within N ms" -> "no QMP greeting within N ms" */
+                const char *text = client_timeout_text(c, deadline, why, sizeof(why));
+                return client_set_errorf(c, r, NULL, "no QMP greeting%s (is another client connected?)",
+                                         startswith(text, "no reply") ? text + strlen("no reply") : text);
+        }
         if (r == -EBADMSG || r == -EMSGSIZE)
                 return client_set_errorf(c, -EPROTO, NULL, "no QMP greeting: %s", strna(c->broken_desc));
         if (r < 0)
@@ -58,6 +62,8 @@ int qmp_client_new(const struct qmp_transport_ops *ops, void *userdata, int time
         c->ops = ops;
         c->userdata = userdata;
         c->timeout_ms = timeout_ms;
+        c->budget_deadline = QMP_NO_DEADLINE;
+        c->budget_ms = -1;
 
         r = qmp_framer_new(QMP_DEFAULT_MAX_REPLY, &c->framer);
         if (r < 0)
@@ -98,7 +104,12 @@ int qmp_client_connect_unix(const char *path, int timeout_ms, struct qmp_client 
 
         if (!path)
                 return -EINVAL;
-        r = qmp_unix_connect(path, timeout_ms, &fd);
+        /* A UNIX connect either completes at once or waits for room in a full backlog: a live
+         * QEMU accepts at once, so a short wait is enough and one stuck listener cannot hold up
+         * the caller (the daemon's event loop) for a whole timeout. */
+        r = qmp_unix_connect(
+                path, timeout_ms < 0 ? QMP_CONNECT_TIMEOUT_MS : MIN(timeout_ms, QMP_CONNECT_TIMEOUT_MS),
+                &fd);
         if (r < 0) {
                 log_debug("QMP: connecting to %s failed: %s", path, strerror(-r));
                 return r;
@@ -117,8 +128,7 @@ void qmp_client_free(struct qmp_client *c)
         free(c->broken_desc);
         qmp_error_clear(&c->error);
         free(c->error_message);
-        for (size_t i = c->events_head; i < c->n_events; i++)
-                json_object_put(c->events[i]);
+        client_clear_events(c);
         free(c->events);
         free(c);
 }
@@ -126,6 +136,22 @@ void qmp_client_free(struct qmp_client *c)
 void qmp_client_set_timeout(struct qmp_client *c, int timeout_ms)
 {
         c->timeout_ms = timeout_ms;
+}
+
+int qmp_client_get_timeout(const struct qmp_client *c)
+{
+        return c->timeout_ms;
+}
+
+void qmp_client_set_budget(struct qmp_client *c, int budget_ms)
+{
+        c->budget_ms = budget_ms;
+        c->budget_deadline = qmp_deadline(budget_ms);
+}
+
+uint64_t qmp_client_events_dropped(const struct qmp_client *c)
+{
+        return c->events_dropped;
 }
 
 void qmp_client_set_max_reply(struct qmp_client *c, size_t bytes)

@@ -20,8 +20,9 @@ struct qmp_framer {
         struct json_tokener *tok;
         struct utf8_state utf8;
         size_t max_object;
-        size_t fed; /* bytes of the current object handed to the tokener */
-        int error;  /* sticky -errno, 0 if fine */
+        size_t fed;       /* bytes of the current object handed to the tokener */
+        size_t last_size; /* bytes of the last completed object */
+        int error;        /* sticky -errno, 0 if fine */
         char error_desc[160];
 };
 
@@ -77,6 +78,11 @@ void qmp_framer_reset(struct qmp_framer *f)
 bool qmp_framer_mid_object(const struct qmp_framer *f)
 {
         return f->fed > 0;
+}
+
+size_t qmp_framer_last_size(const struct qmp_framer *f)
+{
+        return f->last_size;
 }
 
 const char *qmp_framer_error(const struct qmp_framer *f)
@@ -184,7 +190,8 @@ int qmp_framer_feed(struct qmp_framer *f, const void *buf, size_t len, size_t *r
                 }
 
                 if (f->fed >= f->max_object)
-                        return framer_fail(f, -EMSGSIZE, "JSON object longer than the %zu byte limit",
+                        return framer_fail(f, -EMSGSIZE,
+                                           "message longer than the %zu byte limit of a QMP reply",
                                            f->max_object);
                 if (f->fed > 0 && resumes_number_with_sign(f->tok, p[i]))
                         return framer_fail(f, -EBADMSG, "invalid JSON at byte %zu of an object: %s", f->fed,
@@ -210,7 +217,7 @@ int qmp_framer_feed(struct qmp_framer *f, const void *buf, size_t len, size_t *r
                         /* At the limit and still unfinished: the object cannot fit. */
                         if (f->fed >= f->max_object)
                                 return framer_fail(f, -EMSGSIZE,
-                                                   "JSON object longer than the %zu byte limit",
+                                                   "message longer than the %zu byte limit of a QMP reply",
                                                    f->max_object);
                         continue;
                 }
@@ -226,6 +233,7 @@ int qmp_framer_feed(struct qmp_framer *f, const void *buf, size_t len, size_t *r
                         return framer_fail(f, -EBADMSG, "top-level JSON value is not an object");
                 }
 
+                f->last_size = f->fed + used;
                 framer_next_object(f);
                 *ret_consumed = i + used;
                 *ret_object = obj;

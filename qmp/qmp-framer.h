@@ -36,5 +36,7 @@ int qmp_framer_feed(struct qmp_framer *f, const void *buf, size_t len, size_t *r
 
 /* True while the bytes of an unfinished object are held. */
 bool qmp_framer_mid_object(const struct qmp_framer *f);
+/* Length in bytes of the object the last successful feed completed. */
+size_t qmp_framer_last_size(const struct qmp_framer *f);
 /* Description of the failure, or NULL if the framer has not failed. */
 const char *qmp_framer_error(const struct qmp_framer *f);

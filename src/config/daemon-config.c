@@ -73,6 +73,7 @@ int daemon_config_new(struct daemon_config **ret)
         if (!c)
                 return -ENOMEM;
         c->period_ms = VNUMAD_DEFAULT_PERIOD_MS;
+        c->query_timeout_ms = VNUMAD_DEFAULT_QUERY_TIMEOUT_MS;
         c->libvirt_enabled = true;
         c->socket_path = strdup(VNUMAD_SOCKET_PATH);
         c->sampler = strdup("auto");
@@ -288,6 +289,11 @@ static int handler(void *user, const char *section, const char *key, const char 
                                 return bad(x, "[qmp] directory: \"%s\" is not an absolute path", value);
                         if (set_string(&c->qmp_dir, value) < 0)
                                 return bad(x, "out of memory");
+                } else if (streq(key, "query-timeout")) {
+                        if (parse_duration_ms(value, &c->query_timeout_ms) < 0 ||
+                            c->query_timeout_ms < 100 || c->query_timeout_ms > 300000)
+                                return bad(x, "[qmp] query-timeout: invalid duration \"%s\" (100ms to 5min)",
+                                           value);
                 } else
                         return bad(x, "unknown key \"%s\" in [qmp]", key);
         } else if (streq(section, "libvirt")) {

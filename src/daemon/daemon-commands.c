@@ -106,6 +106,45 @@ static int cmd_status(void *userdata, struct json_object *args, bool may_write, 
         return 0;
 }
 
+/* The residency of vm's cells as the last period's snapshot has it (the sampler's per-chunk map
+ * of each cell, kept up to date by its scan window), by kernel node id. NULL when the VM was
+ * not in that snapshot (added since), its layout differs, or on ENOMEM. */
+static struct residency *snapshot_residency(const struct snapshot *s, const struct managed_vm *vm)
+{
+        const struct snap_vm *sv = NULL;
+        struct residency *res;
+
+        /* Linear in the VMs, as the rest of the daemon's per-VM lookups. */
+        for (unsigned i = 0; s && i < s->n_vms && !sv; i++)
+                if (s->vms[i].id == vm->id)
+                        sv = &s->vms[i];
+        if (!sv || sv->n_cells != vm->model->n_cells)
+                return NULL;
+        res = calloc(sv->n_cells ?: 1, sizeof(*res));
+        if (!res)
+                return NULL;
+        for (unsigned c = 0; c < sv->n_cells; c++) {
+                for (unsigned pos = 0; pos < s->host.n_nodes; pos++) {
+                        int id = s->host.node[pos].id;
+
+                        if (id >= 0 && id < RESIDENCY_MAX_NODES)
+                                res[c].node_bytes[id] = sv->cells[c].resident_bytes[pos];
+                }
+                res[c].not_present_bytes = sv->cells[c].not_present_bytes;
+        }
+        return res;
+}
+
+static bool snapshot_residency_known(const struct snapshot *s, const struct managed_vm *vm)
+{
+        for (unsigned i = 0; s && i < s->n_vms; i++)
+                if (s->vms[i].id == vm->id)
+                        return s->vms[i].n_cells == vm->model->n_cells;
+        return false;
+}
+
+/* show: what the last period measured, never a scan of guest RAM here (that is O(guest RAM), on
+ * the one event loop, for any reader). Threads are read now: one small file per thread. */
 static int cmd_show(void *userdata, struct json_object *args, bool may_write, struct json_object **ret,
                     char **ret_error)
 {
@@ -120,17 +159,42 @@ static int cmd_show(void *userdata, struct json_object *args, bool may_write, st
         domains = json_object_new_array();
         add(doc, "version", json_object_new_int(SHOW_JSON_VERSION));
         add(doc, "host", show_json_host(d->topo));
+        const struct snapshot *s = engine_last_snapshot(d->engine);
+        uint64_t now = daemon_now_ns();
+
         for (size_t i = 0; i < d->vms.n_vms; i++) {
                 struct managed_vm *vm = d->vms.vms[i];
                 _cleanup_(vm_observation_freep) struct vm_observation *o = NULL;
+                _cleanup_free_ struct residency *res = NULL;
                 struct json_object *dom;
+                bool sampled;
 
                 if (only && vm != only)
                         continue;
-                r = vm_observe(vm->model, d->topo, d->vms.procfs_root, &o);
+                sampled = snapshot_residency_known(s, vm);
+                if (sampled)
+                        res = snapshot_residency(s, vm);
+                else {
+                        /* Not measured yet: nothing is known present. */
+                        res = calloc(vm->model->n_cells ?: 1, sizeof(*res));
+                        for (unsigned c = 0; res && c < vm->model->n_cells; c++)
+                                res[c].not_present_bytes = vm->model->cells[c].size_bytes;
+                }
+                if (!res) {
+                        json_object_put(domains);
+                        json_object_put(doc);
+                        return -ENOMEM;
+                }
+                r = vm_observe_with_residency(vm->model, d->topo, d->vms.procfs_root, res, &o);
                 if (r < 0)
                         continue; /* exited meanwhile; the next period drops it */
                 dom = show_json_domain(o, d->topo, vm->qmp_path);
+                /* Which period the memory figures are from, and how old they are; null before
+                 * the VM's first period. */
+                add(dom, "snapshot_period", sampled ? json_object_new_uint64(s->period) : NULL);
+                add(dom, "snapshot_age_ns",
+                    sampled && now >= d->last_sense_ns ? json_object_new_uint64(now - d->last_sense_ns)
+                                                       : NULL);
                 add(dom, "source", str(vm->uuid ? "libvirt" : "qmp"));
                 if (vm->uuid)
                         add(dom, "uuid", str(vm->uuid));

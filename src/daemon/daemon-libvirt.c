@@ -70,6 +70,8 @@ static void add_domain(struct daemon *d, virDomainPtr dom, const char *name, con
         vm = NULL;
         r = libvirt_qmp_open(dom, &qmp);
         if (r >= 0)
+                qmp_client_set_timeout(qmp, d->vms.qmp_timeout_ms); /* the query's whole budget */
+        if (r >= 0)
                 r = guest_model_query(qmp, d->vms.procfs_root, &model, &error);
         if (r >= 0)
                 r = vm_manager_add_model(&d->vms, name, NULL, &model, &vm, (free(error), &error));

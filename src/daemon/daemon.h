@@ -46,6 +46,9 @@ struct libvirt_event_record {
         const char *what; /* libvirt_*_to_string, or the close reason */
 };
 
+/* At most this many failed sockets and domains are remembered (failure-prune.c). */
+#define QMP_FAILURES_MAX 1024
+
 /* A QMP socket that failed to become a VM: retried after QMP_RETRY_PERIODS. */
 struct qmp_failure {
         char *path;
@@ -64,6 +67,7 @@ struct daemon {
         struct control_server *control;
 
         int period_timer;
+        int watchdog_timer; /* -1 without a systemd watchdog */
         int signal_fd, signal_watch;
         int inotify_fd, inotify_watch;
 
@@ -103,6 +107,13 @@ void daemon_note_failure(struct daemon *d, const char *key);
 /* The socket's QEMU is managed already, as VM owner (through libvirt, or another socket). */
 void daemon_note_owned(struct daemon *d, const char *key, uint64_t owner);
 void daemon_forget_failure(struct daemon *d, const char *key);
+
+/* failure-prune.c: drop failure entries that no longer matter (expired, or their socket is
+ * gone) and keep at most QMP_FAILURES_MAX. */
+void daemon_prune_failures(struct daemon *d);
+
+/* watchdog.c: with WATCHDOG_USEC set, a timer that pings systemd at half that interval. */
+int daemon_setup_watchdog(struct daemon *d);
 
 /* daemon-libvirt.c */
 int daemon_libvirt_start(struct daemon *d);

@@ -140,6 +140,7 @@ int daemon_run_period(struct daemon *d)
 
         d->period++;
         daemon_reap(d);
+        daemon_prune_failures(d);
         if (d->rescan || d->period % QMP_RETRY_PERIODS == 1 || d->vms.n_vms == 0)
                 daemon_discover_qmp(d);
         d->rescan = false;
@@ -176,9 +177,8 @@ void daemon_on_period(void *userdata)
 {
         struct daemon *d = userdata;
 
+        /* The watchdog has a timer of its own (watchdog.c): a period may outlast it. */
         (void)daemon_run_period(d);
-        if (sd_watchdog_enabled(false, NULL) > 0)
-                sd_notify(false, "WATCHDOG=1");
 }
 
 int daemon_build_engine(struct daemon *d)

@@ -40,6 +40,7 @@ static void reload(struct daemon *d)
         log_set_max_level(d->config->log_level);
         if (control_server_reconfigure(d->control, d->config) < 0)
                 log_error("Could not apply the new read group and limits to the control socket.");
+        d->vms.qmp_timeout_ms = (int)d->config->query_timeout_ms;
         for (size_t i = 0; i < d->vms.n_vms; i++)
                 daemon_update_policy(d, d->vms.vms[i]);
         event_loop_update_timer(d->period_timer, (int)d->config->period_ms);

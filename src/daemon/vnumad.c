@@ -44,6 +44,7 @@ static void daemon_done(struct daemon *d)
         event_loop_remove_io(d->signal_watch);
         event_loop_remove_io(d->inotify_watch);
         event_loop_remove_timer(d->period_timer);
+        event_loop_remove_timer(d->watchdog_timer);
         if (d->signal_fd >= 0)
                 close(d->signal_fd);
         if (d->inotify_fd >= 0)
@@ -60,7 +61,8 @@ int main(int argc, char *argv[])
                            .inotify_fd = -1,
                            .signal_watch = -1,
                            .inotify_watch = -1,
-                           .period_timer = -1};
+                           .period_timer = -1,
+                           .watchdog_timer = -1};
         _cleanup_free_ char *error = NULL;
         struct control_options co;
         int r;
@@ -95,7 +97,7 @@ int main(int argc, char *argv[])
                 log_error_errno(r, "Cannot read the host NUMA topology: %m");
                 goto fail;
         }
-        vm_manager_init(&d.vms, d.args.procfs_root, QMP_DEFAULT_TIMEOUT_MS);
+        vm_manager_init(&d.vms, d.args.procfs_root, (int)d.config->query_timeout_ms);
         r = daemon_build_sampler(&d);
         if (r < 0) {
                 log_error_errno(r, "Cannot set up the sampler \"%s\": %m", d.config->sampler);
@@ -148,6 +150,9 @@ int main(int argc, char *argv[])
                 r = d.period_timer;
                 goto fail;
         }
+        r = daemon_setup_watchdog(&d);
+        if (r < 0)
+                goto fail;
         sd_notify(false, "READY=1");
 
         while (!d.quit) {

@@ -25,6 +25,7 @@ static int backend_hva(struct query_ctx *c, const char *backend, uint64_t size, 
 {
         uint64_t base = 0;
         bool found = false;
+        unsigned n_ranges = 0;
 
         for (size_t i = 0; i < c->mtree->n_ranges; i++) {
                 const struct mtree_range *rg = &c->mtree->ranges[i];
@@ -35,6 +36,10 @@ static int backend_hva(struct query_ctx *c, const char *backend, uint64_t size, 
 
                 if (!streq(rg->name, backend) || !startswith(rg->kind, "ram"))
                         continue;
+                if (++n_ranges > GUEST_MAX_BACKEND_RANGES)
+                        return fail(c, -E2BIG,
+                                    "info mtree -f: \"%s\" is mapped at more than %d guest ranges", backend,
+                                    GUEST_MAX_BACKEND_RANGES);
                 if (rg->offset + (rg->last - rg->start) >= size)
                         return fail(c, -EBADMSG,
                                     "info mtree -f: range %#" PRIx64 " of \"%s\" exceeds its size",
@@ -148,6 +153,9 @@ int guest_query_cells(struct query_ctx *c)
         r = mtree_parse(mtree_text, &c->mtree, &line);
         if (r == -EBADMSG)
                 return fail(c, r, "info mtree -f: malformed line %u", line);
+        if (r == -E2BIG)
+                return fail(c, r, "info mtree -f: more than %u lines or %u ranges, more than vnumad accepts",
+                            MTREE_MAX_LINES, MTREE_MAX_RANGES);
         if (r < 0)
                 return fail(c, r, "info mtree -f: no flat view of address space \"memory\"");
         r = hmp(c, "info numa", &numa_text);
@@ -165,6 +173,8 @@ int guest_query_cells(struct query_ctx *c)
                 return fail(c, r, "/proc/%d/smaps: %s", (int)c->m->pid, strerror(-r));
 
         unsigned n_cells = numa->n_nodes ?: 1;
+        if (n_cells > GUEST_MAX_CELLS)
+                return fail_too_many(c, "info numa", n_cells, GUEST_MAX_CELLS);
         c->m->cells = calloc(n_cells, sizeof(*c->m->cells));
         if (!c->m->cells)
                 return -ENOMEM;

@@ -45,8 +45,25 @@ struct query_ctx {
         struct proc_maps *smaps;
 };
 
+/* What QEMU may report, at most. A QEMU is not trusted to keep its lists small, and every list
+ * is walked while the daemon's loop waits: counts over these caps fail the query. QEMU itself
+ * allows 128 NUMA nodes (MAX_NODES) and 256 memory slots; 1024 vCPUs is idset's range. */
+#define GUEST_MAX_VCPUS          IDSET_MAX
+#define GUEST_MAX_CELLS          128
+#define GUEST_MAX_BACKENDS       512
+#define GUEST_MAX_MEMORY_DEVICES 256
+#define GUEST_MAX_QOM_OBJECTS    4096
+#define GUEST_MAX_IOTHREADS      1024
+/* gpa2hva round trips per backend: one per guest-physical range it is mapped at. */
+#define GUEST_MAX_BACKEND_RANGES 64
+
 /* Each step fails once and returns, so the message set here is the one the caller sees. */
 #define fail(c, r, ...) error_message((c)->ret_error, r, __VA_ARGS__)
+
+/* "COMMAND: N elements, more than the M vnumad accepts" for a list over its cap. */
+#define fail_too_many(c, what, n, max)                                                           \
+        fail(c, -E2BIG, "%s: %zu elements, more than the %zu vnumad accepts", what, (size_t)(n), \
+             (size_t)(max))
 
 static inline int qmp_fail(struct query_ctx *c, int r)
 {

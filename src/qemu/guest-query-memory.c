@@ -15,8 +15,49 @@ struct backend_info *guest_query_backend_find(struct query_ctx *c, const char *i
         return NULL;
 }
 
+struct qom_object {
+        const char *name, *type; /* borrowed from the reply */
+};
+
+static int cmp_qom_object(const void *a, const void *b)
+{
+        return strcmp(((const struct qom_object *)a)->name, ((const struct qom_object *)b)->name);
+}
+
+/* qom-list /objects as (name, type), sorted by name, so typing n backends is n log m. */
+static int qom_object_index(struct query_ctx *c, struct json_object *objects, struct qom_object **ret,
+                            size_t *ret_n)
+{
+        size_t n = json_object_array_length(objects), k = 0;
+        struct qom_object *v;
+
+        if (n > GUEST_MAX_QOM_OBJECTS)
+                return fail_too_many(c, "qom-list /objects", n, GUEST_MAX_QOM_OBJECTS);
+        v = calloc(n ?: 1, sizeof(*v));
+        if (!v)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                struct json_object *o = json_object_array_get_idx(objects, i);
+                const char *name, *type;
+
+                if (json_member_string(o, "name", &name) == 0 && json_member_string(o, "type", &type) == 0)
+                        v[k++] = (struct qom_object){name, type};
+        }
+        qsort(v, k, sizeof(*v), cmp_qom_object);
+        for (size_t i = 1; i < k; i++)
+                if (streq(v[i].name, v[i - 1].name)) {
+                        free(v);
+                        return fail(c, -EBADMSG, "qom-list /objects: duplicate name \"%s\"", v[i].name);
+                }
+        *ret = v;
+        *ret_n = k;
+        return 0;
+}
+
 int guest_query_backends(struct query_ctx *c)
 {
+        _cleanup_free_ struct qom_object *index = NULL;
+        size_t n_index = 0;
         _cleanup_json_ struct json_object *memdevs = NULL, *objects = NULL, *args = NULL;
         size_t n;
         int r;
@@ -37,13 +78,19 @@ int guest_query_backends(struct query_ctx *c)
         if (!json_object_is_type(objects, json_type_array))
                 return fail(c, -EBADMSG, "qom-list /objects: reply is not an array");
 
+        r = qom_object_index(c, objects, &index, &n_index);
+        if (r < 0)
+                return r;
         n = json_object_array_length(memdevs);
+        if (n > GUEST_MAX_BACKENDS)
+                return fail_too_many(c, "query-memdev", n, GUEST_MAX_BACKENDS);
         c->backends = calloc(n ?: 1, sizeof(*c->backends));
         if (!c->backends)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
                 struct json_object *e = json_object_array_get_idx(memdevs, i), *nodes;
                 struct backend_info *b = &c->backends[c->n_backends];
+                struct qom_object key, *found;
                 const char *id, *policy;
 
                 if (json_member_string(e, "id", &id) < 0 || !*id)
@@ -67,15 +114,9 @@ int guest_query_backends(struct query_ctx *c)
                                                     "query-memdev: backend \"%s\": bad host-nodes", id);
                                 idset_add(&b->host_nodes, json_object_get_int(v));
                         }
-                b->kind = BACKEND_KIND_INVALID;
-                for (size_t k = 0; k < json_object_array_length(objects); k++) {
-                        struct json_object *o = json_object_array_get_idx(objects, k);
-                        const char *name, *type;
-
-                        if (json_member_string(o, "name", &name) == 0 && streq(name, id) &&
-                            json_member_string(o, "type", &type) == 0)
-                                b->kind = backend_kind_from_qom_type(type);
-                }
+                key = (struct qom_object){.name = id};
+                found = bsearch(&key, index, n_index, sizeof(*index), cmp_qom_object);
+                b->kind = found ? backend_kind_from_qom_type(found->type) : BACKEND_KIND_INVALID;
                 if (b->kind == BACKEND_KIND_INVALID)
                         return fail(c, -EBADMSG,
                                     "qom-list /objects: backend \"%s\" missing or of unknown type", id);
@@ -100,6 +141,8 @@ int guest_query_memory_devices(struct query_ctx *c)
         if (!json_object_is_type(ret, json_type_array))
                 return fail(c, -EBADMSG, "query-memory-devices: reply is not an array");
         n = json_object_array_length(ret);
+        if (n > GUEST_MAX_MEMORY_DEVICES)
+                return fail_too_many(c, "query-memory-devices", n, GUEST_MAX_MEMORY_DEVICES);
         c->devices = calloc(n ?: 1, sizeof(*c->devices));
         if (!c->devices)
                 return -ENOMEM;

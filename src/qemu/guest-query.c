@@ -73,6 +73,9 @@ int guest_model_query(struct qmp_client *qmp, const char *procfs_root, struct gu
         c.m = calloc(1, sizeof(*c.m));
         if (!c.m)
                 return -ENOMEM;
+        /* One budget for every round trip together: a QEMU that answers each just in time must
+         * not hold the caller for a timeout per command (there is one gpa2hva per range). */
+        qmp_client_set_budget(qmp, qmp_client_get_timeout(qmp));
         qmp_client_version(qmp, &c.m->qemu_major, &c.m->qemu_minor, &c.m->qemu_micro);
         query_version(&c);
 
@@ -93,6 +96,7 @@ int guest_model_query(struct qmp_client *qmp, const char *procfs_root, struct gu
                 *ret = TAKE_PTR(c.m);
         else if (r == -ENOMEM && ret_error && !*ret_error)
                 fail(&c, r, "out of memory"); /* a step's own message says more */
+        qmp_client_set_budget(qmp, -1);
         ctx_done(&c);
         return r;
 }

@@ -51,12 +51,11 @@ void info_numa_free(struct info_numa *n)
         free(n);
 }
 
-static struct info_numa_node *node_slot(struct info_numa *n, int id)
+/* Node ids index a table of slots (0: none yet), so a long reply costs a lookup per line, not a
+ * walk over the nodes. */
+static struct info_numa_node *node_slot(struct info_numa *n, const unsigned *slot_of, int id)
 {
-        for (unsigned i = 0; i < n->n_nodes; i++)
-                if (n->nodes[i].id == id)
-                        return &n->nodes[i];
-        return NULL;
+        return slot_of[id] ? &n->nodes[slot_of[id] - 1] : NULL;
 }
 
 /* "0 1 2" -> set; QEMU prints CPUs separated by spaces. */
@@ -86,11 +85,12 @@ int info_numa_parse(const char *text, struct info_numa **ret)
 {
         _cleanup_(info_numa_freep) struct info_numa *n = NULL;
         _cleanup_free_ char *copy = strdup(text);
+        _cleanup_free_ unsigned *slot_of = calloc(IDSET_MAX, sizeof(unsigned));
         char *save = NULL;
         unsigned declared = 0;
         bool have_count = false;
 
-        if (!copy)
+        if (!copy || !slot_of)
                 return -ENOMEM;
         n = calloc(1, sizeof(*n));
         if (!n)
@@ -111,14 +111,16 @@ int info_numa_parse(const char *text, struct info_numa **ret)
                         have_count = true;
                         continue;
                 }
-                if (!have_count || sscanf(line, "node %d %15[a-z]:%n", &id, field, &off) != 2 || id < 0)
+                if (!have_count || sscanf(line, "node %d %15[a-z]:%n", &id, field, &off) != 2 || id < 0 ||
+                    id >= IDSET_MAX)
                         return -EBADMSG;
-                node = node_slot(n, id);
+                node = node_slot(n, slot_of, id);
                 if (!node) {
                         if (n->n_nodes >= declared)
                                 return -EBADMSG;
                         node = &n->nodes[n->n_nodes++];
                         node->id = id;
+                        slot_of[id] = n->n_nodes;
                 }
                 if (streq(field, "cpus")) {
                         if (parse_cpu_words(line + off, &node->cpus) < 0)

@@ -84,6 +84,7 @@ int mtree_parse(const char *text, struct mtree **ret, unsigned *ret_line)
         _cleanup_free_ char *copy = strdup(text);
         bool in_view = false, serves_memory = false, found = false;
         unsigned lineno = 0;
+        size_t allocated = 0;
         char *save = NULL;
         int r;
 
@@ -94,7 +95,8 @@ int mtree_parse(const char *text, struct mtree **ret, unsigned *ret_line)
                 return -ENOMEM;
 
         for (char *line = strtok_r(copy, "\r\n", &save); line; line = strtok_r(NULL, "\r\n", &save)) {
-                lineno++;
+                if (++lineno > MTREE_MAX_LINES)
+                        return -E2BIG;
                 if (startswith(line, "FlatView #")) {
                         if (found)
                                 break; /* the memory view is complete */
@@ -122,12 +124,21 @@ int mtree_parse(const char *text, struct mtree **ret, unsigned *ret_line)
                                 *ret_line = lineno;
                         return r;
                 }
-                nr = realloc(t->ranges, (t->n_ranges + 1) * sizeof(*nr));
-                if (!nr) {
+                if (t->n_ranges == MTREE_MAX_RANGES) {
                         free(range.name);
-                        return -ENOMEM;
+                        return -E2BIG;
                 }
-                t->ranges = nr;
+                if (t->n_ranges == allocated) {
+                        size_t want = MAX(allocated * 2, (size_t)64);
+
+                        nr = realloc(t->ranges, want * sizeof(*nr));
+                        if (!nr) {
+                                free(range.name);
+                                return -ENOMEM;
+                        }
+                        t->ranges = nr;
+                        allocated = want;
+                }
                 t->ranges[t->n_ranges++] = range;
                 found = true;
         }

@@ -30,8 +30,8 @@ static int observe_thread(const struct guest_model *m, const struct host_topolog
         return 0;
 }
 
-int vm_observe(const struct guest_model *m, const struct host_topology *topo, const char *procfs_root,
-               struct vm_observation **ret)
+static int observe(const struct guest_model *m, const struct host_topology *topo, const char *procfs_root,
+                   const struct residency *cell_residency, struct vm_observation **ret)
 {
         _cleanup_(vm_observation_freep) struct vm_observation *o = calloc(1, sizeof(*o));
         _cleanup_free_ int *vcpu_nodes = NULL, *cell_vcpu_nodes = NULL;
@@ -66,7 +66,9 @@ int vm_observe(const struct guest_model *m, const struct host_topology *topo, co
                 size_t n = 0;
                 int home;
 
-                for (unsigned r2 = 0; r2 < cell->n_regions; r2++) {
+                if (cell_residency)
+                        co->residency = cell_residency[c];
+                for (unsigned r2 = 0; !cell_residency && r2 < cell->n_regions; r2++) {
                         const struct guest_region *rg = &cell->regions[r2];
 
                         r = residency_scan(m->pid, rg->hva_start, rg->size_bytes, rg->page_size,
@@ -86,4 +88,19 @@ int vm_observe(const struct guest_model *m, const struct host_topology *topo, co
         o->total.home_node = -1;
         *ret = TAKE_PTR(o);
         return 0;
+}
+
+int vm_observe(const struct guest_model *m, const struct host_topology *topo, const char *procfs_root,
+               struct vm_observation **ret)
+{
+        return observe(m, topo, procfs_root, NULL, ret);
+}
+
+int vm_observe_with_residency(const struct guest_model *m, const struct host_topology *topo,
+                              const char *procfs_root, const struct residency *cell_residency,
+                              struct vm_observation **ret)
+{
+        if (!cell_residency)
+                return -EINVAL;
+        return observe(m, topo, procfs_root, cell_residency, ret);
 }

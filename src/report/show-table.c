@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Human tables, laid out like numastat (MiB per node) and virsh vcpuinfo. They are rendered from
  * the JSON document, so `vnumactl show --qmp` and the daemon's `show` print the same thing. */
+#include <inttypes.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
@@ -67,8 +68,19 @@ void show_table_domain(FILE *f, struct json_object *dom, struct json_object *hos
                 fprintf(f, "Policy %s (%s)%s%s\n", s_or(policy, "mode", "?"), s_or(policy, "source", "?"),
                         err ? "  INVALID: " : "", err ?: "");
         }
-        fprintf(f, "Locality %s %%  (%.1f of %.1f MiB present are on their cell's home node)\n\n", pct,
+        fprintf(f, "Locality %s %%  (%.1f of %.1f MiB present are on their cell's home node)\n", pct,
                 MIB(json_uint64_or(dom, "local_bytes", 0)), MIB(json_uint64_or(dom, "present_bytes", 0)));
+        /* The daemon serves memory figures from its last period; a one-shot scan has no such key. */
+        struct json_object *period = NULL;
+        if (json_object_object_get_ex(dom, "snapshot_period", &period)) {
+                if (period)
+                        fprintf(f, "Memory as of period %" PRIu64 ", %.1f s ago\n",
+                                json_uint64_or(dom, "snapshot_period", 0),
+                                (double)json_uint64_or(dom, "snapshot_age_ns", 0) / 1e9);
+                else
+                        fprintf(f, "Memory not measured yet (the VM's first period has not run)\n");
+        }
+        fputc('\n', f);
 
         fprintf(f, "%4s  %-7s  %-12s  %-5s  %4s  %9s", "Cell", "vCPUs", "Backend", "Kind", "Home",
                 "Size MiB");

@@ -80,9 +80,10 @@ class Daemon:
 
     period_ms: --period (a flag wins over the config file; None leaves the period to the config).
     config: text of a vnumad.conf (rewrite it with reconfigure()). libvirt_uri: manage that
-    libvirt's domains; without it, --no-libvirt (only the test's own QEMUs, whatever the host runs)."""
+    libvirt's domains; without it, --no-libvirt (only the test's own QEMUs, whatever the host runs).
+    env: variables added to vnumad's environment."""
 
-    def __init__(self, workdir, tag="main", period_ms=None, args=(), config=None, libvirt_uri=None):
+    def __init__(self, workdir, tag="main", period_ms=None, args=(), config=None, libvirt_uri=None, env=None):
         self.sock = os.path.join(workdir, "vnumad-%s.sock" % tag)
         self.log_path = os.path.join(workdir, "vnumad-%s.log" % tag)
         self.conf_path = os.path.join(workdir, "vnumad-%s.conf" % tag)
@@ -97,7 +98,8 @@ class Daemon:
                 f.write(config)
             argv += ["--config", self.conf_path]
         self.started = time.monotonic()
-        self.proc = subprocess.Popen(argv + list(args), stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(argv + list(args), stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=dict(os.environ, **env) if env else None)
         wait_for(lambda: os.path.exists(self.sock) or self.proc.poll() is not None, 10)
         if not os.path.exists(self.sock):
             raise RuntimeError("vnumad did not create its socket:\n" + self.text())
@@ -159,3 +161,21 @@ def numa_maps_node_bytes(pid, start, end):
                     node, pages = fl[1:].split("=")
                     per_node[int(node)] = per_node.get(int(node), 0) + int(pages) * page
     return per_node
+
+
+def proc_status_kib(pid, field):
+    """A "kB" field of /proc/PID/status (VmRSS, VmHWM, ...), in KiB: the kernel's word, not vnumad's."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise KeyError(field)
+
+
+def proc_io(pid, field):
+    """A counter of /proc/PID/io (rchar: bytes the process read through read(2)-like calls)."""
+    with open("/proc/%d/io" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise KeyError(field)

@@ -1,10 +1,11 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""A scripted QMP peer that injects malformed replies (the only fake QEMU the tests use)."""
+"""A scripted QMP peer that injects malformed or hostile replies (the only fake QEMU the tests use)."""
 import json
 import os
 import socket
 import tempfile
 import threading
+import time
 
 GREETING = '{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}, "package": ""}, "capabilities": []}}\r\n'
 
@@ -13,11 +14,16 @@ class ScriptedPeer:
     """replies: command name -> raw reply text with "%ID%" standing for the request's id
     (or a callable(request) returning raw text, or None to close the connection); a reply
     ending in "%EOF%" is sent without that marker and the connection is closed after it.
-    greeting: raw text sent on connect (None: send nothing)."""
+    A callable may also return a Stream: its chunks are sent one after another, with its
+    pause in between, for as long as the other end reads (a huge or a never-ending reply).
+    greeting: raw text sent on connect (None: send nothing). path: where to listen (default:
+    a fresh temporary directory). sent_per_session: bytes of replies each connection took
+    before it ended, filled as sessions end (what the socket, not the client, says)."""
 
-    def __init__(self, replies, greeting=GREETING):
-        self.dir = tempfile.mkdtemp(prefix="vnuma-peer-")
-        self.path = os.path.join(self.dir, "peer.sock")
+    def __init__(self, replies, greeting=GREETING, path=None):
+        self.dir = None if path else tempfile.mkdtemp(prefix="vnuma-peer-")
+        self.path = path or os.path.join(self.dir, "peer.sock")
+        self.sent_per_session = []
         self.replies = dict(replies)
         self.replies.setdefault("qmp_capabilities", '{"return": {}, "id": %ID%}\r\n')
         self.greeting = greeting
@@ -35,7 +41,9 @@ class ScriptedPeer:
             except OSError:
                 return
             with conn:
+                self.sent = 0
                 self._session(conn)
+                self.sent_per_session.append(self.sent)
 
     def _session(self, conn):
         if self.greeting is not None:
@@ -67,6 +75,10 @@ class ScriptedPeer:
                 reply = self.replies.get(name, '{"error": {"class": "CommandNotFound", "desc": "no script"}, "id": %ID%}\r\n')
                 if callable(reply):
                     reply = reply(req)
+                if isinstance(reply, Stream):
+                    if not reply.send(conn, self, json.dumps(req.get("id"))):
+                        return
+                    continue
                 if reply is None:
                     conn.shutdown(socket.SHUT_RDWR)
                     return
@@ -81,7 +93,8 @@ class ScriptedPeer:
         self.sock.close()
         try:
             os.unlink(self.path)
-            os.rmdir(self.dir)
+            if self.dir:
+                os.rmdir(self.dir)
         except OSError:
             pass
 
@@ -94,3 +107,29 @@ class ScriptedPeer:
 
 def hmp_reply(text):
     return '{"return": %s, "id": %%ID%%}\r\n' % json.dumps(text)
+
+
+class Stream:
+    """A reply sent in chunks: head (with "%ID%"), then count chunks of body (None: forever),
+    pause seconds apart. Ends when the other end stops reading (closes the connection)."""
+
+    def __init__(self, head, body, count=None, pause=0.0):
+        self.head, self.body, self.count, self.pause = head, body, count, pause
+
+    def send(self, conn, peer, req_id):
+        """True if everything was sent, False once the other end went away."""
+        try:
+            data = self.head.replace("%ID%", req_id).encode()
+            conn.sendall(data)
+            peer.sent += len(data)
+            body = self.body.encode()
+            n = 0
+            while self.count is None or n < self.count:
+                conn.sendall(body)
+                peer.sent += len(body)
+                n += 1
+                if self.pause:
+                    time.sleep(self.pause)
+            return True
+        except OSError:
+            return False

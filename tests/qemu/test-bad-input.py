@@ -75,7 +75,10 @@ def main():
     run(t, "truncated reply then EOF", {"query-cpus-fast": '{"return": [{"cpu-index": 0, "thr%EOF%'},
         ["query-cpus-fast", "closed"])
     run(t, "truncated reply, peer stays", {"query-cpus-fast": '{"return": [{"cpu-index": 0, "thr'},
-        ["query-cpus-fast", "no reply within 300 ms"], timeout_ms=300)
+        ["query-cpus-fast", "no reply before the query's time budget of 300 ms ran out"], timeout_ms=300)
+    many = ",".join('{"cpu-index": %d, "thread-id": %d, "props": {"node-id": 0}}' % (i, ME) for i in range(1025))
+    run(t, "more vCPUs than vnumad accepts", {"query-cpus-fast": '{"return": [%s], "id": %%ID%%}\r\n' % many},
+        ["query-cpus-fast", "1025 elements, more than the 1024 vnumad accepts"])
     run(t, "reply without return or error", {"query-name": '{"id": %ID%, "retrun": {}}\r\n'}, ["query-name"])
     run(t, "memdev not an array", {"query-memdev": '{"return": {"id": "m0"}, "id": %ID%}\r\n'},
         ["query-memdev", "not an array"])

@@ -34,6 +34,7 @@ START_TEST(test_full_file_and_dropins)
         ck_assert_uint_eq(c->n_qmp_sockets, 2);
         ck_assert_str_eq(c->qmp_sockets[1], "/run/qemu/b.qmp");
         ck_assert_str_eq(c->qmp_dir, "/run/vnumad/qmp.d");
+        ck_assert_uint_eq(c->query_timeout_ms, 3000);
         ck_assert_int_eq(c->default_policy.mode, VM_POLICY_AUTO);
         ck_assert_uint_eq(c->default_policy.migrate_rate, 128ull << 20);
         ck_assert_uint_eq(c->host_migrate_rate, 2ull << 30);
@@ -72,6 +73,7 @@ START_TEST(test_defaults)
         ck_assert_uint_eq(c->control_max_clients_user, 8);
         ck_assert_int_eq(c->default_policy.mode, VM_POLICY_AUTO);
         ck_assert_uint_eq(c->n_qmp_sockets, 0);
+        ck_assert_uint_eq(c->query_timeout_ms, 10000);
         ck_assert(c->libvirt_enabled);
         ck_assert_ptr_null(c->libvirt_uri); /* qemu:///system */
 }
@@ -94,6 +96,8 @@ START_TEST(test_errors_name_file_and_line)
         expect_error("config/bad/bad-mode.conf", "5: [policy] mode: unknown mode \"sometimes\"");
         expect_error("config/bad/unknown-key.conf", "3: unknown key \"colour\" in [daemon]");
         expect_error("config/bad/bad-period.conf", "2: [daemon] period: invalid duration \"fast\"");
+        expect_error("config/bad/bad-query-timeout.conf",
+                     "2: [qmp] query-timeout: invalid duration \"10ms\" (100ms to 5min)");
         expect_error("config/bad/bad-nodes.conf", "2: [policy] nodes: invalid node list \"0-\"");
         expect_error("config/bad/unknown-section.conf", "4: unknown section [sound]");
         expect_error("config/bad/syntax.conf", "2: syntax error");

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include "test-util.h"
 #include "vnuma/qemu/mtree.h"
@@ -93,4 +95,30 @@ START_TEST(test_malformed)
 }
 END_TEST
 
-TEST_MAIN("mtree", test_real_q35_dump, test_kvm_suffix_and_split_ram, test_crlf_lines, test_malformed)
+/* A QEMU that lists more ranges or lines than any real machine has is refused, not walked. */
+START_TEST(test_too_many)
+{
+        const char *head = "FlatView #0\n AS \"memory\", root: system\n";
+        size_t size = strlen(head) + (MTREE_MAX_LINES + 2) * 64;
+        _cleanup_free_ char *text = malloc(size);
+        struct mtree *t = (struct mtree *)0x1;
+        size_t len;
+
+        ck_assert_ptr_nonnull(text);
+        len = (size_t)snprintf(text, size, "%s", head);
+        for (unsigned i = 0; i <= MTREE_MAX_RANGES; i++)
+                len += (size_t)snprintf(text + len, size - len, "  %016x-%016x (prio 0, ram): m0 @%x\n",
+                                        i * 0x1000u, i * 0x1000u + 0xfffu, i * 0x1000u);
+        ck_assert_int_eq(mtree_parse(text, &t, NULL), -E2BIG);
+
+        /* Lines outside the memory view count too. */
+        len = (size_t)snprintf(text, size, "FlatView #0\n AS \"I/O\", root: io\n");
+        for (unsigned i = 0; i <= MTREE_MAX_LINES; i++)
+                len += (size_t)snprintf(text + len, size - len, "  x\n");
+        ck_assert_int_eq(mtree_parse(text, &t, NULL), -E2BIG);
+        ck_assert_ptr_eq(t, (struct mtree *)0x1); /* untouched on failure */
+}
+END_TEST
+
+TEST_MAIN("mtree", test_real_q35_dump, test_kvm_suffix_and_split_ram, test_crlf_lines, test_malformed,
+          test_too_many)

@@ -15,6 +15,8 @@
 #define VNUMAD_CONFIG_FILE       "/etc/vnumad/vnumad.conf"
 #define VNUMAD_SOCKET_PATH       "/run/vnumad/vnumad.sock"
 #define VNUMAD_DEFAULT_PERIOD_MS 1000
+/* All QMP round trips of learning one VM together (and connecting, once more at most). */
+#define VNUMAD_DEFAULT_QUERY_TIMEOUT_MS 10000
 
 /* Control socket limits: defaults, and the ranges the config accepts. */
 #define VNUMAD_CONTROL_IDLE_TIMEOUT_MS   30000
@@ -51,7 +53,8 @@ struct daemon_config {
         /* [qmp] */
         char **qmp_sockets;
         unsigned n_qmp_sockets;
-        char *qmp_dir; /* watched for *.sock / *.qmp sockets */
+        char *qmp_dir;             /* watched for *.sock / *.qmp sockets */
+        uint64_t query_timeout_ms; /* time budget of one guest query */
         /* [libvirt] */
         bool libvirt_enabled; /* default yes */
         char *libvirt_uri;    /* NULL: LIBVIRT_URI_DEFAULT */

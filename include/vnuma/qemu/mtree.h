@@ -22,8 +22,14 @@ struct mtree {
         struct mtree_range *ranges;
 };
 
+/* QEMU's own output for a large machine is a few thousand lines; the text comes from a QEMU
+ * that may be hostile, so more is refused rather than walked. */
+#define MTREE_MAX_LINES  100000u
+#define MTREE_MAX_RANGES 16384u
+
 /* Parses the FlatView that serves AS "memory". -EBADMSG (with *ret_line set to the 1-based
- * line number, if non-NULL) on a malformed range line, -ENOENT if no such FlatView exists. */
+ * line number, if non-NULL) on a malformed range line, -ENOENT if no such FlatView exists,
+ * -E2BIG past MTREE_MAX_LINES lines or MTREE_MAX_RANGES ranges. */
 int mtree_parse(const char *text, struct mtree **ret, unsigned *ret_line);
 void mtree_free(struct mtree *t);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct mtree *, mtree_free);

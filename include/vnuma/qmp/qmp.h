@@ -19,6 +19,7 @@
  */
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "vnuma/basic/macro.h"
@@ -48,7 +49,11 @@ struct qmp_error {
 
 /* Timeouts are in milliseconds; a negative timeout means no limit, as with poll(2). */
 #define QMP_DEFAULT_TIMEOUT_MS 5000
-#define QMP_DEFAULT_MAX_REPLY  (64u << 20)
+/* The largest reply QEMU sends vnumad is `info mtree -f` of a big machine, well under 1 MiB; a
+ * peer that sends more is cut off (-EMSGSIZE) before it costs more memory than this. */
+#define QMP_DEFAULT_MAX_REPLY (4u << 20)
+/* Waiting for room in a listener's full backlog: a live QEMU accepts at once. */
+#define QMP_CONNECT_TIMEOUT_MS 500
 
 /* Connect to a UNIX socket, read the greeting and negotiate capabilities. A peer that sends
  * nothing fails with -ETIMEDOUT, one that sends something other than a greeting with -EPROTO.
@@ -64,7 +69,14 @@ void qmp_client_free(struct qmp_client *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct qmp_client *, qmp_client_free);
 
 void qmp_client_set_timeout(struct qmp_client *c, int timeout_ms);
+int qmp_client_get_timeout(const struct qmp_client *c);
+/* One time budget for all the calls that follow together (e.g. every round trip of one guest
+ * query): no call waits past now + budget_ms, whatever its own timeout. A call that runs out
+ * of budget fails with -ETIMEDOUT (and breaks a byte stream, as any timeout). Negative: none. */
+void qmp_client_set_budget(struct qmp_client *c, int budget_ms);
 void qmp_client_set_max_reply(struct qmp_client *c, size_t bytes);
+/* Events dropped because nobody popped them (the queue keeps the newest few). */
+uint64_t qmp_client_events_dropped(const struct qmp_client *c);
 
 /* QEMU version from the greeting (0 if unknown, e.g. command-level transports). */
 void qmp_client_version(const struct qmp_client *c, int *ret_major, int *ret_minor, int *ret_micro);

@@ -29,7 +29,14 @@ struct vm_observation {
         struct locality total;
 };
 
+/* Reads the placement of every thread and scans the residency of all of the guest's RAM:
+ * O(guest RAM), for one-shot tools (vnumactl show --qmp). */
 int vm_observe(const struct guest_model *m, const struct host_topology *topo, const char *procfs_root,
                struct vm_observation **ret);
+/* The same with the residency of each cell given (m->n_cells entries, e.g. from the last
+ * period's snapshot): only the threads are read, O(threads). */
+int vm_observe_with_residency(const struct guest_model *m, const struct host_topology *topo,
+                              const char *procfs_root, const struct residency *cell_residency,
+                              struct vm_observation **ret);
 void vm_observation_free(struct vm_observation *o);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct vm_observation *, vm_observation_free);

@@ -539,6 +539,79 @@ START_TEST(test_timeout_then_late_reply)
 }
 END_TEST
 
+START_TEST(test_budget_over_calls)
+{
+        static const struct peer_step steps[] = {
+                HANDSHAKE,
+                EXPECT("query-one"),
+                SLEEP(600),
+                SEND("{\"return\": {}, \"id\": \"$ID\"}\r\n"),
+                EXPECT("query-two"),
+                SLEEP(600),
+                SEND("{\"return\": {}, \"id\": \"$ID\"}\r\n"),
+        };
+        struct json_object *ret = NULL;
+        struct qmp_client *c;
+        struct peer *p;
+        long long t0, dt;
+
+        /* Each reply comes well within the 5 s per-call timeout, but the two together exceed
+         * the 1 s budget: the second call fails when the budget ends, not 5 s later. */
+        c = connect_peer(steps, N(steps), &p);
+        qmp_client_set_timeout(c, 5000);
+        t0 = now_ms();
+        qmp_client_set_budget(c, 1000);
+        ck_assert_int_eq(qmp_client_execute(c, "query-one", NULL, &ret), 0);
+        json_object_put(ret);
+        ret = NULL;
+        ck_assert_int_eq(qmp_client_execute(c, "query-two", NULL, &ret), -ETIMEDOUT);
+        dt = now_ms() - t0;
+        ck_assert_ptr_null(ret);
+        ck_assert_str_eq(qmp_client_error_message(c),
+                         "query-two: no reply before the query's time budget of 1000 ms ran out");
+        fprintf(stderr, "two calls under a 1000 ms budget: failed after %lld ms\n", dt);
+        ck_assert_int_ge(dt, 995);
+        ck_assert_int_lt(dt, 5000);
+        usleep(400 * 1000); /* let the peer finish its script before the client hangs up */
+        finish(c, p, 0);
+}
+END_TEST
+
+/* A peer that floods events nobody reads: the queue keeps the newest few and counts the rest. */
+START_TEST(test_event_flood)
+{
+        static char flood[300 * 64 + 128];
+        struct peer_step steps[] = {
+                HANDSHAKE,
+                EXPECT("query-status"),
+                SEND(flood),
+        };
+        struct json_object *ret = NULL, *ev;
+        struct qmp_client *c;
+        struct peer *p;
+        size_t len = 0;
+        int n = 0, last = -1;
+
+        for (int i = 0; i < 300; i++)
+                len += (size_t)snprintf(flood + len, sizeof(flood) - len,
+                                        "{\"event\": \"E\", \"data\": {\"n\": %d}}\r\n", i);
+        snprintf(flood + len, sizeof(flood) - len, "{\"return\": {}, \"id\": \"$ID\"}\r\n");
+
+        c = connect_peer(steps, N(steps), &p);
+        ck_assert_int_eq(qmp_client_execute(c, "query-status", NULL, &ret), 0);
+        json_object_put(ret);
+        while (qmp_client_pop_event(c, &ev) == 1) {
+                last = json_object_get_int(json_object_object_get(json_object_object_get(ev, "data"), "n"));
+                json_object_put(ev);
+                n++;
+        }
+        ck_assert_int_eq(n, 64);
+        ck_assert_int_eq(last, 299); /* the newest are kept */
+        ck_assert_uint_eq(qmp_client_events_dropped(c), 300 - 64);
+        finish(c, p, 0);
+}
+END_TEST
+
 START_TEST(test_never_greets)
 {
         static const struct peer_step steps[] = {SLEEP(1)};
@@ -744,6 +817,8 @@ int main(void)
         tcase_add_test(tc, test_garbage_instead_of_reply);
         tcase_add_test(tc, test_non_object_top_level);
         tcase_add_test(tc, test_timeout_then_late_reply);
+        tcase_add_test(tc, test_budget_over_calls);
+        tcase_add_test(tc, test_event_flood);
         tcase_add_test(tc, test_never_greets);
         tcase_add_test(tc, test_not_qmp);
         tcase_add_test(tc, test_capabilities_refused);

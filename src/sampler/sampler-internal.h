@@ -32,7 +32,9 @@ struct sampler_vm_state {
         struct chunk_map *maps; /* one per cell, in guest_model.cells order */
         unsigned n_vcpus;
         struct sampler_vcpu_state *vcpus; /* in guest_model.vcpus order */
-        bool soft_dirty_cleared;          /* clear_refs ran at the end of the previous period */
+        bool soft_dirty_cleared;          /* clear_refs ran at the end of an earlier period */
+        unsigned soft_dirty_interval;     /* periods from one clear to the next */
+        unsigned soft_dirty_age;          /* periods since the last clear */
 };
 
 struct sampler {

@@ -221,7 +221,7 @@ static int scan_piece(const struct cell_piece *p, void *userdata)
 struct vm_scan {
         uint64_t vm_bytes;
         int pagemap_fd; /* -1 unless soft-dirty is on and usable */
-        bool hot_valid; /* a clear happened a period ago: dirty bits mean "written this period" */
+        bool hot_valid; /* a clear happened: dirty bits mean "written since that clear" */
         int soft_dirty_error;
 };
 
@@ -293,10 +293,36 @@ static int soft_dirty_begin(struct sampler *s, const struct sampler_vm *in, stru
         return 0;
 }
 
-/* One clear per VM per period, after its windows are read: it resets the whole process. */
-static int soft_dirty_end(struct sampler *s, const struct sampler_vm *in, struct sampler_vm_state *vs,
-                          struct vm_scan *scan)
+/* How much of what the VM's cells wrote (this period's dirty pages, hinting faults) lies on the
+ * nodes their vCPUs ran on, weighted by their run time there. */
+static void written_locality(const struct snap_vm *sv, double *ret_local, double *ret_total)
 {
+        double local = 0, total = 0;
+
+        for (unsigned c = 0; c < sv->n_cells; c++) {
+                const struct snap_cell *sc = &sv->cells[c];
+                double cpu = 0;
+
+                for (unsigned n = 0; n < SNAP_NODES_MAX; n++)
+                        cpu += (double)sc->cpu_ns[n];
+                if (cpu <= 0)
+                        continue; /* nobody of this cell ran: no writer to be local to */
+                for (unsigned n = 0; n < SNAP_NODES_MAX; n++) {
+                        total += (double)sc->access[n];
+                        local += (double)sc->access[n] * (double)sc->cpu_ns[n] / cpu;
+                }
+        }
+        *ret_local = local;
+        *ret_total = total;
+}
+
+/* At most one clear per VM per period, after its windows are read: it resets the whole process,
+ * and every first write after it faults. While the VM's writes are local, clears come less
+ * often (soft_dirty_next_interval); the dirty bits then span the periods since the last one. */
+static int soft_dirty_end(struct sampler *s, const struct sampler_vm *in, struct sampler_vm_state *vs,
+                          const struct vm_scan *scan, const struct snap_vm *sv)
+{
+        unsigned next = 1;
         char what[96];
         int r;
 
@@ -304,8 +330,19 @@ static int soft_dirty_end(struct sampler *s, const struct sampler_vm *in, struct
                 (void)sampler_add_issue(s, in->id, SAMPLER_ISSUE_SOFT_DIRTY, scan->soft_dirty_error,
                                         "%s/%d/pagemap: %s", s->procfs_root, (int)in->model->pid,
                                         strerror(-scan->soft_dirty_error));
+        if (scan->hot_valid && !scan->soft_dirty_error) {
+                double local, total;
+
+                written_locality(sv, &local, &total);
+                next = soft_dirty_next_interval(vs->soft_dirty_interval, local, total);
+        }
+        /* Remote writes clear at once; local ones when the interval is up, then double it. */
+        if (vs->soft_dirty_cleared && next > 1 && ++vs->soft_dirty_age < vs->soft_dirty_interval)
+                return 0;
+        vs->soft_dirty_interval = next;
         r = soft_dirty_clear(s->procfs_root, in->model->pid);
         vs->soft_dirty_cleared = r >= 0;
+        vs->soft_dirty_age = 0;
         if (r >= 0)
                 return 0;
         snprintf(what, sizeof(what), "%s/%d/clear_refs", s->procfs_root, (int)in->model->pid);
@@ -347,7 +384,7 @@ int sampler_sense_vm(struct sampler *s, const struct host_topology *topo, const 
         for (unsigned c = 0; c < vs->n_cells && r >= 0; c++)
                 r = sense_cell(s, topo, in, vs, c, &scan, sv);
         if (r >= 0 && scan.pagemap_fd >= 0)
-                r = soft_dirty_end(s, in, vs, &scan);
+                r = soft_dirty_end(s, in, vs, &scan, sv);
         if (scan.pagemap_fd >= 0)
                 close(scan.pagemap_fd);
         return r < 0 ? r : 0;

@@ -4,10 +4,12 @@
  * was touched, a dead "QEMU" (a forked child) and a vanished vCPU thread are reported instead of
  * failing the sense, and soft-dirty marks the written chunks where the kernel supports it. */
 #include <check.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../test-util.h"
 #include "sampler-select.h"
@@ -270,6 +272,19 @@ START_TEST(test_live_gone_and_stale)
 }
 END_TEST
 
+/* Bit 55 of this process's pagemap entry for ADDR, by the test's own read of the kernel's file. */
+static bool self_soft_dirty(const void *addr)
+{
+        uint64_t entry = 0;
+        int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(pread(fd, &entry, sizeof(entry), (off_t)((uintptr_t)addr / 4096 * 8)),
+                         (ssize_t)sizeof(entry));
+        close(fd);
+        return entry >> 55 & 1;
+}
+
 START_TEST(test_live_soft_dirty)
 {
         struct sampler_config cfg;
@@ -321,14 +336,45 @@ START_TEST(test_live_soft_dirty)
         ck_assert_uint_eq(c->access[c->chunks[2].node], 512 + 256 + 1);
         snapshot_free(s);
 
-        /* Nothing written since: cold again. */
+        /* Nothing written since: cold again (period 2 cleared: its interval was 1). */
         s = live_sense(&l, &l.vm, 1, 3);
         c = check_window(s, 32, 0);
         for (unsigned i = 0; i < 32; i++)
                 ck_assert_uint_eq(c->chunks[i].hotness, 0);
         snapshot_free(s);
+
+        /* The writes were local (one node, the writer ran there): clears back off, 2 then 4
+         * periods apart. Period 4 clears (2 after period 2); a page written after it keeps its
+         * soft-dirty bit through periods 5, 6 and 7, by the kernel's own pagemap, and loses it
+         * at period 8. */
+        s = live_sense(&l, &l.vm, 1, 4);
+        snapshot_free(s);
+        touch(l.mem + 9 * CHUNK, 4096);
+        for (uint64_t period = 5; period <= 8; period++) {
+                s = live_sense(&l, &l.vm, 1, period);
+                c = check_window(s, 32, 0);
+                ck_assert_msg(c->chunks[9].hotness == 1, "period %llu: chunk 9 hotness %u",
+                              (unsigned long long)period, c->chunks[9].hotness);
+                snapshot_free(s);
+                ck_assert_msg(self_soft_dirty(l.mem + 9 * CHUNK) == (period < 8),
+                              "period %llu: soft-dirty bit of the written page", (unsigned long long)period);
+        }
         live_teardown(&l);
 }
 END_TEST
 
-TEST_MAIN("sampler-live", test_live_window_and_convergence, test_live_gone_and_stale, test_live_soft_dirty)
+START_TEST(test_soft_dirty_interval)
+{
+        /* Local writes (or none) double the interval up to the cap; remote ones reset it. */
+        ck_assert_uint_eq(soft_dirty_next_interval(0, 0, 0), 2);
+        ck_assert_uint_eq(soft_dirty_next_interval(1, 90, 100), 2);
+        ck_assert_uint_eq(soft_dirty_next_interval(4, 0, 0), 8);
+        ck_assert_uint_eq(soft_dirty_next_interval(SOFT_DIRTY_INTERVAL_MAX, 100, 100),
+                          SOFT_DIRTY_INTERVAL_MAX);
+        ck_assert_uint_eq(soft_dirty_next_interval(16, 89, 100), 1);
+        ck_assert_uint_eq(soft_dirty_next_interval(32, 0, 1), 1);
+}
+END_TEST
+
+TEST_MAIN("sampler-live", test_live_window_and_convergence, test_live_gone_and_stale, test_live_soft_dirty,
+          test_soft_dirty_interval)

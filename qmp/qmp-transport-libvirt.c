@@ -1,11 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* QMP command-level transport over virDomainQemuMonitorCommand, with a read-only allow-list. */
 
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <libvirt/libvirt-qemu.h>
 #include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "vnuma/basic/error-message.h"
+#include "vnuma/basic/fileio.h"
 #include "vnuma/basic/json-util.h"
 #include "vnuma/basic/log.h"
 #include "vnuma/basic/macro.h"
@@ -114,5 +120,44 @@ int libvirt_qmp_open(virDomainPtr dom, struct qmp_client **ret)
         if (r < 0)
                 return r; /* qmp_client_new closes the transport (drops the reference) on failure */
         *ret = c;
+        return 0;
+}
+
+int libvirt_qmp_domain_pid(virDomainPtr dom, const char *run_dir, pid_t *ret, char **ret_error)
+{
+        _cleanup_free_ char *path = NULL, *line = NULL;
+        _cleanup_close_ int fd = -1;
+        const char *name = dom ? virDomainGetName(dom) : NULL;
+        struct stat st;
+        char rel[512];
+        ssize_t n;
+        long long pid;
+        int r;
+
+        if (ret_error)
+                *ret_error = NULL;
+        if (!name || !*name || strchr(name, '/') || name[0] == '.')
+                return error_message(ret_error, -EINVAL, "domain name unusable as a pid file name");
+        if ((size_t)snprintf(rel, sizeof(rel), "/%s.pid", name) >= sizeof(rel))
+                return -ENAMETOOLONG;
+        r = path_join_root(run_dir ?: LIBVIRT_QEMU_RUN_DIR, rel, &path);
+        if (r < 0)
+                return r;
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        if (fd < 0)
+                return error_message(ret_error, negative_errno(), "%s: %s", path, strerror(errno));
+        if (fstat(fd, &st) < 0)
+                return error_message(ret_error, negative_errno(), "%s: %s", path, strerror(errno));
+        if (!S_ISREG(st.st_mode) || st.st_uid != 0)
+                return error_message(ret_error, -EPERM, "%s: not a regular file owned by root", path);
+        line = calloc(1, 32);
+        if (!line)
+                return -ENOMEM;
+        n = read(fd, line, 31);
+        if (n < 0)
+                return error_message(ret_error, negative_errno(), "%s: %s", path, strerror(errno));
+        if (sscanf(line, "%lld", &pid) != 1 || pid <= 0 || pid > INT32_MAX)
+                return error_message(ret_error, -EBADMSG, "%s: no pid in it", path);
+        *ret = (pid_t)pid;
         return 0;
 }

@@ -2,11 +2,17 @@
 #include "qmp-transport-unix.h"
 
 #include <fcntl.h>
+#include <libgen.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include "qmp-time.h"
+#include "vnuma/basic/error-message.h"
+#include "vnuma/basic/log.h"
+#include "vnuma/qmp/qmp-unix.h"
 
 struct fd_transport {
         int fd;
@@ -160,5 +166,84 @@ int qmp_unix_connect(const char *path, int timeout_ms, int *ret_fd)
         }
 
         *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+int qmp_unix_check_path(const char *path, char **ret_error)
+{
+        _cleanup_free_ char *copy = NULL;
+        struct stat st, dir;
+        const char *dirpath;
+
+        if (ret_error)
+                *ret_error = NULL;
+        if (!path || !*path)
+                return -EINVAL;
+        if (lstat(path, &st) < 0)
+                return error_message(ret_error, negative_errno(), "%s", strerror(errno));
+        if (S_ISLNK(st.st_mode))
+                return error_message(ret_error, -ELOOP, "a symbolic link, not a socket");
+        if (!S_ISSOCK(st.st_mode))
+                return error_message(ret_error, -ENOTSOCK, "not a socket");
+        copy = strdup(path);
+        if (!copy)
+                return -ENOMEM;
+        dirpath = dirname(copy);
+        if (stat(dirpath, &dir) < 0)
+                return error_message(ret_error, negative_errno(), "%s: %s", dirpath, strerror(errno));
+        if (st.st_uid != 0 && st.st_uid != dir.st_uid)
+                return error_message(ret_error, -EPERM,
+                                     "owned by uid %u, neither root nor the owner of %s (uid %u)",
+                                     (unsigned)st.st_uid, dirpath, (unsigned)dir.st_uid);
+        /* Others who may write the directory could swap the socket for another one. */
+        if ((dir.st_mode & (S_IWGRP | S_IWOTH)) && !(dir.st_mode & S_ISVTX))
+                return error_message(ret_error, -EPERM,
+                                     "its directory %s is writable by group or others and not sticky",
+                                     dirpath);
+        return 0;
+}
+
+int qmp_unix_peer_pid(int fd, pid_t *ret_pid)
+{
+        struct ucred cred = {};
+        socklen_t len = sizeof(cred);
+
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+                return negative_errno();
+        if (len != sizeof(cred) || cred.pid <= 0)
+                return -ESRCH;
+        *ret_pid = cred.pid;
+        return 0;
+}
+
+int qmp_client_connect_unix_peer(const char *path, int timeout_ms, struct qmp_client **ret,
+                                 pid_t *ret_peer_pid, char **ret_error)
+{
+        struct qmp_client *c = NULL;
+        pid_t pid;
+        int fd, r;
+
+        if (ret_error)
+                *ret_error = NULL;
+        r = qmp_unix_check_path(path, ret_error);
+        if (r < 0)
+                return r;
+        r = qmp_unix_connect(path, timeout_ms, &fd);
+        if (r < 0) {
+                log_debug("QMP: connecting to %s failed: %s", path, strerror(-r));
+                return r;
+        }
+        r = qmp_unix_peer_pid(fd, &pid);
+        if (r < 0) {
+                closep(&fd);
+                return error_message(ret_error, r,
+                                     "cannot tell which process serves the socket (SO_PEERCRED): %s",
+                                     r == -ESRCH ? "it is in another PID namespace" : strerror(-r));
+        }
+        r = qmp_client_connect_fd(fd, timeout_ms, &c);
+        if (r < 0)
+                return r;
+        *ret = c;
+        *ret_peer_pid = pid;
         return 0;
 }

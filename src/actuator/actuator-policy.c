@@ -17,23 +17,21 @@
 #include "vnuma/host/proc-task.h"
 #include "vnuma/model/snapshot.h"
 
-/* The cgroup leaf for a VM: its name with anything a cgroup path should not hold replaced. */
+/* The cgroup leaf for a VM: its name (the socket's or the domain's, never QEMU's own -name) with
+ * anything a cgroup path should not hold replaced, and its QEMU pid, which no other live VM has. */
 static int vm_cgroup_path(const struct actuator *a, const struct actuator_vm *vm, char **ret)
 {
-        const char *name = vm->name ?: vm->model->name;
-        char leaf[128];
+        char leaf[96];
         size_t n = 0;
 
-        for (const char *p = name; p && *p && n < sizeof(leaf) - 1; p++) {
+        for (const char *p = vm->name; p && *p && n < 64; p++) {
                 bool keep =
                         strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@-", *p) ||
                         (*p == '.' && n > 0); /* no leading dot: "." and ".." are not names */
 
                 leaf[n++] = keep ? *p : '_';
         }
-        leaf[n] = 0;
-        if (n == 0)
-                snprintf(leaf, sizeof(leaf), "vm-%" PRIu64, vm->id);
+        snprintf(leaf + n, sizeof(leaf) - n, "%s%d", n ? "-" : "vm-", (int)vm->model->pid);
         if (asprintf(ret, "%s/%s", a->cgroup_parent, leaf) < 0)
                 return -ENOMEM;
         return 0;

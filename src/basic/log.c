@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "vnuma/basic/string-sanitize.h"
+
 static int max_level = LOG_INFO;
 static const char *program;
 static bool use_syslog;
@@ -60,6 +62,8 @@ int log_internal(int level, int error, const char *fmt, ...)
         errno = error;
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
+        /* Messages quote what QEMU, clients and file names say: one line, no terminal controls. */
+        string_neutralize_controls(msg, strlen(msg), false);
 
         if (use_syslog)
                 syslog(level, "%s", msg);

@@ -7,6 +7,7 @@
 
 #include "daemon.h"
 #include "vnuma/basic/json-util.h"
+#include "vnuma/report/metrics-text.h"
 #include "vnuma/report/observe.h"
 #include "vnuma/report/show.h"
 #include "vnuma/report/snapshot-locality.h"
@@ -367,14 +368,14 @@ static int cmd_metrics(void *userdata, struct json_object *args, bool may_write,
         for (size_t i = 0; i < d->vms.n_vms; i++) {
                 struct timeline_point p;
                 if (managed_vm_timeline(d->vms.vms[i], &p, 1) == 1 && p.locality >= 0)
-                        fprintf(f, "vnumad_vm_locality_ratio{vm=\"%s\"} %.6f\n", d->vms.vms[i]->name,
-                                p.locality);
+                        fprintf(f, "vnumad_vm_locality_ratio{vm=\"%s\"} %.6f\n",
+                                PROM_LABEL(d->vms.vms[i]->name), p.locality);
         }
         fprintf(f, "# HELP vnumad_vm_migrated_bytes_total Guest RAM moved between host nodes.\n"
                    "# TYPE vnumad_vm_migrated_bytes_total counter\n");
         for (size_t i = 0; i < d->vms.n_vms; i++)
-                fprintf(f, "vnumad_vm_migrated_bytes_total{vm=\"%s\"} %" PRIu64 "\n", d->vms.vms[i]->name,
-                        d->vms.vms[i]->bytes_migrated);
+                fprintf(f, "vnumad_vm_migrated_bytes_total{vm=\"%s\"} %" PRIu64 "\n",
+                        PROM_LABEL(d->vms.vms[i]->name), d->vms.vms[i]->bytes_migrated);
         if (fclose(f) != 0)
                 return -ENOMEM;
         *ret = json_object_new_object();

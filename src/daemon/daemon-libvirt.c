@@ -11,6 +11,7 @@
 #include <json-c/json.h>
 
 #include "daemon.h"
+#include "vm-identity.h"
 #include "vnuma/actuator/libvirt-actuator.h"
 #include "vnuma/basic/log.h"
 #include "vnuma/libvirt/libvirt-error.h"
@@ -43,9 +44,11 @@ static void add_domain(struct daemon *d, virDomainPtr dom, const char *name, con
 {
         _cleanup_(qmp_client_freep) struct qmp_client *qmp = NULL;
         _cleanup_(guest_model_freep) struct guest_model *model = NULL;
-        _cleanup_free_ char *error = NULL;
+        _cleanup_free_ char *error = NULL, *identity = NULL;
         struct managed_vm *vm = vm_manager_find_uuid(&d->vms, uuid);
+        bool refused = false;
         char key[64];
+        pid_t pid = 0;
         int r;
 
         if (vm && managed_vm_alive(vm, d->vms.procfs_root)) {
@@ -68,23 +71,34 @@ static void add_domain(struct daemon *d, virDomainPtr dom, const char *name, con
                 return;
 
         vm = NULL;
-        r = libvirt_qmp_open(dom, &qmp);
+        /* The process is libvirt's word, the threads must be its threads, the name is libvirt's. */
+        r = vm_identity_from_domain(name, &identity);
+        if (r >= 0)
+                r = libvirt_qmp_domain_pid(dom, LIBVIRT_QEMU_RUN_DIR, &pid, &error);
+        if (r >= 0)
+                r = libvirt_qmp_open(dom, &qmp);
+        if (r >= 0) {
+                r = vm_identity_check_threads(qmp, d->vms.procfs_root, pid, (free(error), &error));
+                refused = r == -EPERM;
+        }
         if (r >= 0)
                 qmp_client_set_timeout(qmp, d->vms.qmp_timeout_ms); /* the query's whole budget */
         if (r >= 0)
                 r = guest_model_query(qmp, d->vms.procfs_root, &model, &error);
-        if (r >= 0)
-                r = vm_manager_add_model(&d->vms, name, NULL, &model, &vm, (free(error), &error));
+        if (r >= 0) {
+                r = vm_manager_add_model(&d->vms, identity, NULL, pid, &model, &vm, (free(error), &error));
+                refused = r == -EPERM || r == -ENOTUNIQ;
+        }
         if (r == -EEXIST) {
                 log_notice("Domain %s: %s; not managed a second time through libvirt.", name, strna(error));
                 daemon_note_owned(d, key, vm ? vm->id : 0);
                 return;
         }
         if (r < 0) {
-                log_warning("Domain %s: cannot learn its NUMA layout through libvirt: %s (retrying in %d "
-                            "periods)",
-                            name, error ?: strerror(-r), QMP_RETRY_PERIODS);
-                daemon_note_failure(d, key);
+                if (daemon_note_failure(d, key, error))
+                        log_warning("Domain %s: %s: %s (retrying in %d periods)", name,
+                                    refused ? "refused" : "cannot learn its NUMA layout through libvirt",
+                                    error ?: strerror(-r), QMP_RETRY_PERIODS);
                 return;
         }
         daemon_forget_failure(d, key);

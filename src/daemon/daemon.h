@@ -54,6 +54,7 @@ struct qmp_failure {
         char *path;
         uint64_t retry_period;
         uint64_t owner; /* the VM that has this socket's QEMU already: no retry while it is managed */
+        char *error;    /* the last failure's message: a retry that fails the same way logs at debug */
 };
 
 struct daemon {
@@ -103,7 +104,8 @@ void daemon_set_vm_policy(struct daemon *d, struct managed_vm *vm, const struct 
                           const char *source, const char *error);
 void daemon_drop_vm(struct daemon *d, struct managed_vm *vm);
 bool daemon_failed_recently(struct daemon *d, const char *key);
-void daemon_note_failure(struct daemon *d, const char *key);
+/* Returns true if error differs from the key's last failure (log it), false if it repeats. */
+bool daemon_note_failure(struct daemon *d, const char *key, const char *error);
 /* The socket's QEMU is managed already, as VM owner (through libvirt, or another socket). */
 void daemon_note_owned(struct daemon *d, const char *key, uint64_t owner);
 void daemon_forget_failure(struct daemon *d, const char *key);

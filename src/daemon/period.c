@@ -96,7 +96,7 @@ static int engine_apply(void *userdata, const struct snapshot *s, const struct a
         if (!vm)
                 return -ESRCH;
         struct actuator_vm avm = {.id = vm->id, .model = vm->model, .name = vm->name};
-        r = daemon_libvirt_apply(d, vm, s, a, &res);
+        r = managed_vm_check(vm, d->vms.procfs_root) ?: daemon_libvirt_apply(d, vm, s, a, &res);
         if (r == 1)
                 r = actuator_apply(d->actuator, s, a, &avm, &res);
         if (action_format(a, line, sizeof(line)) < 0)

@@ -7,9 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vm-identity.h"
 #include "vnuma/basic/error-message.h"
 #include "vnuma/basic/fileio.h"
+#include "vnuma/basic/pidfd-util.h"
+#include "vnuma/basic/string-sanitize.h"
 #include "vnuma/qemu/guest-query.h"
+#include "vnuma/qmp/qmp-unix.h"
 #include "vnuma/qmp/qmp.h"
 
 void vm_manager_init(struct vm_manager *m, const char *procfs_root, int qmp_timeout_ms)
@@ -26,7 +30,9 @@ static void managed_vm_free(struct managed_vm *vm)
         if (!vm)
                 return;
         free(vm->name);
+        free(vm->qemu_name);
         free(vm->qmp_path);
+        closep(&vm->pidfd);
         free(vm->uuid);
         free(vm->libvirt_mems);
         if (vm->dom)
@@ -73,51 +79,73 @@ static int read_start_time(const char *procfs_root, pid_t pid, uint64_t *ret)
 
 #define fail error_message
 
-int vm_manager_add_model(struct vm_manager *m, const char *name, const char *qmp_path,
+int vm_manager_add_model(struct vm_manager *m, const char *name, const char *qmp_path, pid_t pid,
                          struct guest_model **model, struct managed_vm **ret, char **ret_error)
 {
         struct guest_model *g = *model;
-        const char *label = qmp_path ?: name ?: g->name ?: "?";
+        const char *label = qmp_path ?: name ?: "?";
+        _cleanup_close_ int pidfd = -1;
+        _cleanup_free_ char *qemu_name = NULL, *own_name = NULL;
         struct managed_vm *vm, **vms;
         uint64_t start_time;
         int r;
 
         if (ret_error)
                 *ret_error = NULL;
-        r = read_start_time(m->procfs_root, g->pid, &start_time);
-        if (r < 0)
-                return fail(ret_error, r, "/proc/%d/stat: %s", (int)g->pid, strerror(-r));
-        for (size_t i = 0; i < m->n_vms; i++)
+        if (!name)
+                return -EINVAL;
+        /* The threads QEMU named decide g->pid; the kernel or libvirt decide pid. */
+        if (g->pid != pid)
+                return fail(ret_error, -EPERM,
+                            "QEMU's vCPU threads belong to pid %d, not to pid %d that serves it",
+                            (int)g->pid, (int)pid);
+        for (size_t i = 0; i < m->n_vms; i++) {
                 if (m->vms[i]->model->pid == g->pid) {
                         if (ret)
                                 *ret = m->vms[i];
                         return fail(ret_error, -EEXIST, "%s: QEMU pid %d is already managed as %s", label,
                                     (int)g->pid, m->vms[i]->name);
                 }
+                if (streq(m->vms[i]->name, name))
+                        return fail(ret_error, -ENOTUNIQ, "the name %s is already used by %s", name,
+                                    m->vms[i]->qmp_path ?: "a libvirt domain");
+        }
+        /* The pidfd first, then the start time, then the pidfd again: the start time read is the
+         * pidfd's process, so a later start-time check cannot be answered by a reused pid. */
+        r = pidfd_open_pid(pid, &pidfd);
+        if (r < 0)
+                return fail(ret_error, r, "%s: cannot hold QEMU pid %d (pidfd_open): %s", label, (int)pid,
+                            strerror(-r));
+        r = read_start_time(m->procfs_root, pid, &start_time);
+        if (r < 0)
+                return fail(ret_error, r, "/proc/%d/stat: %s", (int)pid, strerror(-r));
+        r = pidfd_check_alive(pidfd);
+        if (r < 0)
+                return fail(ret_error, r, "%s: QEMU pid %d exited", label, (int)pid);
 
+        /* QEMU's -name is shown, never used to select anything. */
+        if (g->name && string_sanitize(g->name, DISPLAY_NAME_MAX, &qemu_name) < 0)
+                return -ENOMEM;
+        own_name = strdup(name);
         vm = calloc(1, sizeof(*vm));
         vms = realloc(m->vms, (m->n_vms + 1) * sizeof(*vms));
-        if (!vm || !vms) {
+        if (vms)
+                m->vms = vms;
+        if (!vm || !vms || !own_name) {
                 free(vm);
-                if (vms)
-                        m->vms = vms;
                 return -ENOMEM;
         }
-        m->vms = vms;
-        if (!name && !g->name && qmp_path) {
-                /* "/run/vm1.qmp" -> "vm1" */
-                const char *base = strrchr(qmp_path, '/');
-                char *dot;
-                g->name = strdup(base ? base + 1 : qmp_path);
-                if (g->name && (dot = strrchr(g->name, '.')) && dot != g->name)
-                        *dot = '\0';
-        }
-        vm->name = strdup(name ?: g->name ?: "?");
+        vm->pidfd = -1;
+        vm->name = strdup(name);
         vm->qmp_path = qmp_path ? strdup(qmp_path) : NULL;
         if (!vm->name || (qmp_path && !vm->qmp_path)) {
                 managed_vm_free(vm);
                 return -ENOMEM;
         }
+        free(g->name);
+        g->name = TAKE_PTR(own_name); /* what show and the snapshot print as the domain */
+        vm->qemu_name = TAKE_PTR(qemu_name);
+        vm->pidfd = TAKE_FD(pidfd);
         vm->id = m->next_id++;
         vm->start_time = start_time;
         vm_policy_init(&vm->policy);
@@ -132,7 +160,8 @@ int vm_manager_add_qmp(struct vm_manager *m, const char *qmp_path, struct manage
 {
         _cleanup_(qmp_client_freep) struct qmp_client *qmp = NULL;
         _cleanup_(guest_model_freep) struct guest_model *model = NULL;
-        _cleanup_free_ char *error = NULL;
+        _cleanup_free_ char *error = NULL, *name = NULL;
+        pid_t pid;
         int r;
 
         if (ret_error)
@@ -140,18 +169,34 @@ int vm_manager_add_qmp(struct vm_manager *m, const char *qmp_path, struct manage
         for (size_t i = 0; i < m->n_vms; i++)
                 if (streq_ptr(m->vms[i]->qmp_path, qmp_path))
                         return -EEXIST;
+        r = vm_identity_from_socket(qmp_path, &name);
+        if (r < 0)
+                return fail(ret_error, r, "%s: no VM name in the socket's file name", qmp_path);
 
-        r = qmp_client_connect_unix(qmp_path, m->qmp_timeout_ms, &qmp);
+        r = qmp_client_connect_unix_peer(qmp_path, m->qmp_timeout_ms, &qmp, &pid, &error);
+        if (error)
+                return fail(ret_error, r, "%s: refused: %s", qmp_path, error);
         if (r == -EPROTO || r == -EBADMSG)
                 return fail(ret_error, r, "%s: the peer does not speak QMP", qmp_path);
         if (r < 0)
                 return fail(ret_error, r, "%s: cannot connect to QMP: %s", qmp_path, strerror(-r));
-        r = guest_model_query(qmp, m->procfs_root, &model, &error);
+        /* Before anything of that process is read: its vCPU threads are the socket server's. */
+        r = vm_identity_check_threads(qmp, m->procfs_root, pid, &error);
+        if (r == -EPERM)
+                return fail(ret_error, r, "%s: refused: %s", qmp_path, error);
+        if (r < 0)
+                return fail(ret_error, r, "%s: %s", qmp_path, error ?: strerror(-r));
+        r = guest_model_query(qmp, m->procfs_root, &model, (free(error), &error));
         if (r < 0)
                 return fail(ret_error, r, "%s: %s", qmp_path, error ?: strerror(-r));
         /* Short-lived: give the monitor back to other tools. */
         qmp_client_free(TAKE_PTR(qmp));
-        return vm_manager_add_model(m, NULL, qmp_path, &model, ret, ret_error);
+        r = vm_manager_add_model(m, name, qmp_path, pid, &model, ret, (free(error), &error));
+        if (r == -EPERM || r == -ENOTUNIQ)
+                return fail(ret_error, r, "%s: refused: %s", qmp_path, error);
+        if (r < 0 && ret_error)
+                *ret_error = TAKE_PTR(error);
+        return r;
 }
 
 void vm_manager_remove(struct vm_manager *m, uint64_t id)
@@ -190,12 +235,23 @@ struct managed_vm *vm_manager_find_uuid(const struct vm_manager *m, const char *
         return NULL;
 }
 
-bool managed_vm_alive(const struct managed_vm *vm, const char *procfs_root)
+int managed_vm_check(const struct managed_vm *vm, const char *procfs_root)
 {
         uint64_t start_time;
 
-        return read_start_time(procfs_root ?: "/proc", vm->model->pid, &start_time) >= 0 &&
-               start_time == vm->start_time;
+        if (pidfd_check_alive(vm->pidfd) < 0)
+                return -ESRCH;
+        /* A second witness, should the pidfd ever be unavailable (fd exhaustion at add time is
+         * refused, so this is belt and braces). */
+        if (read_start_time(procfs_root ?: "/proc", vm->model->pid, &start_time) < 0 ||
+            start_time != vm->start_time)
+                return -ESRCH;
+        return 0;
+}
+
+bool managed_vm_alive(const struct managed_vm *vm, const char *procfs_root)
+{
+        return managed_vm_check(vm, procfs_root) == 0;
 }
 
 void managed_vm_record(struct managed_vm *vm, uint64_t period, double locality, uint64_t bytes_migrated)

@@ -43,9 +43,18 @@ void daemon_note_owned(struct daemon *d, const char *path, uint64_t owner)
                 d->n_failures++;
 }
 
-void daemon_note_failure(struct daemon *d, const char *path)
+bool daemon_note_failure(struct daemon *d, const char *path, const char *error)
 {
         daemon_note_owned(d, path, 0);
+        for (unsigned i = 0; i < d->n_failures; i++)
+                if (streq(d->failures[i].path, path)) {
+                        if (streq_ptr(d->failures[i].error, error))
+                                return false;
+                        free(d->failures[i].error);
+                        d->failures[i].error = error ? strdup(error) : NULL;
+                        return true;
+                }
+        return true;
 }
 
 void daemon_forget_failure(struct daemon *d, const char *path)
@@ -53,6 +62,7 @@ void daemon_forget_failure(struct daemon *d, const char *path)
         for (unsigned i = 0; i < d->n_failures; i++)
                 if (streq(d->failures[i].path, path)) {
                         free(d->failures[i].path);
+                        free(d->failures[i].error);
                         d->failures[i] = d->failures[--d->n_failures];
                         return;
                 }
@@ -77,17 +87,19 @@ static void try_add(struct daemon *d, const char *path)
                 return;
         }
         if (r < 0) {
-                /* Logged once per retry interval, not every period. */
-                log_warning("%s (retrying in %d periods)", error ?: strerror(-r), QMP_RETRY_PERIODS);
-                daemon_note_failure(d, path);
+                /* Logged once; a retry every QMP_RETRY_PERIODS that fails the same way is debug. */
+                if (daemon_note_failure(d, path, error))
+                        log_warning("%s (retrying in %d periods)", error ?: strerror(-r), QMP_RETRY_PERIODS);
+                else
+                        log_debug("%s (again)", error ?: strerror(-r));
                 return;
         }
         daemon_forget_failure(d, path);
         vm->added_period = d->period;
         daemon_update_policy(d, vm);
-        log_info("Managing VM %s (QEMU pid %d, %u cells, %u vCPUs) from %s, policy %s.", vm->name,
-                 (int)vm->model->pid, vm->model->n_cells, vm->model->n_vcpus, path,
-                 vm_policy_mode_to_string(vm->policy.mode));
+        log_info("Managing VM %s (QEMU pid %d%s%s, %u cells, %u vCPUs) from %s, policy %s.", vm->name,
+                 (int)vm->model->pid, vm->qemu_name ? ", -name " : "", strempty(vm->qemu_name),
+                 vm->model->n_cells, vm->model->n_vcpus, path, vm_policy_mode_to_string(vm->policy.mode));
 }
 
 static bool socket_name(const char *name)

@@ -50,7 +50,7 @@ static void daemon_done(struct daemon *d)
         if (d->inotify_fd >= 0)
                 close(d->inotify_fd);
         for (unsigned i = 0; i < d->n_failures; i++)
-                free(d->failures[i].path);
+                free(d->failures[i].path), free(d->failures[i].error);
         free(d->failures);
         free(d->args.qmp);
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "vnuma/basic/fileio.h"
 #include "vnuma/basic/macro.h"
@@ -109,6 +110,24 @@ int proc_task_placement_read(const char *procfs_root, pid_t pid, pid_t tid, stru
         }
         *ret = t;
         return 0;
+}
+
+int proc_task_exists(const char *procfs_root, pid_t pid, pid_t tid)
+{
+        _cleanup_free_ char *path = NULL;
+        char rel[64];
+        struct stat st;
+        int r;
+
+        if (pid <= 0 || tid <= 0)
+                return -ENOENT;
+        snprintf(rel, sizeof(rel), "/%d/task/%d", (int)pid, (int)tid);
+        r = path_join_root(procfs_root, rel, &path);
+        if (r < 0)
+                return r;
+        if (lstat(path, &st) < 0)
+                return negative_errno();
+        return S_ISDIR(st.st_mode) ? 0 : -ENOENT;
 }
 
 int proc_tgid_of(const char *procfs_root, pid_t tid, pid_t *ret)

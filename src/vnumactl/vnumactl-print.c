@@ -2,7 +2,13 @@
 /* vnumactl's output shared by its verbs: a JSON document as is, and a show document as tables. */
 #include "vnumactl-print.h"
 
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vnuma/basic/string-sanitize.h"
 
 #include "vnuma/basic/json-util.h"
 #include "vnuma/report/show.h"
@@ -23,4 +29,53 @@ void print_show_tables(struct json_object *doc)
                 show_table_domain(stdout, json_object_array_get_idx(domains, i), host);
                 fputc('\n', stdout);
         }
+}
+
+/* A C1 control split across two writes: 0xC2 ended the last one. */
+static bool pending_c2;
+
+static ssize_t filter_write(void *cookie, const char *buf, size_t size)
+{
+        int fd = *(int *)cookie;
+        char tmp[4096];
+
+        for (size_t done = 0; done < size;) {
+                size_t n = MIN(size - done, sizeof(tmp));
+
+                memcpy(tmp, buf + done, n);
+                if (pending_c2 && (unsigned char)tmp[0] >= 0x80 && (unsigned char)tmp[0] <= 0x9f)
+                        tmp[0] = '?';
+                /* A 0xC2 at the end of this chunk pairs with the first byte of the next one. */
+                if ((unsigned char)tmp[n - 1] == 0xc2 && done + n < size &&
+                    (unsigned char)buf[done + n] >= 0x80 && (unsigned char)buf[done + n] <= 0x9f)
+                        tmp[n - 1] = '?';
+                string_neutralize_controls(tmp, n, true);
+                pending_c2 = (unsigned char)tmp[n - 1] == 0xc2;
+                for (size_t w = 0; w < n;) {
+                        ssize_t k = write(fd, tmp + w, n - w);
+
+                        if (k < 0 && errno == EINTR)
+                                continue;
+                        if (k <= 0)
+                                return done + w > 0 ? (ssize_t)(done + w) : -1;
+                        w += (size_t)k;
+                }
+                done += n;
+        }
+        return (ssize_t)size;
+}
+
+int print_filter_stdout(void)
+{
+        static int fd = STDOUT_FILENO;
+        FILE *f;
+
+        fflush(stdout);
+        f = fopencookie(&fd, "w", (cookie_io_functions_t){.write = filter_write});
+        if (!f)
+                return -errno;
+        if (isatty(STDOUT_FILENO))
+                setvbuf(f, NULL, _IOLBF, 0);
+        stdout = f;
+        return 0;
 }

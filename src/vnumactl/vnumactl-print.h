@@ -9,3 +9,7 @@
 void print_doc(struct json_object *doc);
 /* Tables for every domain of a show document. */
 void print_show_tables(struct json_object *doc);
+/* From here on, stdout never carries a terminal control: what vnumactl prints quotes QEMU's and
+ * clients' strings (names, errors), so C0 controls but tab and newline, DEL and UTF-8 C1 become
+ * '?'. -errno if the filter cannot be set up (stdout stays as it was). */
+int print_filter_stdout(void);

@@ -8,6 +8,7 @@
 
 #include "vnuma/basic/json-util.h"
 #include "vnuma/basic/log.h"
+#include "vnuma/basic/string-sanitize.h"
 #include "vnuma/config/daemon-config.h"
 #include "vnuma/host/topology.h"
 #include "vnuma/libvirt/libvirt-conn.h"
@@ -207,7 +208,14 @@ static int observe_one(const char *path, const struct host_topology *topo, struc
         if (r < 0)
                 return log_error_errno(r, "%s: cannot learn the guest layout: %s", path,
                                        error ?: strerror(-r));
-        if (!m->name) {
+        if (m->name) {
+                /* QEMU's -name: shown only, printable and cut. */
+                char *shown = NULL;
+                if (string_sanitize(m->name, DISPLAY_NAME_MAX, &shown) < 0)
+                        return log_error_errno(-ENOMEM, "Out of memory.");
+                free(m->name);
+                m->name = shown;
+        } else {
                 m->name = name_from_socket(path);
                 if (!m->name)
                         return log_error_errno(-ENOMEM, "Out of memory.");
@@ -280,6 +288,7 @@ int main(int argc, char *argv[])
         int n_rest, r;
 
         log_set_program("vnumactl");
+        (void)print_filter_stdout();
         r = parse_argv(argc, argv);
         if (r <= 0)
                 return r < 0 ? 2 : 0;

@@ -48,10 +48,16 @@ def scenario_discovery_and_kill(t, work):
     try:
         t.check(status(d.sock)["vms"] == [], "no VMs at start")
         with two_cell_guest("alpha", a_dir) as a, two_cell_guest("beta", b_dir) as b:
-            # Sockets appear in the watched directory after the daemon started.
-            os.symlink(a.qmp_path, os.path.join(qmp_dir, "alpha.qmp"))
-            os.symlink(b.qmp_path, os.path.join(qmp_dir, "beta.qmp"))
+            # Sockets appear in the watched directory after the daemon started (moved there: QEMU
+            # keeps listening on a renamed socket). A symbolic link to a socket is refused.
+            for g, name in ((a, "alpha"), (b, "beta")):
+                moved = os.path.join(qmp_dir, name + ".qmp")
+                os.rename(g.qmp_path, moved)
+                g.qmp_path = moved
+            os.symlink(b.qmp_path, os.path.join(qmp_dir, "gamma.qmp"))
             t.check(wait_for(lambda: len(status(d.sock)["vms"]) == 2)[0], "both guests discovered: %s" % d.text()[-2000:])
+            t.check(wait_for(lambda: "gamma.qmp: refused: a symbolic link, not a socket" in d.text())[0],
+                    "the symlink is refused, and says why: %s" % d.text()[-2000:])
             st = status(d.sock)
             names = sorted(v["name"] for v in st["vms"])
             t.check(names == ["alpha", "beta"], "names %s" % names)

@@ -59,7 +59,8 @@ void actuator_config_init(struct actuator_config *c);
 struct actuator_vm {
         uint64_t id; /* must equal the action's vm_id */
         const struct guest_model *model;
-        const char *name; /* cgroup leaf name; NULL = model->name, or "vm-ID" */
+        const char
+                *name; /* the VM's name (never QEMU's -name): the cgroup leaf is "NAME-PID", or "vm-PID" */
 };
 
 /* What one apply did. Filled whenever non-NULL, on failure too: a migration that stops halfway

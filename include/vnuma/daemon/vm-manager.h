@@ -24,8 +24,12 @@ struct timeline_point {
 
 struct managed_vm {
         uint64_t id;
+        /* Who the VM is: the QMP socket's file name or the libvirt domain name, never what QEMU
+         * says (vm-identity.h). Selects [vm NAME], names metrics, logs and the cgroup leaf. */
         char *name;
-        char *qmp_path; /* NULL for a libvirt domain */
+        char *qemu_name; /* QEMU's -name: display only, sanitised and cut; NULL without -name */
+        char *qmp_path;  /* NULL for a libvirt domain */
+        int pidfd;       /* the QEMU process, checked before every action */
         /* libvirt domains only: the domain (a reference on the current connection, NULL while
          * disconnected) and its UUID, which stays the same across reconnects. */
         virDomainPtr dom;
@@ -55,15 +59,19 @@ struct vm_manager {
 void vm_manager_init(struct vm_manager *m, const char *procfs_root, int qmp_timeout_ms);
 void vm_manager_done(struct vm_manager *m);
 
-/* Connects to the QMP socket briefly (QEMU serves one client at a time), learns the guest
- * model and adds the VM. -EEXIST if that socket is already managed, or its QEMU is (then *ret is
- * that VM). On failure *ret_error names the socket and the problem. */
+/* Checks the socket path, connects to it briefly (QEMU serves one client at a time), checks that
+ * the vCPU threads QEMU names belong to the process serving the socket (SO_PEERCRED), learns the
+ * guest model and adds the VM. -EEXIST if that socket is already managed, or its QEMU is (then
+ * *ret is that VM). -EPERM (or -ELOOP, -ENOTSOCK) when the socket or its QEMU is refused. On
+ * failure *ret_error names the socket and the problem. */
 int vm_manager_add_qmp(struct vm_manager *m, const char *qmp_path, struct managed_vm **ret,
                        char **ret_error);
 /* Adds a VM whose model was already learned (over any QMP transport). Takes the model on success.
- * qmp_path may be NULL; name NULL means the model's name. -EEXIST (with *ret_error, and *ret set
- * to the VM that has it) if that QEMU pid is already managed. */
-int vm_manager_add_model(struct vm_manager *m, const char *name, const char *qmp_path,
+ * name is the VM's identity (vm-identity.h); qmp_path may be NULL. pid is the QEMU process as the
+ * kernel or libvirt names it: -EPERM if the model's vCPU threads belong to another process.
+ * -EEXIST (with *ret_error, and *ret set to the VM that has it) if that QEMU pid is already
+ * managed; -ENOTUNIQ if another VM has that name. */
+int vm_manager_add_model(struct vm_manager *m, const char *name, const char *qmp_path, pid_t pid,
                          struct guest_model **model, struct managed_vm **ret, char **ret_error);
 /* By libvirt UUID. */
 struct managed_vm *vm_manager_find_uuid(const struct vm_manager *m, const char *uuid);
@@ -71,8 +79,11 @@ void vm_manager_remove(struct vm_manager *m, uint64_t id);
 struct managed_vm *vm_manager_find(const struct vm_manager *m, uint64_t id);
 /* By VM name, or by QMP socket path. */
 struct managed_vm *vm_manager_lookup(const struct vm_manager *m, const char *name_or_path);
-/* False once the QEMU process is gone (or its pid was reused). */
+/* False once the QEMU process is gone (or its pid was reused): asked through the VM's pidfd, and
+ * the pid's start time is compared with the one seen when the VM was added. */
 bool managed_vm_alive(const struct managed_vm *vm, const char *procfs_root);
+/* 0 if the VM's QEMU still runs, -ESRCH if not: checked right before every action on its pid. */
+int managed_vm_check(const struct managed_vm *vm, const char *procfs_root);
 
 /* Closes a period of the VM's timeline; adds bytes_migrated to its total. */
 void managed_vm_record(struct managed_vm *vm, uint64_t period, double locality, uint64_t bytes_migrated);

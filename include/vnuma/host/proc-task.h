@@ -26,5 +26,7 @@ int proc_status_parse(const char *text, pid_t *ret_tgid, struct idset *ret_affin
 int proc_task_placement_read(const char *procfs_root, pid_t pid, pid_t tid, struct task_placement *ret);
 /* Thread group of any thread id (threads are visible as /proc/TID even when not listed). */
 int proc_tgid_of(const char *procfs_root, pid_t tid, pid_t *ret);
+/* 0 if tid is a thread of process pid (PROCFS/PID/task/TID exists), -ENOENT if not. */
+int proc_task_exists(const char *procfs_root, pid_t pid, pid_t tid);
 /* Sorted thread ids of a process. */
 int proc_task_list(const char *procfs_root, pid_t pid, pid_t **ret, size_t *ret_n);

@@ -13,6 +13,7 @@
  * own and refuses one that has it. */
 
 #include <libvirt/libvirt.h>
+#include <sys/types.h>
 
 struct qmp_client;
 
@@ -26,3 +27,14 @@ int libvirt_qmp_command_allowed(const char *command_json, char **ret_reason);
  * enforced here: libvirt applies its own monitor timeout. Errors from libvirt map through
  * libvirt_error_to_errno (-EINVAL for a domain that is not running). */
 int libvirt_qmp_open(virDomainPtr dom, struct qmp_client **ret);
+
+/* Where libvirt's system QEMU driver keeps each running domain's pid file, NAME.pid. */
+#define LIBVIRT_QEMU_RUN_DIR "/run/libvirt/qemu"
+
+/* The pid of the QEMU libvirt started for dom. libvirt's API has no call that returns it
+ * (virDomainGetInfo, virDomainGetControlInfo and the stats do not), so it is read from the pid file
+ * libvirtd itself writes, in the forked child before it executes QEMU, as RUN_DIR/NAME.pid:
+ * QEMU never writes it, and the directory belongs to root. The file must be a regular file owned
+ * by root. -ENOENT without one (a domain of another driver or URI), -EPERM if it is not root's,
+ * -EBADMSG if it holds no pid; *ret_error (if non-NULL) says which. */
+int libvirt_qmp_domain_pid(virDomainPtr dom, const char *run_dir, pid_t *ret, char **ret_error);

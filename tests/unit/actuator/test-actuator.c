@@ -112,9 +112,11 @@ START_TEST(test_region_policy_plan)
         _cleanup_(actuator_region_plan_done) struct region_plan p = {};
         struct guest_cell cells[2] = {{.id = 0}, {.id = 1}};
         struct guest_model m = {.name = (char *)".hidden/vm", .pid = getpid(), .n_cells = 2, .cells = cells};
-        struct actuator_vm vm = {.id = 9, .model = &m};
+        /* The VM's own name: QEMU's -name (the model's) never names the cgroup. */
+        struct actuator_vm vm = {.id = 9, .model = &m, .name = ".hidden/vm"};
         struct action act = {
                 .type = ACTION_SET_REGION_POLICY, .vm_id = 9, .region_policy = REGION_POLICY_BIND};
+        char leaf[64];
         struct actuator_result res;
         struct idset want = IDSET_EMPTY;
         const char *line;
@@ -139,8 +141,11 @@ START_TEST(test_region_policy_plan)
         act.node_mask = 0x4; /* position 2 = node 5 */
         ck_assert_int_eq(actuator_region_plan(a, s, &act, &vm, &p, what, sizeof(what)), 0);
         ck_assert(p.needs_cgroup);
-        ck_assert_str_eq(what, "cgroup vnumad.slice/_hidden_vm cpuset.mems=2,5");
-        ck_assert_str_eq(p.cgroup, "vnumad.slice/_hidden_vm");
+        /* Sanitised, and made unique by the QEMU pid. */
+        snprintf(leaf, sizeof(leaf), "vnumad.slice/_hidden_vm-%d", (int)getpid());
+        ck_assert_str_eq(p.cgroup, leaf);
+        ck_assert_ptr_nonnull(strstr(what, leaf));
+        ck_assert_ptr_nonnull(strstr(what, " cpuset.mems=2,5"));
         idset_add(&want, 5);
         ck_assert(idset_equal(&p.nodes, &want));
         actuator_region_remember(&p);
@@ -154,10 +159,17 @@ START_TEST(test_region_policy_plan)
         ck_assert_ptr_nonnull(strstr(what, "cpuset.mems=0,2,5"));
         actuator_region_plan_done(&p);
 
-        /* An explicit name wins over the model's. */
+        /* Another name, another leaf; without a name the pid alone. */
         vm.name = "guest-1";
         ck_assert_int_eq(actuator_region_plan(a, s, &act, &vm, &p, what, sizeof(what)), 0);
-        ck_assert_ptr_nonnull(strstr(what, "cgroup vnumad.slice/guest-1 "));
+        snprintf(leaf, sizeof(leaf), "cgroup vnumad.slice/guest-1-%d ", (int)getpid());
+        ck_assert_ptr_nonnull(strstr(what, leaf));
+        actuator_region_plan_done(&p);
+        vm.name = NULL;
+        ck_assert_int_eq(actuator_region_plan(a, s, &act, &vm, &p, what, sizeof(what)), 0);
+        snprintf(leaf, sizeof(leaf), "cgroup vnumad.slice/vm-%d ", (int)getpid());
+        ck_assert_ptr_nonnull(strstr(what, leaf));
+        vm.name = "guest-1";
 
         act.node_mask = 0x8; /* position 3 is not a node of this host */
         ck_assert_int_eq(actuator_apply(a, s, &act, &vm, &res), -EINVAL);

@@ -231,7 +231,8 @@ static struct action region_policy(int cell, enum region_policy rp, uint32_t mas
 START_TEST(test_actuator_region_policy)
 {
         _cleanup_free_ char *parent = test_path("-act.slice");
-        _cleanup_free_ char *leaf = test_path("-act.slice/test_vm_1");
+        _cleanup_free_ char *leaf = NULL; /* "NAME-PID": set once the pid is known */
+        char suffix[64];
         _cleanup_(snapshot_freep) struct snapshot *s = one_node_snapshot();
         _cleanup_(actuator_freep) struct actuator *a = NULL;
         struct actuator_config cfg;
@@ -250,6 +251,8 @@ START_TEST(test_actuator_region_policy)
 
         /* The process is gone before the threads can move: the new cgroup is removed again. */
         model.pid = test_dead_tid();
+        snprintf(suffix, sizeof(suffix), "-act.slice/test_vm_1-%d", (int)model.pid);
+        leaf = test_path(suffix);
         act = region_policy(0, REGION_POLICY_BIND, 0x1);
         ck_assert_int_eq(actuator_apply(a, s, &act, &vm, &res), 0); /* cell 1 still open: no cgroup */
         act = region_policy(1, REGION_POLICY_BIND, 0x1);
@@ -258,6 +261,9 @@ START_TEST(test_actuator_region_policy)
         ck_assert_int_eq(actuator_forget_vm(a, 11), 0);
 
         model.pid = spawn_child(tids);
+        free(leaf);
+        snprintf(suffix, sizeof(suffix), "-act.slice/test_vm_1-%d", (int)model.pid);
+        leaf = test_path(suffix);
         /* One cell bound, the other open: the VM may still use every node, so no cgroup yet. */
         act = region_policy(0, REGION_POLICY_BIND, 0x1);
         ck_assert_int_eq(actuator_apply(a, s, &act, &vm, &res), 0);
@@ -277,7 +283,8 @@ START_TEST(test_actuator_region_policy)
         assert_in(model.pid, tids[1], leaf);
         ck_assert_uint_eq(actuator_recorded(a, &line, 1), 1);
         ck_assert_ptr_nonnull(strstr(line, "set-region-policy vm 11 cell 1: cgroup "));
-        ck_assert_ptr_nonnull(strstr(line, "/test_vm_1 cpuset.mems="));
+        snprintf(suffix, sizeof(suffix), "/test_vm_1-%d cpuset.mems=", (int)model.pid);
+        ck_assert_ptr_nonnull(strstr(line, suffix));
 
         /* Lifting one cell's restriction opens the cgroup to the parent's nodes; threads stay. */
         act = region_policy(0, REGION_POLICY_DEFAULT, 0);

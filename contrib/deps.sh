@@ -3,7 +3,7 @@
 
 # Build and unit-test needs.
 VNUMA_BUILD_PACKAGES="gcc meson ninja-build pkg-config python3 libjson-c-dev libnuma-dev numactl check
- libinih-dev libsystemd-dev libcgroup-dev libvirt-dev libxml2-dev util-linux"
+ libinih-dev libsystemd-dev libvirt-dev libxml2-dev util-linux"
 # Real parts the integration tests and the lab drive.
 VNUMA_RUNTIME_PACKAGES="qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients libxml2-utils busybox-static
  cpio xz-utils kmod iproute2"

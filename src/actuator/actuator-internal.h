@@ -16,23 +16,21 @@ int actuator_region_policy(struct actuator *a, const struct snapshot *s, const s
                            size_t size);
 
 /* A region policy worked out from the action and the VM's state, before any I/O: what
- * actuator_region_policy then enforces and remembers. Tests read it to check the node ids and the
- * cgroup without touching a real cgroup. */
+ * actuator_region_policy then enforces (on the VM's systemd unit, if it has one of its own) and
+ * remembers. Tests read it to check the node ids and CPUs without systemd. */
 struct region_plan {
         struct actuator_vm_state *st; /* the VM's; valid until the next plan */
         unsigned cell;                /* index into the model's and the state's cells */
         bool restricted;              /* bind/interleave: the cell is limited to nodes */
         struct idset nodes;           /* its kernel node ids, from the snapshot's positions */
-        bool open;                    /* some cell is unrestricted: the cgroup gets the parent's nodes */
-        struct idset mems;            /* otherwise the union of the cells' nodes */
-        bool needs_cgroup;            /* false while nothing is restricted and the VM never moved */
-        char *cgroup;                 /* PARENT/LEAF, the leaf made from the VM's name */
+        bool open;                    /* some cell is unrestricted: the unit is not restricted */
+        struct idset mems;            /* AllowedMemoryNodes=: the union of the cells' nodes; empty if open */
+        struct idset cpus;            /* AllowedCPUs=: the CPUs of those nodes */
 };
 
 /* Writes the line actuator_region_policy records, and returns like it; no I/O (it may make the
  * VM's state). */
 int actuator_region_plan(struct actuator *a, const struct snapshot *s, const struct action *act,
                          const struct actuator_vm *vm, struct region_plan *ret, char *line, size_t size);
-void actuator_region_plan_done(struct region_plan *p);
 /* The plan was carried out: the VM's state takes the cell's restriction. */
 void actuator_region_remember(const struct region_plan *p);

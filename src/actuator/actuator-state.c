@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* What the actuator remembers of each VM between applies: the cells a region policy restricts and
- * the cpuset cgroup the VM was moved into. */
+ * what was set on the VM's systemd unit. */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -8,7 +8,7 @@
 
 static void vm_state_done(struct actuator_vm_state *st)
 {
-        free(st->cgroup);
+        free(st->unit);
         free(st->cell_ids);
         free(st->restricted);
         free(st->nodes);
@@ -58,7 +58,13 @@ int actuator_vm_state_get(struct actuator *a, uint64_t id, const struct guest_mo
                 r = vm_state_init(&fresh, id, m);
                 if (r < 0)
                         return r;
-                fresh.cgroup = TAKE_PTR(st->cgroup);
+                fresh.pid = st->pid;
+                fresh.placement = st->placement;
+                fresh.unit = TAKE_PTR(st->unit);
+                fresh.unit_set = st->unit_set;
+                fresh.set_cpus = st->set_cpus;
+                fresh.set_mems = st->set_mems;
+                fresh.said = st->said;
                 vm_state_done(st);
                 *st = fresh;
                 *ret = st;

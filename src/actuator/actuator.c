@@ -6,8 +6,9 @@
 #include <string.h>
 
 #include "actuator-internal.h"
+#include "actuator-units.h"
 #include "vnuma/basic/string-table.h"
-#include "vnuma/host/cgroup-cpuset.h"
+#include "vnuma/host/cgroup-systemd.h"
 #include "vnuma/host/residency.h"
 
 static const char *const actuator_kind_table[_ACTUATOR_KIND_MAX] = {
@@ -42,7 +43,7 @@ int actuator_new(const struct actuator_config *cfg, struct actuator **ret)
 
         if (!cfg || !ret || actuator_kind_to_string(cfg->kind) == NULL)
                 return -EINVAL;
-        if (cfg->cgroup_parent && *cfg->cgroup_parent && !cpuset_cgroup_path_is_valid(cfg->cgroup_parent))
+        if (cfg->state_dir && cfg->state_dir[0] != '/')
                 return -EINVAL;
         a = calloc(1, sizeof(*a));
         if (!a)
@@ -51,10 +52,12 @@ int actuator_new(const struct actuator_config *cfg, struct actuator **ret)
         a->batch_pages = cfg->batch_pages ?: RESIDENCY_BATCH_PAGES;
         a->retries = cfg->retries;
         a->setaffinity = real_setaffinity;
+        a->unit_set = systemd_unit_set_allowed;
+        a->unit_get = systemd_unit_get_allowed;
         a->keep = cfg->record_keep ?: ACTUATOR_RECORD_KEEP_DEFAULT;
         if ((r = strdup_or(cfg->procfs_root, "/proc", &a->procfs_root)) < 0 ||
             (r = strdup_or(cfg->sysfs_root, "/sys", &a->sysfs_root)) < 0 ||
-            (r = strdup_or(cfg->cgroup_parent, ACTUATOR_CGROUP_PARENT_DEFAULT, &a->cgroup_parent)) < 0)
+            (r = strdup_or(cfg->state_dir, ACTUATOR_STATE_DIR_DEFAULT, &a->state_dir)) < 0)
                 return r;
         a->lines = calloc(a->keep, sizeof(*a->lines));
         if (!a->lines)
@@ -68,10 +71,11 @@ struct actuator *actuator_free(struct actuator *a)
         if (!a)
                 return NULL;
         actuator_vm_states_free(a);
+        actuator_undo_free(a);
         free(a->lines);
         free(a->procfs_root);
         free(a->sysfs_root);
-        free(a->cgroup_parent);
+        free(a->state_dir);
         free(a);
         return NULL;
 }
@@ -140,14 +144,23 @@ int actuator_apply(struct actuator *a, const struct snapshot *s, const struct ac
 int actuator_forget_vm(struct actuator *a, uint64_t vm_id)
 {
         struct actuator_vm_state *st = actuator_vm_state_find(a, vm_id);
+        bool had = st && st->unit_set;
         int r = 0;
 
         if (!st)
                 return 0;
-        if (st->cgroup)
-                r = cpuset_cgroup_remove(st->cgroup);
+        if (had)
+                r = actuator_undo_add(a, st->unit, &st->set_cpus, &st->set_mems, st->pid);
         actuator_vm_state_remove(a, st);
-        return r;
+        if (r < 0 || !had)
+                return r;
+        /* Lifted at once where possible: the VM may be placed again in this very period. */
+        return actuator_undo_run(a, NULL) > 0 ? -EAGAIN : 0;
+}
+
+int actuator_tick(struct actuator *a, char **ret_message)
+{
+        return actuator_undo_run(a, ret_message);
 }
 
 size_t actuator_recorded(const struct actuator *a, const char **lines, size_t n)

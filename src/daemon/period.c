@@ -101,6 +101,8 @@ static int engine_apply(void *userdata, const struct snapshot *s, const struct a
                 r = actuator_apply(d->actuator, s, a, &avm, &res);
         if (action_format(a, line, sizeof(line)) < 0)
                 snprintf(line, sizeof(line), "%s", action_type_to_string(a->type));
+        if (res.notice) /* once per VM: how its region policy is enforced (vnumad(8)) */
+                log_notice("VM %s: %s", vm->name, res.notice);
         if (r == -EOPNOTSUPP) {
                 /* The actuator already said why, once. */
                 log_debug("VM %s: %s not supported for this VM.", vm->name, line);
@@ -147,6 +149,13 @@ int daemon_run_period(struct daemon *d)
         if (d->libvirt_rescan || d->period % QMP_RETRY_PERIODS == 1)
                 daemon_libvirt_discover(d);
 
+        {
+                /* Unit restrictions to lift (a policy opened up, a restart): retried until done. */
+                _cleanup_free_ char *undo_error = NULL;
+
+                if (actuator_tick(d->actuator, &undo_error) > 0 && undo_error)
+                        log_warning("%s", undo_error);
+        }
         r = engine_step(d->engine, d->period, &res);
         handle_sampler_issues(d);
         if (r < 0)

@@ -2,17 +2,14 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # The sampler's and actuators' own Check tests, run again inside a 2-node lab: there the
 # multi-node cases (residency on two nodes, hinting faults, soft-dirty, moves between nodes)
-# really run instead of skipping as they do on a one-node machine. test-cgroup-cpuset runs here
-# because the lab's kernel (6.1, < 6.2) resets a thread's affinity when it enters a cpuset: only
-# here does src/host/cgroup-cpuset.c's restore of the pin run, and the test asserts with
-# sched_getaffinity that the pin survived. test-residency-protnone and test-actuator-migrate assert
+# really run instead of skipping as they do on a one-node machine. test-residency-protnone and test-actuator-migrate assert
 # what this kernel's move_pages says of PROT_NONE and zero pages (each prints the kernel's
 # answer). A skip of any kind inside the lab is a failure.
 . "$(dirname "$0")/lib.sh"
 
 b=$VNUMA_BUILD_ROOT/tests/unit
 tests=(sampler/test-sampler-multinode sampler/test-sampler-live sampler/test-residency-protnone
-        actuator/test-actuator-migrate actuator/test-actuator-pin actuator/test-cgroup-cpuset)
+        actuator/test-actuator-migrate actuator/test-actuator-pin)
 for t in "${tests[@]}"; do
         [ -x "$b/$t" ] || fail "no $b/$t (built by meson)"
 done

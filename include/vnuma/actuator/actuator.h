@@ -3,9 +3,12 @@
 
 /* Actuators: carry out one planned action on one QEMU process.
  *
- * - direct (the one kind): sched_setaffinity(2) for pins, move_pages(2) for migrations, and a
- *   cpuset cgroup that vnumad owns (src/host/cgroup-cpuset.c, through libcgroup) for region
- *   policies, since QEMU cannot change a memory backend's mbind policy once the backend exists.
+ * - direct (the one kind): sched_setaffinity(2) for pins, move_pages(2) for migrations, and for
+ *   region policies the AllowedCPUs=/AllowedMemoryNodes= of the QEMU's own systemd unit, through
+ *   systemd's D-Bus API (src/host/cgroup-systemd.c), since QEMU cannot change a memory backend's
+ *   mbind policy once the backend exists. vnumad never creates a cgroup and never moves a process
+ *   out of the cgroup it is in; a QEMU without a unit of its own has its region policy enforced by
+ *   pins and migration only.
  *
  * Dry runs are not the actuator's business: under the engine's dry-run switch
  * (engine_config.dry_run) nothing is applied, so the actuator is never called.
@@ -33,20 +36,18 @@ enum actuator_kind {
 const char *actuator_kind_to_string(enum actuator_kind k);
 int actuator_kind_from_string(const char *s);
 
-#define ACTUATOR_RETRIES_DEFAULT       3
-#define ACTUATOR_RECORD_KEEP_DEFAULT   64
-#define ACTUATOR_CGROUP_PARENT_DEFAULT "vnumad.slice"
+#define ACTUATOR_RETRIES_DEFAULT     3
+#define ACTUATOR_RECORD_KEEP_DEFAULT 64
+#define ACTUATOR_STATE_DIR_DEFAULT   "/run/vnumad/units"
 
 struct actuator_config {
         enum actuator_kind kind;
         /* /proc and /sys below these roots: thread lists, each thread's cgroup, online CPUs. */
         const char *procfs_root; /* NULL = "/proc" */
         const char *sysfs_root;  /* NULL = "/sys" */
-        /* Cpuset cgroup of a VM: PARENT/VM-NAME, relative to the root of the hierarchy that carries
-         * the cpuset controller (v1 or v2). libcgroup finds that mount itself from
-         * /proc/self/mounts; libcgroup 2.0 cannot be pointed at another tree, so there is no
-         * cgroup_root here. NULL = ACTUATOR_CGROUP_PARENT_DEFAULT. */
-        const char *cgroup_parent;
+        /* One record per systemd unit whose properties vnumad set, so that a restart lifts what an
+         * earlier run left (actuator_tick). NULL = ACTUATOR_STATE_DIR_DEFAULT. */
+        const char *state_dir;
         unsigned batch_pages; /* pages per move_pages call; 0 = RESIDENCY_BATCH_PAGES */
         unsigned retries;     /* extra rounds for -EBUSY/-ENOMEM/-EAGAIN pages */
         unsigned record_keep; /* action lines kept; 0 = ACTUATOR_RECORD_KEEP_DEFAULT */
@@ -59,8 +60,7 @@ void actuator_config_init(struct actuator_config *c);
 struct actuator_vm {
         uint64_t id; /* must equal the action's vm_id */
         const struct guest_model *model;
-        const char
-                *name; /* the VM's name (never QEMU's -name): the cgroup leaf is "NAME-PID", or "vm-PID" */
+        const char *name; /* the VM's own name (never QEMU's -name), for messages; NULL = model->name */
 };
 
 /* What one apply did. Filled whenever non-NULL, on failure too: a migration that stops halfway
@@ -77,7 +77,9 @@ struct actuator_result {
         uint64_t pages_failed;        /* -EFAULT (zero page), -EACCES, and pages of a failed call */
         /* pin / region policy */
         unsigned threads_pinned; /* pins: threads whose mask was set */
-        unsigned threads_moved;  /* region policy: threads moved into the VM's cpuset cgroup */
+        /* region policy: something to log once at notice level (the policy is enforced by
+         * migration only, and why), valid until the next apply; NULL when there is nothing new. */
+        const char *notice;
 };
 
 struct actuator;
@@ -102,7 +104,7 @@ enum actuator_kind actuator_get_kind(const struct actuator *a);
  *             CAP_SYS_NICE)
  *   -ENODEV   migrate to a node the kernel does not have (the pages are counted failed)
  *   -EACCES   migrate to a node outside the process's cpuset
- *   -EOPNOTSUPP  no cpuset controller mounted (region policy)
+ *   -ENOTCONN/-EIO/...  systemd refused or failed to set the unit's properties (region policy)
  *
  * ACTION_PIN_VCPUS / ACTION_PIN_EMULATOR: all threads or none. Every tid is checked to be a
  *   thread of model->pid and the CPU set to be non-empty and online before any mask changes; if a
@@ -115,17 +117,25 @@ enum actuator_kind actuator_get_kind(const struct actuator *a);
  *   now". Pages answered -EBUSY/-ENOMEM/-EAGAIN are retried in smaller batches.
  * ACTION_SET_HOME: bookkeeping only, returns 0.
  * ACTION_SET_REGION_POLICY: bind/interleave restrict the cell to the nodes of act->node_mask;
- *   default/preferred lift the restriction (a cpuset cannot express preference). The VM's cpuset
- *   cgroup gets cpuset.mems = the union over its cells, where a cell with no restriction (yet)
- *   counts as every node the parent allows; then all threads of the process move into it, keeping
- *   their CPU affinity. No cgroup is created while nothing is restricted. On failure the threads
- *   stay (or go back) where they were, and a cgroup created by this call is removed. */
+ *   default/preferred lift the restriction (a cpuset cannot express preference). When the QEMU is
+ *   the only process of its own systemd unit (/proc/PID/cgroup), the unit gets, at runtime,
+ *   AllowedMemoryNodes= = the union of its cells' nodes and AllowedCPUs= = their CPUs, or empty
+ *   (no restriction) while some cell is unrestricted; thread affinities are kept across the change.
+ *   Otherwise, or when systemd cannot be asked, nothing is set, 0 is returned and result->notice
+ *   says so once per VM. */
 int actuator_apply(struct actuator *a, const struct snapshot *s, const struct action *act,
                    const struct actuator_vm *vm, struct actuator_result *result);
 
-/* The VM is gone or no longer managed: drops what the actuator remembers of it and removes its
- * cpuset cgroup if vnumad created one and it is empty (-EBUSY if threads remain). 0 if unknown. */
+/* The VM is gone, no longer managed, or under a new policy: drops what the actuator remembers of it
+ * and lifts what it set on the VM's unit. A lift that fails is queued and tried again by
+ * actuator_tick: it returns -errno then, 0 otherwise (also for an unknown VM). */
 int actuator_forget_vm(struct actuator *a, uint64_t vm_id);
+
+/* Once per period, before the engine step: tries the queued lifts; the first call also queues
+ * those an earlier run recorded and did not lift. Returns how many remain queued; *ret_message
+ * (may be NULL) gets a line to log at warning level when a lift failed (on its 1st, 2nd, 4th...
+ * attempt), or is left untouched. */
+int actuator_tick(struct actuator *a, char **ret_message);
 
 /* The newest min(n, kept) recorded action lines, oldest of them first: fills that many pointers
  * (valid until the next apply) and returns the count. Every apply records one line; a failed apply records

@@ -38,7 +38,7 @@ START_TEST(test_kind_strings_and_config)
         cfg.kind = (enum actuator_kind)7;
         ck_assert_int_eq(actuator_new(&cfg, &a), -EINVAL);
         actuator_config_init(&cfg);
-        cfg.cgroup_parent = "../outside";
+        cfg.state_dir = "relative/dir";
         ck_assert_int_eq(actuator_new(&cfg, &a), -EINVAL);
         ck_assert_ptr_eq(a, (struct actuator *)0x1); /* untouched on failure */
         ck_assert_ptr_null(actuator_free(NULL));
@@ -65,7 +65,7 @@ START_TEST(test_set_home_is_bookkeeping_and_ring_keeps_newest)
                         .type = ACTION_SET_HOME, .vm_id = 5, .cell = 0, .node = i, .node_id = 10 + i};
 
                 ck_assert_int_eq(actuator_apply(a, NULL, &act, &vm, &res), 0);
-                ck_assert_uint_eq(res.threads_pinned + res.threads_moved + res.pages_moved, 0);
+                ck_assert_uint_eq(res.threads_pinned + res.pages_moved, 0);
         }
         ck_assert_uint_eq(actuator_recorded_total(a), 5);
         ck_assert_uint_eq(actuator_recorded(a, lines, 8), 3);
@@ -102,24 +102,21 @@ START_TEST(test_model_mismatch_is_einval)
 }
 END_TEST
 
-/* Node positions map to kernel ids through the snapshot (sparse ids here), and the VM's name
- * becomes a safe cgroup leaf. What needs a cgroup is only planned here: test-cgroup-cpuset acts on
- * real ones. */
+/* Node positions map to kernel ids through the snapshot (sparse ids here), their CPUs make
+ * AllowedCPUs=, and an unrestricted cell keeps the unit unrestricted. No I/O: test-cgroup-unit
+ * applies plans. */
 START_TEST(test_region_policy_plan)
 {
         _cleanup_(actuator_freep) struct actuator *a = new_actuator(0);
         _cleanup_(snapshot_freep) struct snapshot *s = NULL;
-        _cleanup_(actuator_region_plan_done) struct region_plan p = {};
+        struct region_plan p = {};
         struct guest_cell cells[2] = {{.id = 0}, {.id = 1}};
-        struct guest_model m = {.name = (char *)".hidden/vm", .pid = getpid(), .n_cells = 2, .cells = cells};
-        /* The VM's own name: QEMU's -name (the model's) never names the cgroup. */
-        struct actuator_vm vm = {.id = 9, .model = &m, .name = ".hidden/vm"};
+        struct guest_model m = {.name = (char *)"vm", .pid = getpid(), .n_cells = 2, .cells = cells};
+        struct actuator_vm vm = {.id = 9, .model = &m};
         struct action act = {
                 .type = ACTION_SET_REGION_POLICY, .vm_id = 9, .region_policy = REGION_POLICY_BIND};
-        char leaf[64];
         struct actuator_result res;
         struct idset want = IDSET_EMPTY;
-        const char *line;
         char what[ACTUATOR_LINE_MAX];
 
         ck_assert_int_eq(snapshot_new(1, &s), 0);
@@ -127,49 +124,33 @@ START_TEST(test_region_policy_plan)
         s->host.node[0].id = 0;
         s->host.node[1].id = 2;
         s->host.node[2].id = 5;
+        idset_parse("0-1", &s->host.node[0].cpus);
+        idset_parse("2-3", &s->host.node[1].cpus);
+        idset_parse("8", &s->host.node[2].cpus);
 
-        /* Cell 1 is still unrestricted: the VM needs no cpuset, so applying does no I/O. */
+        /* Cell 1 is still unrestricted: so is the unit. */
         act.cell = 0;
         act.node_mask = 0x2; /* position 1 = node 2 */
-        ck_assert_int_eq(actuator_apply(a, s, &act, &vm, &res), 0);
-        ck_assert_uint_eq(res.threads_moved, 0);
-        ck_assert_uint_eq(actuator_recorded(a, &line, 1), 1);
-        ck_assert_str_eq(line,
-                         "set-region-policy vm 9 cell 0: bind: cell 0 unrestricted, VM needs no cpuset: ok");
+        ck_assert_int_eq(actuator_region_plan(a, s, &act, &vm, &p, what, sizeof(what)), 0);
+        ck_assert(p.open);
+        ck_assert(idset_is_empty(&p.mems) && idset_is_empty(&p.cpus));
+        ck_assert_str_eq(what, "bind: cell 0: some cell unrestricted, the VM's unit needs no restriction");
+        actuator_region_remember(&p);
 
         act.cell = 1;
         act.node_mask = 0x4; /* position 2 = node 5 */
         ck_assert_int_eq(actuator_region_plan(a, s, &act, &vm, &p, what, sizeof(what)), 0);
-        ck_assert(p.needs_cgroup);
-        /* Sanitised, and made unique by the QEMU pid. */
-        snprintf(leaf, sizeof(leaf), "vnumad.slice/_hidden_vm-%d", (int)getpid());
-        ck_assert_str_eq(p.cgroup, leaf);
-        ck_assert_ptr_nonnull(strstr(what, leaf));
-        ck_assert_ptr_nonnull(strstr(what, " cpuset.mems=2,5"));
+        ck_assert_str_eq(what, "bind: AllowedMemoryNodes=2,5 AllowedCPUs=2-3,8");
         idset_add(&want, 5);
         ck_assert(idset_equal(&p.nodes, &want));
         actuator_region_remember(&p);
-        actuator_region_plan_done(&p);
 
         /* Interleave over positions 0-1 is nodes 0 and 2; with cell 1's 5 that is 0,2,5. */
         act.cell = 0;
         act.region_policy = REGION_POLICY_INTERLEAVE;
         act.node_mask = 0x3;
         ck_assert_int_eq(actuator_region_plan(a, s, &act, &vm, &p, what, sizeof(what)), 0);
-        ck_assert_ptr_nonnull(strstr(what, "cpuset.mems=0,2,5"));
-        actuator_region_plan_done(&p);
-
-        /* Another name, another leaf; without a name the pid alone. */
-        vm.name = "guest-1";
-        ck_assert_int_eq(actuator_region_plan(a, s, &act, &vm, &p, what, sizeof(what)), 0);
-        snprintf(leaf, sizeof(leaf), "cgroup vnumad.slice/guest-1-%d ", (int)getpid());
-        ck_assert_ptr_nonnull(strstr(what, leaf));
-        actuator_region_plan_done(&p);
-        vm.name = NULL;
-        ck_assert_int_eq(actuator_region_plan(a, s, &act, &vm, &p, what, sizeof(what)), 0);
-        snprintf(leaf, sizeof(leaf), "cgroup vnumad.slice/vm-%d ", (int)getpid());
-        ck_assert_ptr_nonnull(strstr(what, leaf));
-        vm.name = "guest-1";
+        ck_assert_str_eq(what, "interleave: AllowedMemoryNodes=0,2,5 AllowedCPUs=0-3,8");
 
         act.node_mask = 0x8; /* position 3 is not a node of this host */
         ck_assert_int_eq(actuator_apply(a, s, &act, &vm, &res), -EINVAL);

@@ -36,13 +36,13 @@ Usage: contrib/bench/lab-peers.sh [OPTIONS]
                        d  one guest, cell 0 busy, then cell 1 from half of --seconds: a phase change
   --modes LIST       comma-separated, of none,autonuma,numad,vnumad (default all four)
   --warmup S         seconds the guests' workload runs before the mode starts (default 20)
-  --placement P      how the guests' memory is put on host node 0 (default membind):
-                       membind      scn_qemu_start's numactl --membind=0 for the QEMU's lifetime;
-                                    the kernel's NUMA balancing never scans memory under a bind
-                                    policy, so AutoNUMA can place tasks but not move memory
+  --placement P      how the guests' memory is put on host node 0 (default first-touch):
                        first-touch  the QEMU starts on node 0's CPU, its RAM is prealloc'd there,
                                     then its threads are unpinned; the default memory policy
                                     lets AutoNUMA move pages too
+                       membind      scn_qemu_start's numactl --membind=0 for the QEMU's lifetime;
+                                    the kernel's NUMA balancing never scans memory under a bind
+                                    policy, so AutoNUMA can place tasks but not move memory
   --build DIR        build tree with src/vnumad, src/vnumactl and tests/lab/guest-workload
                      (default: build-bench, else build, in the source tree)
   --out DIR          results (default: BUILD/lab-peers-DATE)
@@ -54,7 +54,7 @@ its nested guests anew, which takes 3-6 minutes (TCG inside TCG).
 EOF
 }
 
-seconds=150 scenarios=a,b,c,d modes=none,autonuma,numad,vnumad warmup=20 placement=membind build="" out="" kernel=()
+seconds=150 scenarios=a,b,c,d modes=none,autonuma,numad,vnumad warmup=20 placement=first-touch build="" out="" kernel=()
 while [ $# -gt 0 ]; do
         case "$1" in
         --seconds) seconds=${2:?}; shift 2 ;;

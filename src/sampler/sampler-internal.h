@@ -33,8 +33,6 @@ struct sampler_vm_state {
         unsigned n_vcpus;
         struct sampler_vcpu_state *vcpus; /* in guest_model.vcpus order */
         bool soft_dirty_cleared;          /* clear_refs ran at the end of an earlier period */
-        unsigned soft_dirty_interval;     /* periods from one clear to the next */
-        unsigned soft_dirty_age;          /* periods since the last clear */
 };
 
 struct sampler {

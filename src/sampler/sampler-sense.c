@@ -293,9 +293,9 @@ static int soft_dirty_begin(struct sampler *s, const struct sampler_vm *in, stru
         return 0;
 }
 
-/* How much of what the VM's cells wrote (this period's dirty pages, hinting faults) lies on the
- * nodes their vCPUs ran on, weighted by their run time there. */
-static void written_locality(const struct snap_vm *sv, double *ret_local, double *ret_total)
+/* How much of the VM's cells' resident memory is on the nodes their vCPUs ran on, weighted by
+ * their run time there; cells whose vCPUs did not run do not count. */
+static void resident_locality(const struct snap_vm *sv, double *ret_local, double *ret_total)
 {
         double local = 0, total = 0;
 
@@ -306,23 +306,23 @@ static void written_locality(const struct snap_vm *sv, double *ret_local, double
                 for (unsigned n = 0; n < SNAP_NODES_MAX; n++)
                         cpu += (double)sc->cpu_ns[n];
                 if (cpu <= 0)
-                        continue; /* nobody of this cell ran: no writer to be local to */
+                        continue;
                 for (unsigned n = 0; n < SNAP_NODES_MAX; n++) {
-                        total += (double)sc->access[n];
-                        local += (double)sc->access[n] * (double)sc->cpu_ns[n] / cpu;
+                        total += (double)sc->resident_bytes[n];
+                        local += (double)sc->resident_bytes[n] * (double)sc->cpu_ns[n] / cpu;
                 }
         }
         *ret_local = local;
         *ret_total = total;
 }
 
-/* At most one clear per VM per period, after its windows are read: it resets the whole process,
- * and every first write after it faults. While the VM's writes are local, clears come less
- * often (soft_dirty_next_interval); the dirty bits then span the periods since the last one. */
+/* At most one clear per VM per period, after its windows are read: it resets the whole process
+ * and every first write after it faults, so only while the VM has memory away from its vCPUs
+ * (soft_dirty_clear_due). The dirty bits span the periods since the last clear. */
 static int soft_dirty_end(struct sampler *s, const struct sampler_vm *in, struct sampler_vm_state *vs,
                           const struct vm_scan *scan, const struct snap_vm *sv)
 {
-        unsigned next = 1;
+        double local, total;
         char what[96];
         int r;
 
@@ -330,19 +330,11 @@ static int soft_dirty_end(struct sampler *s, const struct sampler_vm *in, struct
                 (void)sampler_add_issue(s, in->id, SAMPLER_ISSUE_SOFT_DIRTY, scan->soft_dirty_error,
                                         "%s/%d/pagemap: %s", s->procfs_root, (int)in->model->pid,
                                         strerror(-scan->soft_dirty_error));
-        if (scan->hot_valid && !scan->soft_dirty_error) {
-                double local, total;
-
-                written_locality(sv, &local, &total);
-                next = soft_dirty_next_interval(vs->soft_dirty_interval, local, total);
-        }
-        /* Remote writes clear at once; local ones when the interval is up, then double it. */
-        if (vs->soft_dirty_cleared && next > 1 && ++vs->soft_dirty_age < vs->soft_dirty_interval)
+        resident_locality(sv, &local, &total);
+        if (vs->soft_dirty_cleared && !soft_dirty_clear_due(local, total))
                 return 0;
-        vs->soft_dirty_interval = next;
         r = soft_dirty_clear(s->procfs_root, in->model->pid);
         vs->soft_dirty_cleared = r >= 0;
-        vs->soft_dirty_age = 0;
         if (r >= 0)
                 return 0;
         snprintf(what, sizeof(what), "%s/%d/clear_refs", s->procfs_root, (int)in->model->pid);

@@ -133,9 +133,7 @@ int soft_dirty_probe(const char *procfs_root, bool *ret_works)
         return 0;
 }
 
-unsigned soft_dirty_next_interval(unsigned current, double local, double total)
+bool soft_dirty_clear_due(double local, double total)
 {
-        if (total > 0 && local < 0.9 * total)
-                return 1;
-        return MIN(MAX(current, 1u) * 2, SOFT_DIRTY_INTERVAL_MAX);
+        return total > 0 && local < 0.9 * total;
 }

@@ -26,15 +26,12 @@ int soft_dirty_open_pagemap(const char *procfs_root, pid_t pid, int *ret_fd);
 /* Writes "4" to PROCFS_ROOT/PID/clear_refs: clears soft-dirty for the WHOLE process. */
 int soft_dirty_clear(const char *procfs_root, pid_t pid);
 
-/* Periods between two clears of a VM, at most: clear_refs write-protects every page of QEMU,
- * and each first write after it takes a fault, so a VM whose writes are local is cleared less
- * often (the kernel's adaptive scan period, update_task_scan_period, does the same). */
-#define SOFT_DIRTY_INTERVAL_MAX 32u
-
-/* The number of periods until the next clear, after a period whose dirty pages were LOCAL of
- * TOTAL on the nodes their writers ran on: twice CURRENT (up to SOFT_DIRTY_INTERVAL_MAX) while at
- * least 9 in 10 are local or nothing was written, back to 1 as soon as they are not. */
-unsigned soft_dirty_next_interval(unsigned current, double local, double total);
+/* Whether a VM's soft-dirty bits should be cleared this period, given how much of its cells'
+ * resident memory (LOCAL of TOTAL bytes, weighted by where each cell's vCPUs ran) is on their
+ * vCPUs' nodes. clear_refs write-protects every page of QEMU and each first write after it
+ * faults, and hot marks only order migrations: while 9 in 10 bytes are local, nothing is to be
+ * moved and there is no clear. */
+bool soft_dirty_clear_due(double local, double total);
 
 /* Whether this kernel tracks soft-dirty, tried on the calling process through PROCFS_ROOT/self:
  * a written page must show bit 55, lose it after clear_refs 4 and regain it on the next write.

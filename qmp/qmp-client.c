@@ -149,6 +149,11 @@ void qmp_client_set_budget(struct qmp_client *c, int budget_ms)
         c->budget_deadline = qmp_deadline(budget_ms);
 }
 
+bool qmp_client_has_budget(const struct qmp_client *c)
+{
+        return c->budget_deadline != QMP_NO_DEADLINE;
+}
+
 uint64_t qmp_client_events_dropped(const struct qmp_client *c)
 {
         return c->events_dropped;

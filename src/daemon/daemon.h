@@ -110,8 +110,8 @@ bool daemon_note_failure(struct daemon *d, const char *key, const char *error);
 void daemon_note_owned(struct daemon *d, const char *key, uint64_t owner);
 void daemon_forget_failure(struct daemon *d, const char *key);
 
-/* failure-prune.c: drop failure entries that no longer matter (expired, or their socket is
- * gone) and keep at most QMP_FAILURES_MAX. */
+/* failure-prune.c: drop failure entries that no longer matter (their socket is gone, or
+ * expired with no error to remember) and keep at most QMP_FAILURES_MAX. */
 void daemon_prune_failures(struct daemon *d);
 
 /* watchdog.c: with WATCHDOG_USEC set, a timer that pings systemd at half that interval. */

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Keeping the list of QMP sockets and domains that failed (vm-registry.c) small: it is only
  * ever added to there, and a --qmp-dir where sockets come and go, or a QEMU that makes up new
- * socket names, would otherwise grow it for as long as the daemon runs. */
+ * socket names, would otherwise grow it for as long as the daemon runs. An entry also remembers
+ * its last error, so that a retry failing the same way is not warned about again: it is kept for
+ * as long as its socket exists, not just until its retry is due. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,16 +12,18 @@
 #include "daemon.h"
 #include "vnuma/basic/log.h"
 
-/* Whether the entry still changes what discovery does: a live owner, or a retry still ahead. */
+/* Whether the entry still changes what discovery does: a live owner, a retry still ahead, or an
+ * error whose repeat is logged at debug only. */
 static bool failure_matters(struct daemon *d, const struct qmp_failure *f)
 {
         if (f->owner && vm_manager_find(&d->vms, f->owner))
                 return true;
-        return d->period < f->retry_period;
+        return d->period < f->retry_period || f->error;
 }
 
 /* A socket path that is gone: a QEMU that comes back there is a new one, tried afresh.
- * Libvirt keys ("libvirt:UUID") are not paths and are kept until they expire. */
+ * Libvirt keys ("libvirt:UUID") are not paths: they go when the domain stops (daemon-libvirt.c),
+ * or when they no longer matter, or over the bound. */
 static bool socket_gone(const char *key)
 {
         struct stat st;
@@ -30,6 +34,7 @@ static bool socket_gone(const char *key)
 static void remove_at(struct daemon *d, unsigned i)
 {
         free(d->failures[i].path);
+        free(d->failures[i].error);
         d->failures[i] = d->failures[--d->n_failures];
 }
 
@@ -58,8 +63,10 @@ void daemon_prune_failures(struct daemon *d)
                 qsort(d->failures, d->n_failures, sizeof(*d->failures), cmp_retry);
                 log_notice("%u QMP sockets or domains failed recently; retrying the %u oldest early.",
                            d->n_failures, d->n_failures - QMP_FAILURES_MAX);
-                for (unsigned i = 0; i < d->n_failures - QMP_FAILURES_MAX; i++)
+                for (unsigned i = 0; i < d->n_failures - QMP_FAILURES_MAX; i++) {
                         free(d->failures[i].path);
+                        free(d->failures[i].error);
+                }
                 memmove(d->failures, d->failures + (d->n_failures - QMP_FAILURES_MAX),
                         QMP_FAILURES_MAX * sizeof(*d->failures));
                 d->n_failures = QMP_FAILURES_MAX;

@@ -9,6 +9,7 @@
 
 #include "vnuma/basic/error-message.h"
 #include "vnuma/basic/fileio.h"
+#include "vnuma/basic/idset.h"
 #include "vnuma/basic/json-util.h"
 #include "vnuma/basic/string-sanitize.h"
 #include "vnuma/host/proc-task.h"
@@ -65,6 +66,11 @@ int vm_identity_check_threads(struct qmp_client *qmp, const char *procfs_root, p
         if (!json_object_is_type(ret, json_type_array) || json_object_array_length(ret) == 0)
                 return error_message(ret_error, -EBADMSG, "query-cpus-fast: reply is not a list of vCPUs");
         n = json_object_array_length(ret);
+        /* The guest query's cap on vCPUs (an idset), checked before a /proc lookup per element. */
+        if (n > IDSET_MAX)
+                return error_message(ret_error, -E2BIG,
+                                     "query-cpus-fast: %zu elements, more than the %d vnumad accepts", n,
+                                     IDSET_MAX);
         for (size_t i = 0; i < n; i++) {
                 int64_t tid;
 

@@ -180,7 +180,9 @@ int vm_manager_add_qmp(struct vm_manager *m, const char *qmp_path, struct manage
                 return fail(ret_error, r, "%s: the peer does not speak QMP", qmp_path);
         if (r < 0)
                 return fail(ret_error, r, "%s: cannot connect to QMP: %s", qmp_path, strerror(-r));
-        /* Before anything of that process is read: its vCPU threads are the socket server's. */
+        /* Before anything of that process is read: its vCPU threads are the socket server's.
+         * That round trip and the guest query share one time budget. */
+        qmp_client_set_budget(qmp, m->qmp_timeout_ms);
         r = vm_identity_check_threads(qmp, m->procfs_root, pid, &error);
         if (r == -EPERM)
                 return fail(ret_error, r, "%s: refused: %s", qmp_path, error);

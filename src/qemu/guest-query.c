@@ -66,6 +66,7 @@ int guest_model_query(struct qmp_client *qmp, const char *procfs_root, struct gu
                 .procfs_root = procfs_root ?: "/proc",
                 .ret_error = ret_error,
         };
+        bool own_budget = !qmp_client_has_budget(qmp);
         int r;
 
         if (ret_error)
@@ -74,8 +75,11 @@ int guest_model_query(struct qmp_client *qmp, const char *procfs_root, struct gu
         if (!c.m)
                 return -ENOMEM;
         /* One budget for every round trip together: a QEMU that answers each just in time must
-         * not hold the caller for a timeout per command (there is one gpa2hva per range). */
-        qmp_client_set_budget(qmp, qmp_client_get_timeout(qmp));
+         * not hold the caller for a timeout per command (there is one gpa2hva per range). A
+         * budget the caller set is kept: its own round trips before (the daemon's identity
+         * check) are part of the same query. */
+        if (own_budget)
+                qmp_client_set_budget(qmp, qmp_client_get_timeout(qmp));
         qmp_client_version(qmp, &c.m->qemu_major, &c.m->qemu_minor, &c.m->qemu_micro);
         query_version(&c);
 
@@ -96,7 +100,8 @@ int guest_model_query(struct qmp_client *qmp, const char *procfs_root, struct gu
                 *ret = TAKE_PTR(c.m);
         else if (r == -ENOMEM && ret_error && !*ret_error)
                 fail(&c, r, "out of memory"); /* a step's own message says more */
-        qmp_client_set_budget(qmp, -1);
+        if (own_budget)
+                qmp_client_set_budget(qmp, -1);
         ctx_done(&c);
         return r;
 }

@@ -111,7 +111,11 @@ def main():
             t.check(name in cgroup_before, "QEMU is in the test's cgroup: %r" % cgroup_before)
             files_before = cpuset_files(cg_dir)
             allowed_before = thread_allowed(g.pid)
-            os.symlink(g.qmp_path, os.path.join(qmp_dir, "cgtest.qmp"))
+            # Moved into the watched directory (QEMU keeps listening on a renamed socket): vnumad
+            # refuses a symbolic link there, and names the VM after the socket's file name.
+            moved = os.path.join(qmp_dir, "cgtest.qmp")
+            os.rename(g.qmp_path, moved)
+            g.qmp_path = moved
 
             def unchanged(when):
                 t.check(read("/proc/%d/cgroup" % g.pid) == cgroup_before,

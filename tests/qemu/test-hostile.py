@@ -23,10 +23,16 @@ LIMIT = 4 * MIB  # QMP_DEFAULT_MAX_REPLY
 
 
 def two_cell_guest(name, workdir, size_mib=64):
-    return Guest(objects=["memory-backend-ram,id=m0,size=%dM,prealloc=on" % size_mib,
-                          "memory-backend-ram,id=m1,size=%dM,prealloc=on" % size_mib],
-                 numa=["node,nodeid=0,memdev=m0,cpus=0", "node,nodeid=1,memdev=m1,cpus=1"],
-                 smp="2", mem="%dM" % (2 * size_mib), name=name, workdir=workdir)
+    g = Guest(objects=["memory-backend-ram,id=m0,size=%dM,prealloc=on" % size_mib,
+                       "memory-backend-ram,id=m1,size=%dM,prealloc=on" % size_mib],
+              numa=["node,nodeid=0,memdev=m0,cpus=0", "node,nodeid=1,memdev=m1,cpus=1"],
+              smp="2", mem="%dM" % (2 * size_mib), name=name, workdir=workdir)
+    # The VM's name is its socket's file name, never QEMU's -name (QEMU keeps listening on a
+    # renamed socket).
+    named = os.path.join(workdir, name + ".qmp")
+    os.rename(g.qmp_path, named)
+    g.qmp_path = named
+    return g
 
 
 def scenario_huge_reply(t, work):
@@ -87,8 +93,9 @@ def scenario_slow_peers(t, work):
             mark = d.mark()
             # Greets, then says nothing more (not even to qmp_capabilities).
             peers.append(ScriptedPeer({"qmp_capabilities": ""}, path=os.path.join(qmp_dir, "mute.qmp")))
-            # Answers query-name one byte a second, forever.
-            peers.append(ScriptedPeer({"query-name": lambda req: Stream('{"return": {"name": "', "x", None, 1.0)},
+            # Answers the first query after the handshake (query-cpus-fast, vnumad's check that the
+            # vCPU threads are the socket server's) one byte a second, forever.
+            peers.append(ScriptedPeer({"query-cpus-fast": lambda req: Stream('{"return": [{"cpu-index": 0, "thread-id": ', "1", None, 1.0)},
                                       path=os.path.join(qmp_dir, "trickle.qmp")))
             st0, t0 = status(d.sock), time.monotonic()
             vm0 = vm_of(st0, "steady")

@@ -74,6 +74,7 @@ int qmp_client_get_timeout(const struct qmp_client *c);
  * query): no call waits past now + budget_ms, whatever its own timeout. A call that runs out
  * of budget fails with -ETIMEDOUT (and breaks a byte stream, as any timeout). Negative: none. */
 void qmp_client_set_budget(struct qmp_client *c, int budget_ms);
+bool qmp_client_has_budget(const struct qmp_client *c);
 void qmp_client_set_max_reply(struct qmp_client *c, size_t bytes);
 /* Events dropped because nobody popped them (the queue keeps the newest few). */
 uint64_t qmp_client_events_dropped(const struct qmp_client *c);

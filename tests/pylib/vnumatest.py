@@ -36,6 +36,22 @@ class Failures:
         sys.exit(1 if self.errors else 0)
 
 
+def run_scenarios(scenarios, prefix):
+    """Runs each scenario(t, workdir) in its own temporary directory (only those named on the
+    command line, if any), then reports the checks and exits."""
+    import tempfile
+
+    t = Failures()
+    only = sys.argv[1:]
+    for s in scenarios:
+        if only and s.__name__ not in only:
+            continue
+        print("== " + s.__name__)
+        with tempfile.TemporaryDirectory(prefix=prefix) as work:
+            s(t, work)
+    t.done()
+
+
 def ctl(sock, *args, user=None, check=True, timeout=60):
     """vnumactl [--socket SOCK] ARGS, as root or as user=(uid, gid)."""
     argv = [VNUMACTL] + (["--socket", sock] if sock else []) + list(args)

@@ -14,12 +14,11 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
-from vnumatest import VNUMACTL, VNUMAD, Daemon, Failures, ctl, status, wait_for  # noqa: E402
+from vnumatest import VNUMACTL, VNUMAD, Daemon, ctl, run_scenarios, status, wait_for  # noqa: E402
 
 GID = 65534          # nogroup: the read group of these tests
 UIDS = (65534, 65533, 65532)
@@ -360,12 +359,7 @@ def main():
     if os.geteuid() != 0:
         print("SKIP: needs root (unprivileged peers through setpriv)")
         sys.exit(77)
-    t = Failures()
-    for s in (scenario_abuse, scenario_idle_and_no_access, scenario_lock_and_directory):
-        print("== " + s.__name__)
-        with tempfile.TemporaryDirectory(prefix="vnumad-test-") as work:
-            s(t, work)
-    t.done()
+    run_scenarios((scenario_abuse, scenario_idle_and_no_access, scenario_lock_and_directory), "vnumad-test-")
 
 
 if __name__ == "__main__":

@@ -12,14 +12,13 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "pylib"))
 from qemu_guest import Guest, skip_without_qemu  # noqa: E402
 from scripted_peer import ScriptedPeer  # noqa: E402
-from vnumatest import VNUMACTL, VNUMAD, Daemon, Failures, ctl, status, wait_for  # noqa: E402
+from vnumatest import VNUMACTL, VNUMAD, Daemon, ctl, run_scenarios, status, wait_for  # noqa: E402
 
 CPU0 = {0}
 STRICT_CONF = "[daemon]\nperiod = 200ms\n[policy]\nmode = observe\n[vm %s]\nmode = strict\nnodes = 0\n"
@@ -253,15 +252,7 @@ def main():
     if os.cpu_count() < 2 or 0 not in os.sched_getaffinity(0):
         print("SKIP: needs CPU 0 and another CPU")
         sys.exit(77)
-    t = Failures()
-    only = sys.argv[1:]
-    for s in (scenario_relay, scenario_foreign_threads, scenario_impostor):
-        if only and s.__name__ not in only:
-            continue
-        print("== " + s.__name__)
-        with tempfile.TemporaryDirectory(prefix="vnumad-hostile-") as work:
-            s(t, work)
-    t.done()
+    run_scenarios((scenario_relay, scenario_foreign_threads, scenario_impostor), "vnumad-hostile-")
 
 
 if __name__ == "__main__":

@@ -8,15 +8,14 @@ import json
 import os
 import socket
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
 from qemu_guest import Guest, skip_without_qemu  # noqa: E402
 from scripted_peer import ScriptedPeer, Stream  # noqa: E402
-from vnumatest import (VNUMACTL, VNUMAD, Daemon, Failures, ctl, proc_io, proc_status_kib, status,  # noqa: E402
-                       vm_of, wait_for)
+from vnumatest import (VNUMACTL, VNUMAD, Daemon, ctl, proc_io, proc_status_kib, status,  # noqa: E402
+                       run_scenarios, vm_of, wait_for)
 
 MIB = 1 << 20
 LIMIT = 4 * MIB  # QMP_DEFAULT_MAX_REPLY
@@ -207,15 +206,7 @@ def main():
     skip_without_qemu()
     if not VNUMAD or not VNUMACTL:
         raise SystemExit("VNUMAD and VNUMACTL must be set (meson sets them)")
-    t = Failures()
-    only = sys.argv[1:]
-    for s in (scenario_huge_reply, scenario_slow_peers, scenario_show_from_snapshot, scenario_watchdog):
-        if only and s.__name__ not in only:
-            continue
-        print("== " + s.__name__)
-        with tempfile.TemporaryDirectory(prefix="vnumad-hostile-") as work:
-            s(t, work)
-    t.done()
+    run_scenarios((scenario_huge_reply, scenario_slow_peers, scenario_show_from_snapshot, scenario_watchdog), "vnumad-hostile-")
 
 
 if __name__ == "__main__":

@@ -265,11 +265,15 @@ static int cmd_rebalance(void *userdata, struct json_object *args, bool may_writ
         if (r < 0)
                 return r;
         if (!dry_run) {
+                /* The period may drop and free the VM (its QEMU exited, its threads changed): only
+                 * its id is kept across it, and the VM looked up again. */
+                uint64_t id = vm->id;
+
+                vm = NULL;
                 r = daemon_run_period(d);
                 if (r < 0)
                         return asprintf(ret_error, "the period failed: %s", strerror(-r)) < 0 ? -ENOMEM : r;
-                /* The period may have dropped the VM (its QEMU exited). */
-                vm = vm_manager_find(&d->vms, vm->id);
+                vm = vm_manager_find(&d->vms, id);
                 if (!vm)
                         return asprintf(ret_error, "the VM went away during the period") < 0 ? -ENOMEM
                                                                                              : -ENODEV;

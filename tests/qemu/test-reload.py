@@ -95,6 +95,50 @@ sampler = auto
 """
 
 
+def soft_dirty_works():
+    """The kernel's word on soft-dirty: a page written after clear_refs 4 has pagemap bit 55."""
+    import mmap
+    import struct
+    m = mmap.mmap(-1, 4096)
+    m[0] = 1
+    addr = ctypes_addr(m)
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("4")
+    except OSError:
+        return False
+    m[0] = 2
+    with open("/proc/self/pagemap", "rb") as f:
+        f.seek(addr // 4096 * 8)
+        entry = struct.unpack("<Q", f.read(8))[0]
+    return bool(entry & (1 << 55))
+
+
+def ctypes_addr(m):
+    import ctypes
+    return ctypes.addressof(ctypes.c_char.from_buffer(m))
+
+
+def unavailable_sampler():
+    """A sampler the config accepts and this host cannot offer, judged from the kernel's files as
+    vnumad's probe reads them; None when the host offers all of them."""
+    try:
+        with open("/proc/sys/kernel/numa_balancing") as f:
+            balancing = int(f.read().strip())
+    except FileNotFoundError:
+        balancing = 0
+    try:
+        with open("/proc/thread-self/sched") as f:
+            faults = "numa_faults" in f.read()
+    except FileNotFoundError:
+        faults = False
+    if not (balancing & 1) or not faults:
+        return "hinting"
+    if not soft_dirty_works():
+        return "soft-dirty"
+    return None
+
+
 def scenario_reload_applies(t, work):
     gdir = os.path.join(work, "h")
     os.makedirs(gdir)
@@ -134,20 +178,27 @@ def scenario_reload_applies(t, work):
             period = st["period"]
             t.check(wait_for(lambda: status(d.sock)["period"] >= period + 3)[0], "periods go on after the reload")
 
-            # An unavailable sampler: the reload fails as a whole, with one error naming it.
-            mark = d.mark()
-            with open(d.conf_path, "w") as f:
-                f.write(BASE.replace("sampler = residency", "sampler = damon") + "[qmp]\ndirectory = %s\n" % qmp_dir)
-            d.proc.send_signal(signal.SIGHUP)
-            t.check(wait_for(lambda: "Reload failed" in d.text(mark), 10)[0], "failed reload reported")
-            log = d.text(mark)
-            t.check('keeping the running configuration: sampler "damon"' in log, "the error names the sampler: %s" % log)
-            t.check(log.count("Reload failed") == 1 and "Configuration reloaded" not in log, "one error, no reload: %s" % log)
-            t.check(status(d.sock)["settings"] == s1, "nothing of the failed file applied (imbalance-pct stays 150)")
-            period = status(d.sock)["period"]
-            t.check(wait_for(lambda: status(d.sock)["period"] >= period + 3)[0],
-                    "periods go on after the failed reload (the engine and sampler are still there)")
-            t.check(d.proc.poll() is None, "vnumad still runs")
+            # A sampler this host lacks: the reload fails as a whole, with one error naming it.
+            missing = unavailable_sampler()
+            if missing is None:
+                print("note: this host offers every sampler; the failed-reload check needs one it lacks")
+            else:
+                mark = d.mark()
+                with open(d.conf_path, "w") as f:
+                    f.write(BASE.replace("sampler = residency", "sampler = " + missing) +
+                            "[qmp]\ndirectory = %s\n" % qmp_dir)
+                d.proc.send_signal(signal.SIGHUP)
+                t.check(wait_for(lambda: "Reload failed" in d.text(mark), 10)[0], "failed reload reported")
+                log = d.text(mark)
+                t.check('keeping the running configuration: sampler "%s": not available on this host' % missing in log,
+                        "the error names the sampler: %s" % log)
+                t.check(log.count("Reload failed") == 1 and "Configuration reloaded" not in log,
+                        "one error, no reload: %s" % log)
+                t.check(status(d.sock)["settings"] == s1, "nothing of the failed file applied (imbalance-pct stays 150)")
+                period = status(d.sock)["period"]
+                t.check(wait_for(lambda: status(d.sock)["period"] >= period + 3)[0],
+                        "periods go on after the failed reload (the engine and sampler are still there)")
+                t.check(d.proc.poll() is None, "vnumad still runs")
 
             # Dry run: a new engine, the same VM.
             mark = d.mark()

@@ -339,8 +339,9 @@ static int handler(void *user, const char *section, const char *key, const char 
                         if (set_string(&c->sampler, value) < 0)
                                 return bad(x, "out of memory");
                 } else if (streq(key, "scan-window")) {
-                        if (parse_size(value, &c->scan_window) < 0 || c->scan_window < (1u << 20))
-                                return bad(x, "[policy] scan-window: invalid size \"%s\" (at least 1MiB)",
+                        /* At least one chunk of the sampler's map (2 MiB): less would fail at start. */
+                        if (parse_size(value, &c->scan_window) < 0 || c->scan_window < (2u << 20))
+                                return bad(x, "[policy] scan-window: invalid size \"%s\" (at least 2MiB)",
                                            value);
                 } else
                         return bad(x, "unknown key \"%s\" in [policy]", key);

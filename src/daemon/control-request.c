@@ -164,6 +164,23 @@ int control_request_parse(const char *line, size_t len, struct json_object **ret
         return 0;
 }
 
+int control_request_arguments(struct json_object *req, struct json_object **ret, char **ret_error)
+{
+        struct json_object *args;
+
+        if (!json_object_object_get_ex(req, "arguments", &args)) {
+                args = json_object_new_object();
+                if (!args)
+                        return -ENOMEM;
+                *ret = args;
+                return 0;
+        }
+        if (!json_object_is_type(args, json_type_object))
+                return error_message(ret_error, -EBADMSG, "\"arguments\" must be an object");
+        *ret = json_object_get(args);
+        return 0;
+}
+
 char *control_echo(const char *s, size_t max)
 {
         size_t n = strlen(s);

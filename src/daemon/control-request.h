@@ -38,6 +38,11 @@ void control_input_done(struct control_input *in);
  * CONTROL_MAX_DEPTH. *ret_error describes the problem (and names the limit). */
 int control_request_parse(const char *line, size_t len, struct json_object **ret, char **ret_error);
 
+/* The request's "arguments" (new reference): the member itself, or a new empty object when the
+ * request has none, as QMP allows, so every command sees an object. -EBADMSG when "arguments"
+ * is there but not an object (null included); *ret_error says so. */
+int control_request_arguments(struct json_object *req, struct json_object **ret, char **ret_error);
+
 /* s cut to at most max bytes at a UTF-8 character boundary, with "..." appended if it was cut:
  * what a reply may quote of a client's string. New string, NULL when out of memory. */
 char *control_echo(const char *s, size_t max);

@@ -146,7 +146,8 @@ static int send_return(struct control_client *c, struct json_object *id, struct 
 static int dispatch(struct control_client *c, struct json_object *req)
 {
         struct control_server *s = c->server;
-        struct json_object *id = NULL, *args = NULL, *ret = NULL;
+        struct json_object *id = NULL, *ret = NULL;
+        _cleanup_json_ struct json_object *args = NULL;
         _cleanup_free_ char *error = NULL, *msg = NULL, *quoted = NULL;
         const char *name;
         int r;
@@ -157,9 +158,12 @@ static int dispatch(struct control_client *c, struct json_object *req)
                 return send_error(c, NULL, "GenericError", "\"id\" longer than 64 bytes");
         if (json_member_string(req, "execute", &name) < 0)
                 return send_error(c, id, "GenericError", "request has no \"execute\" string");
-        r = json_member_object(req, "arguments", &args);
+        /* QMP allows leaving "arguments" out: the command gets an empty object then. */
+        r = control_request_arguments(req, &args, &error);
         if (r == -EBADMSG)
-                return send_error(c, id, "GenericError", "\"arguments\" must be an object");
+                return send_error(c, id, "GenericError", error);
+        if (r < 0)
+                return r;
 
         if (streq(name, "qmp_capabilities")) {
                 c->negotiated = true;

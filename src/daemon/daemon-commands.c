@@ -76,6 +76,22 @@ static struct json_object *vm_summary(struct daemon *d, const struct managed_vm 
         return o;
 }
 
+/* The tunables in effect, as the engine and sampler hold them (not as the file says): what a
+ * reload really changed. */
+static struct json_object *settings_json(struct daemon *d)
+{
+        const struct policy_params *p = engine_params(d->engine);
+        struct json_object *o = json_object_new_object();
+
+        add(o, "sampler", str(d->config->sampler));
+        add(o, "scan_window", json_object_new_uint64(sampler_window(d->sampler)));
+        add(o, "imbalance_pct", json_object_new_uint64(p->imbalance_pct));
+        add(o, "hysteresis_periods", json_object_new_uint64(p->hysteresis_periods));
+        add(o, "host_migrate_rate", json_object_new_uint64(p->host_migrate_rate));
+        add(o, "migrate_rate", json_object_new_uint64(p->vm_migrate_rate));
+        return o;
+}
+
 static int cmd_status(void *userdata, struct json_object *args, bool may_write, struct json_object **ret,
                       char **ret_error)
 {
@@ -89,6 +105,7 @@ static int cmd_status(void *userdata, struct json_object *args, bool may_write, 
         add(o, "period_ms", json_object_new_uint64(d->config->period_ms));
         add(o, "dry_run", json_object_new_boolean(d->config->dry_run));
         add(o, "sampler", str(sampler_describe(d->sampler)));
+        add(o, "settings", settings_json(d));
         add(o, "host_nodes", json_object_new_int((int)d->topo->n_nodes));
         add(o, "bytes_migrated", json_object_new_uint64(d->total_bytes_migrated));
         add(o, "actions_applied", json_object_new_uint64(d->total_actions));
@@ -265,11 +282,15 @@ static int cmd_rebalance(void *userdata, struct json_object *args, bool may_writ
         if (r < 0)
                 return r;
         if (!dry_run) {
+                /* The period may drop and free the VM (its QEMU exited, its threads changed): only
+                 * its id is kept across it, and the VM looked up again. */
+                uint64_t id = vm->id;
+
+                vm = NULL;
                 r = daemon_run_period(d);
                 if (r < 0)
                         return asprintf(ret_error, "the period failed: %s", strerror(-r)) < 0 ? -ENOMEM : r;
-                /* The period may have dropped the VM (its QEMU exited). */
-                vm = vm_manager_find(&d->vms, vm->id);
+                vm = vm_manager_find(&d->vms, id);
                 if (!vm)
                         return asprintf(ret_error, "the VM went away during the period") < 0 ? -ENOMEM
                                                                                              : -ENODEV;

@@ -150,10 +150,17 @@ void daemon_reap(struct daemon *d);
 /* period.c: runs one period now (used by the timer and by `rebalance`). */
 int daemon_run_period(struct daemon *d);
 void daemon_on_period(void *userdata);
-/* (Re)built from d->config; the old one is freed. */
-int daemon_build_sampler(struct daemon *d);
-int daemon_build_actuator(struct daemon *d);
-int daemon_build_engine(struct daemon *d);
+/* Built from c into *ret, touching nothing of d's: a reload builds the new parts first and swaps
+ * them in only when all of them succeeded. */
+void daemon_policy_params(const struct daemon_config *c, struct policy_params *ret);
+int daemon_new_sampler(struct daemon *d, const struct daemon_config *c, struct sampler **ret);
+int daemon_new_actuator(struct daemon *d, struct actuator **ret);
+int daemon_new_engine(struct daemon *d, const struct daemon_config *c, struct engine **ret);
+
+/* reload.c: SIGHUP. Applies the configuration file again, all of it or, when a part cannot be
+ * built, none of it (one error says why). Settings only read at start keep their running value
+ * and are named in a warning. */
+void daemon_reload(struct daemon *d);
 
 /* signals.c: SIGHUP (reload), SIGTERM/SIGINT, and inotify on the QMP directory. */
 int daemon_setup_signals(struct daemon *d);

@@ -190,7 +190,16 @@ void daemon_on_period(void *userdata)
         (void)daemon_run_period(d);
 }
 
-int daemon_build_engine(struct daemon *d)
+void daemon_policy_params(const struct daemon_config *c, struct policy_params *ret)
+{
+        policy_params_init(ret);
+        ret->imbalance_pct = c->imbalance_pct;
+        ret->hysteresis_periods = c->hysteresis_periods;
+        ret->vm_migrate_rate = c->default_policy.migrate_rate;
+        ret->host_migrate_rate = c->host_migrate_rate;
+}
+
+int daemon_new_engine(struct daemon *d, const struct daemon_config *c, struct engine **ret)
 {
         static const struct engine_sampler_ops sampler_ops = {.sense = engine_sense};
         static const struct engine_actuator_ops actuator_ops = {.apply = engine_apply};
@@ -198,20 +207,15 @@ int daemon_build_engine(struct daemon *d)
         struct engine_config ec;
 
         engine_config_init(&ec);
-        ec.dry_run = d->config->dry_run;
-        ec.params.imbalance_pct = d->config->imbalance_pct;
-        ec.params.hysteresis_periods = d->config->hysteresis_periods;
-        ec.params.vm_migrate_rate = d->config->default_policy.migrate_rate;
-        ec.params.host_migrate_rate = d->config->host_migrate_rate;
-        engine_free(d->engine);
-        d->engine = NULL;
-        return engine_new(&ec, &sampler_ops, &actuator_ops, &clock_ops, d, &d->engine);
+        ec.dry_run = c->dry_run;
+        daemon_policy_params(c, &ec.params);
+        return engine_new(&ec, &sampler_ops, &actuator_ops, &clock_ops, d, ret);
 }
 
-int daemon_build_sampler(struct daemon *d)
+int daemon_new_sampler(struct daemon *d, const struct daemon_config *c, struct sampler **ret)
 {
         struct sampler_config sc;
-        int kind = sampler_kind_from_string(d->config->sampler);
+        int kind = sampler_kind_from_string(c->sampler);
 
         if (kind < 0)
                 return kind;
@@ -219,21 +223,16 @@ int daemon_build_sampler(struct daemon *d)
         sc.procfs_root = d->args.procfs_root;
         sc.sysfs_root = d->args.sysfs_root;
         sc.kind = kind;
-        sc.window_bytes = d->config->scan_window;
-        sampler_free(d->sampler);
-        d->sampler = NULL;
-        return sampler_new(&sc, &d->sampler);
+        sc.window_bytes = c->scan_window;
+        return sampler_new(&sc, ret);
 }
 
-int daemon_build_actuator(struct daemon *d)
+int daemon_new_actuator(struct daemon *d, struct actuator **ret)
 {
         struct actuator_config ac;
 
         actuator_config_init(&ac);
         ac.procfs_root = d->args.procfs_root;
         ac.sysfs_root = d->args.sysfs_root;
-
-        actuator_free(d->actuator);
-        d->actuator = NULL;
-        return actuator_new(&ac, &d->actuator);
+        return actuator_new(&ac, ret);
 }

@@ -15,43 +15,6 @@
 #include "vnuma/basic/event-loop.h"
 #include "vnuma/basic/log.h"
 
-static void reload(struct daemon *d)
-{
-        _cleanup_(daemon_config_freep) struct daemon_config *c = NULL;
-        _cleanup_free_ char *error = NULL;
-        bool dry_run_changed;
-        int r;
-
-        r = daemon_config_load(d->args.config_path, NULL, &c, &error);
-        if (r >= 0)
-                r = daemon_apply_args(c, &d->args);
-        if (r < 0) {
-                log_error("Reload failed, keeping the running configuration: %s", error ?: strerror(-r));
-                return;
-        }
-        if (!streq(c->socket_path, d->config->socket_path))
-                log_warning("The control socket moves to %s only after a restart.", c->socket_path);
-        if (!streq_ptr(c->libvirt_uri, d->config->libvirt_uri) ||
-            c->libvirt_enabled != d->config->libvirt_enabled)
-                log_warning("libvirt settings change only after a restart.");
-        dry_run_changed = c->dry_run != d->config->dry_run;
-        daemon_config_free(d->config);
-        d->config = TAKE_PTR(c);
-        log_set_max_level(d->config->log_level);
-        if (control_server_reconfigure(d->control, d->config) < 0)
-                log_error("Could not apply the new read group and limits to the control socket.");
-        d->vms.qmp_timeout_ms = (int)d->config->query_timeout_ms;
-        for (size_t i = 0; i < d->vms.n_vms; i++)
-                daemon_update_policy(d, d->vms.vms[i]);
-        event_loop_update_timer(d->period_timer, (int)d->config->period_ms);
-        /* Dry run is the engine's switch alone; a new engine also starts from a clean state. */
-        if (dry_run_changed && daemon_build_engine(d) < 0)
-                log_error("Could not switch dry-run mode; keeping going with the old engine.");
-        d->rescan = true;
-        log_info("Configuration reloaded (%zu VMs, period %" PRIu64 " ms%s).", d->vms.n_vms,
-                 d->config->period_ms, d->config->dry_run ? ", dry run" : "");
-}
-
 static void on_signal(int fd, bool readable, bool hangup, void *userdata)
 {
         struct daemon *d = userdata;
@@ -61,7 +24,7 @@ static void on_signal(int fd, bool readable, bool hangup, void *userdata)
                 return;
         if (si.ssi_signo == SIGHUP) {
                 sd_notify(false, "RELOADING=1");
-                reload(d);
+                daemon_reload(d);
                 sd_notify(false, "READY=1");
         } else {
                 log_info("Received %s, exiting.", strsignal((int)si.ssi_signo));

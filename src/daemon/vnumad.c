@@ -98,14 +98,14 @@ int main(int argc, char *argv[])
                 goto fail;
         }
         vm_manager_init(&d.vms, d.args.procfs_root, (int)d.config->query_timeout_ms);
-        r = daemon_build_sampler(&d);
+        r = daemon_new_sampler(&d, d.config, &d.sampler);
         if (r < 0) {
                 log_error_errno(r, "Cannot set up the sampler \"%s\": %m", d.config->sampler);
                 goto fail;
         }
-        r = daemon_build_actuator(&d);
+        r = daemon_new_actuator(&d, &d.actuator);
         if (r >= 0)
-                r = daemon_build_engine(&d);
+                r = daemon_new_engine(&d, d.config, &d.engine);
         if (r < 0) {
                 log_error_errno(r, "Cannot set up the engine: %m");
                 goto fail;

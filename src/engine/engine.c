@@ -216,6 +216,18 @@ struct policy_state *engine_policy_state(struct engine *e)
         return e->state;
 }
 
+void engine_set_params(struct engine *e, const struct policy_params *p)
+{
+        /* The policies read st->params at every plan, the budget check e->cfg.params. */
+        e->cfg.params = *p;
+        e->state->params = *p;
+}
+
+const struct policy_params *engine_params(const struct engine *e)
+{
+        return &e->cfg.params;
+}
+
 size_t engine_history(const struct engine *e, uint64_t vm_id, struct history_entry *out, size_t n)
 {
         for (size_t i = 0; i < e->n_rings; i++)

@@ -98,6 +98,19 @@ unsigned sampler_flags(const struct sampler *s)
         return s->flags;
 }
 
+int sampler_set_window(struct sampler *s, uint64_t window_bytes)
+{
+        if (window_bytes < s->chunk_bytes)
+                return -EINVAL;
+        s->window_bytes = window_bytes;
+        return 0;
+}
+
+uint64_t sampler_window(const struct sampler *s)
+{
+        return s->window_bytes;
+}
+
 void sampler_forget_vm(struct sampler *s, uint64_t vm_id)
 {
         struct sampler_vm_state *vs = sampler_find_vm(s, vm_id);

@@ -158,4 +158,49 @@ START_TEST(test_echo)
 }
 END_TEST
 
-TEST_MAIN("control-request", test_lines, test_line_limit, test_depth_limit, test_not_a_request, test_echo)
+/* QMP lets a request leave "arguments" out: the command then gets an empty object, never NULL
+ * (a command that looks for an optional member must not see "not an object"). */
+START_TEST(test_arguments)
+{
+        struct json_object *req, *args = NULL, *member;
+        _cleanup_free_ char *error = NULL;
+
+        ck_assert_int_eq(parse("{\"execute\": \"show\"}", NULL), 0);
+        req = json_tokener_parse("{\"execute\": \"show\"}");
+        ck_assert_int_eq(control_request_arguments(req, &args, &error), 0);
+        ck_assert_ptr_nonnull(args);
+        ck_assert(json_object_is_type(args, json_type_object));
+        ck_assert_int_eq(json_object_object_length(args), 0);
+        ck_assert_ptr_null(error);
+        json_object_put(args);
+        json_object_put(req);
+
+        /* Present: the same object, and a reference that outlives the request. */
+        req = json_tokener_parse("{\"execute\": \"show\", \"arguments\": {\"domain\": \"a\"}}");
+        ck_assert_int_eq(control_request_arguments(req, &args, &error), 0);
+        json_object_put(req);
+        ck_assert(json_object_object_get_ex(args, "domain", &member));
+        ck_assert_str_eq(json_object_get_string(member), "a");
+        json_object_put(args);
+
+        static const char *const bad[] = {
+                "{\"execute\": \"show\", \"arguments\": null}",
+                "{\"execute\": \"show\", \"arguments\": []}",
+                "{\"execute\": \"show\", \"arguments\": \"domain=a\"}",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                _cleanup_free_ char *e = NULL;
+
+                args = NULL;
+                req = json_tokener_parse(bad[i]);
+                ck_assert_ptr_nonnull(req);
+                ck_assert_msg(control_request_arguments(req, &args, &e) == -EBADMSG, "accepted: %s", bad[i]);
+                ck_assert_ptr_null(args);
+                ck_assert_msg(e && strstr(e, "\"arguments\" must be an object"), "error: %s", strna(e));
+                json_object_put(req);
+        }
+}
+END_TEST
+
+TEST_MAIN("control-request", test_lines, test_line_limit, test_depth_limit, test_not_a_request, test_echo,
+          test_arguments)

@@ -73,6 +73,11 @@ const struct plan *engine_last_plan(const struct engine *e);
 /* The snapshot of the last step, valid until the next step. */
 const struct snapshot *engine_last_snapshot(const struct engine *e);
 struct policy_state *engine_policy_state(struct engine *e);
+/* New tunables from now on (a reload): the per-VM policy state, history and last plan are kept,
+ * and the next step plans with p. Dry run is not among them: a plan made while nothing was applied
+ * is not a state to continue from, so a dry-run switch needs a new engine. */
+void engine_set_params(struct engine *e, const struct policy_params *p);
+const struct policy_params *engine_params(const struct engine *e);
 
 /* Applied actions of a VM, oldest first: fills at most n entries, returns how many. */
 size_t engine_history(const struct engine *e, uint64_t vm_id, struct history_entry *out, size_t n);

@@ -121,6 +121,11 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct sampler *, sampler_free);
 /* "residency", "residency+hinting" or "residency+soft-dirty", for vnumactl status. */
 const char *sampler_describe(const struct sampler *s);
 unsigned sampler_flags(const struct sampler *s);
+/* The scan window from the next sense on; the chunk maps and window cursors are kept (a cursor
+ * simply advances by the new amount). -EINVAL, and nothing changed, when window_bytes is smaller
+ * than the chunk size. */
+int sampler_set_window(struct sampler *s, uint64_t window_bytes);
+uint64_t sampler_window(const struct sampler *s);
 
 /* Builds the snapshot of one period. A VM that cannot be read is left out and reported through
  * sampler_issues() (a dead QEMU must not fail the whole sense); the call itself fails only on

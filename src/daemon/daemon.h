@@ -22,6 +22,7 @@
 /* Command-line settings; each overrides the config file when set. */
 struct daemon_args {
         const char *config_path;
+        bool check_config; /* load the configuration, report, exit */
         const char *socket_path;
         const char **qmp;
         unsigned n_qmp;

@@ -15,6 +15,8 @@ static void help(void)
                "Keep every guest NUMA cell of QEMU/KVM guests on one host NUMA node.\n"
                "\n"
                "  --config FILE        Configuration file (default %s)\n"
+               "  --check-config       Check the configuration and exit: 0 if valid, 1 with\n"
+               "                       FILE:LINE: PROBLEM on stderr if not\n"
                "  --socket PATH        Control socket (default %s)\n"
                "  --qmp PATH           Manage the QEMU behind this QMP socket (repeatable)\n"
                "  --qmp-dir DIR        Manage every QMP socket that appears in DIR\n"
@@ -35,6 +37,7 @@ int daemon_parse_argv(int argc, char *argv[], struct daemon_args *a)
 {
         enum {
                 ARG_CONFIG = 0x100,
+                ARG_CHECK_CONFIG,
                 ARG_SOCKET,
                 ARG_QMP,
                 ARG_QMP_DIR,
@@ -50,6 +53,7 @@ int daemon_parse_argv(int argc, char *argv[], struct daemon_args *a)
         };
         static const struct option options[] = {
                 {"config", required_argument, NULL, ARG_CONFIG},
+                {"check-config", no_argument, NULL, ARG_CHECK_CONFIG},
                 {"socket", required_argument, NULL, ARG_SOCKET},
                 {"qmp", required_argument, NULL, ARG_QMP},
                 {"qmp-dir", required_argument, NULL, ARG_QMP_DIR},
@@ -73,6 +77,9 @@ int daemon_parse_argv(int argc, char *argv[], struct daemon_args *a)
                 switch (c) {
                 case ARG_CONFIG:
                         a->config_path = optarg;
+                        break;
+                case ARG_CHECK_CONFIG:
+                        a->check_config = true;
                         break;
                 case ARG_SOCKET:
                         a->socket_path = optarg;

@@ -77,6 +77,15 @@ int main(int argc, char *argv[])
         }
 
         r = daemon_config_load(d.args.config_path, NULL, &d.config, &error);
+        if (d.args.check_config) {
+                /* Like sshd -t: silent when valid, the bare "FILE:LINE: problem" when not, for
+                 * ExecStartPre=/ExecReload= and scripts (no log priority prefix). */
+                if (r < 0)
+                        fprintf(stderr, "%s\n", error ?: strerror(-r));
+                daemon_config_free(d.config);
+                free(d.args.qmp);
+                return r < 0 ? 1 : 0;
+        }
         if (r < 0) {
                 log_error("Invalid configuration: %s", error ?: strerror(-r));
                 free(d.args.qmp);

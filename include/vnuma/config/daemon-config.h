@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* vnumad's configuration: /etc/vnumad/vnumad.conf (INI, parsed with inih) plus
- * /etc/vnumad/conf.d/NAME.conf in lexical order, later files overriding earlier ones.
+/* vnumad's configuration: SYSCONFDIR/vnumad/vnumad.conf (INI, parsed with inih) plus
+ * SYSCONFDIR/vnumad/conf.d/NAME.conf in lexical order, later files overriding earlier ones.
  * Command-line flags override both (the caller applies them). See vnumad.conf(5). */
 
 #include <stdbool.h>
@@ -12,7 +12,12 @@
 #include "vnuma/basic/macro.h"
 #include "vnuma/model/policy-mode.h"
 
-#define VNUMAD_CONFIG_FILE       "/etc/vnumad/vnumad.conf"
+/* meson's sysconfdir ("/etc" in packages, PREFIX/etc by default), so the daemon reads the file
+ * `meson install` put there. */
+#ifndef VNUMAD_SYSCONFDIR
+#error "VNUMAD_SYSCONFDIR is defined by meson.build"
+#endif
+#define VNUMAD_CONFIG_FILE       VNUMAD_SYSCONFDIR "/vnumad/vnumad.conf"
 #define VNUMAD_SOCKET_PATH       "/run/vnumad/vnumad.sock"
 #define VNUMAD_DEFAULT_PERIOD_MS 1000
 /* All QMP round trips of learning one VM together (and connecting, once more at most). */

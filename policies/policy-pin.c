@@ -47,30 +47,35 @@ int cell_emit_pins(const struct snapshot *s, unsigned vm_index, struct vm_state 
         return 1;
 }
 
+/* The emulator threads (QEMU's main loop, I/O) may run on every node the VM's cells call home:
+ * pinned next to one cell they would take CPU from that cell's vCPUs while another home node has
+ * room (one busy cell, one idle), and the scheduler balances them within the VM's nodes. */
 int vm_emit_emulator_pin(const struct snapshot *s, unsigned vm_index, struct vm_state *vs, struct plan *out)
 {
         const struct snap_vm *vm = &s->vms[vm_index];
+        nodemask_t target = 0;
         struct action *a;
-        int target = -1, r;
+        int r;
 
         if (vm->policy.pin != VM_PIN_VCPUS)
                 return 0;
-        for (unsigned c = 0; c < vs->n_cells && target < 0; c++)
-                target = nodemask_first(vs->cells[c].home_cpu);
-        if (target < 0)
+        for (unsigned c = 0; c < vs->n_cells; c++)
+                target |= vs->cells[c].home_cpu;
+        if (target == 0)
                 return 0;
         /* Pinned there already, and not seen running elsewhere since. */
-        if (vs->emulator_node == target && (vm->emulator_node < 0 || vm->emulator_node == target))
+        if (vs->emulator_mask == target &&
+            (vm->emulator_node < 0 || NODEMASK_TEST(target, vm->emulator_node)))
                 return 0;
 
         r = plan_add(out, ACTION_PIN_EMULATOR, vm->id, vm_index, -1, &a);
         if (r < 0)
                 return r;
-        a->cpus = cpus_of(&s->host, NODEMASK_BIT(target));
-        a->node = target;
-        a->node_id = s->host.node[target].id;
-        a->node_mask = NODEMASK_BIT(target);
-        action_set_reason(a, "emulator threads next to cell 0 (node %d)", a->node_id);
-        vs->emulator_node = target;
+        a->cpus = cpus_of(&s->host, target);
+        a->node = nodemask_first(target);
+        a->node_id = s->host.node[a->node].id;
+        a->node_mask = target;
+        action_set_reason(a, "emulator threads on the VM's home nodes (first node %d)", a->node_id);
+        vs->emulator_mask = target;
         return 1;
 }

@@ -61,7 +61,7 @@ static int vm_state_init(struct vm_state *vs, const struct policy_params *p, uin
                 .cells = cells,
                 .group_home = -1,
                 .group_candidate = -1,
-                .emulator_node = -1,
+                .emulator_mask = 0,
         };
         return 0;
 }
@@ -361,7 +361,7 @@ void policy_state_note_failed(struct policy_state *st, const struct snapshot *s,
                         vs->cells[a->cell].pinned = 0;
                 break;
         case ACTION_PIN_EMULATOR:
-                vs->emulator_node = -1;
+                vs->emulator_mask = 0;
                 break;
         case ACTION_MIGRATE:
                 if (a->cell >= 0 && (unsigned)a->cell < vs->n_cells)

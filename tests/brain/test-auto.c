@@ -194,6 +194,7 @@ START_TEST(test_group_outgrows_home_and_splits)
                 plan_period(s, st, &p, t);
         ck_assert_int_eq(st->vms[0].group_home, 0);
         ck_assert_uint_eq(st->vms[0].cells[0].home_cpu | st->vms[0].cells[1].home_cpu, 1u);
+        ck_assert_uint_eq(st->vms[0].emulator_mask, 0x1u); /* together: the emulator too */
 
         for (unsigned c = 0; c < 2; c++)
                 tb_vcpus_on(s, 0, c, 0, 0.5);
@@ -207,6 +208,8 @@ START_TEST(test_group_outgrows_home_and_splits)
         ck_assert_int_ge(h0, 0);
         ck_assert_int_ge(h1, 0);
         ck_assert_int_ne(h0, h1);
+        /* Its emulator threads may run on both homes, not next to one busy cell only. */
+        ck_assert_uint_eq(st->vms[0].emulator_mask, 0x3u);
         plan_done(&p);
         policy_state_free(st);
         snapshot_free(s);

@@ -98,8 +98,8 @@ struct vm_state {
         int group_home; /* whole-VM home when consolidated, -1 otherwise */
         int group_candidate;
         unsigned group_candidate_periods;
-        int emulator_node;    /* node the emulator was last pinned to, -1 none */
-        uint64_t budget_left; /* bytes this VM may still migrate this period */
+        nodemask_t emulator_mask; /* nodes the emulator was last pinned to, 0 none */
+        uint64_t budget_left;     /* bytes this VM may still migrate this period */
         uint64_t periods_seen;
         bool split;         /* placed cell by cell: it fit no single node when it was placed */
         bool fluid;         /* this period: not placed yet, its load counted as free until its turn */

@@ -114,8 +114,18 @@ start_mode() {
         say "mode started (numa_balancing $(cat /proc/sys/kernel/numa_balancing)${MODE_PID:+, pid $MODE_PID})"
 }
 
+# The balancer's own CPU time over the scenario (utime + stime of vnumad or numad, in seconds):
+# in the lab every cycle it takes is a cycle the guests do not get.
+record_cpu() {
+        local stat
+        [ -n "$MODE_PID" ] && stat=$(cat "/proc/$MODE_PID/stat" 2>/dev/null) || return 0
+        awk -v scn="$scn" -v mode="$mode" -v hz="$(getconf CLK_TCK)" \
+                '{ sub(/^.*\) /, ""); printf "%s,%s,%.2f\n", scn, mode, ($12 + $13) / hz }' <<<"$stat" >>"$OUT/balancer-cpu.csv"
+}
+
 stop_mode() {
         set_balancing 0
+        record_cpu
         if [ -n "$MODE_PID" ]; then
                 kill "$MODE_PID" 2>/dev/null || true
                 scn_wait_for 20 sh -c "! kill -0 $MODE_PID" || kill -9 "$MODE_PID" 2>/dev/null || true

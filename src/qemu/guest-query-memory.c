@@ -46,8 +46,10 @@ static int qom_object_index(struct query_ctx *c, struct json_object *objects, st
         qsort(v, k, sizeof(*v), cmp_qom_object);
         for (size_t i = 1; i < k; i++)
                 if (streq(v[i].name, v[i - 1].name)) {
+                        const char *dup = v[i].name; /* QEMU's reply owns the string, not v */
+
                         free(v);
-                        return fail(c, -EBADMSG, "qom-list /objects: duplicate name \"%s\"", v[i].name);
+                        return fail(c, -EBADMSG, "qom-list /objects: duplicate name \"%s\"", dup);
                 }
         *ret = v;
         *ret_n = k;

@@ -462,7 +462,7 @@ int daemon_config_load(const char *path, const char *dropin_dir, struct daemon_c
                         n++;
                 }
                 closedir(d);
-                if (r >= 0) {
+                if (r >= 0 && n > 0) {
                         qsort(names, n, sizeof(*names), cmp_str);
                         for (size_t i = 0; i < n && r >= 0; i++) {
                                 r = load_file(&x, names[i], ret_error);

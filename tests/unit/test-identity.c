@@ -103,6 +103,14 @@ static void bind_socket(const char *path)
         close(fd);
 }
 
+/* The check, with the previous call's message freed first (each call starts a new one). */
+static int check_path(const char *path, char **error)
+{
+        free(*error);
+        *error = NULL;
+        return qmp_unix_check_path(path, error);
+}
+
 START_TEST(test_socket_path_checks)
 {
         _cleanup_free_ char *dir = NULL, *sock = NULL, *link = NULL, *file = NULL, *error = NULL;
@@ -118,26 +126,26 @@ START_TEST(test_socket_path_checks)
         fclose(f);
 
         ck_assert_int_eq(chmod(dir, 0755), 0);
-        ck_assert_int_eq(qmp_unix_check_path(sock, &error), 0);
+        ck_assert_int_eq(check_path(sock, &error), 0);
         ck_assert_ptr_null(error);
-        ck_assert_int_eq(qmp_unix_check_path(link, &error), -ELOOP);
+        ck_assert_int_eq(check_path(link, &error), -ELOOP);
         ck_assert_ptr_nonnull(strstr(error, "symbolic link"));
-        ck_assert_int_eq(qmp_unix_check_path(file, &error), -ENOTSOCK);
-        ck_assert_int_eq(qmp_unix_check_path("/nonexistent/x.qmp", &error), -ENOENT);
+        ck_assert_int_eq(check_path(file, &error), -ENOTSOCK);
+        ck_assert_int_eq(check_path("/nonexistent/x.qmp", &error), -ENOENT);
         /* Anyone may write the directory: the socket could be anyone's swap. Sticky is fine. */
         ck_assert_int_eq(chmod(dir, 0777), 0);
-        ck_assert_int_eq(qmp_unix_check_path(sock, &error), -EPERM);
+        ck_assert_int_eq(check_path(sock, &error), -EPERM);
         ck_assert_ptr_nonnull(strstr(error, "writable by group or others"));
         ck_assert_int_eq(chmod(dir, 01777), 0);
-        ck_assert_int_eq(qmp_unix_check_path(sock, &error), 0);
+        ck_assert_int_eq(check_path(sock, &error), 0);
         /* Owned by neither root nor the directory's owner. Only root can set that up. */
         if (geteuid() == 0) {
                 ck_assert_int_eq(chmod(dir, 0755), 0);
                 ck_assert_int_eq(lchown(sock, 65534, 65534), 0);
-                ck_assert_int_eq(qmp_unix_check_path(sock, &error), -EPERM);
+                ck_assert_int_eq(check_path(sock, &error), -EPERM);
                 ck_assert_ptr_nonnull(strstr(error, "owned by uid 65534"));
                 ck_assert_int_eq(chown(dir, 65534, 65534), 0); /* the directory's owner's socket */
-                ck_assert_int_eq(qmp_unix_check_path(sock, &error), 0);
+                ck_assert_int_eq(check_path(sock, &error), 0);
         }
         test_remove_tree(dir);
 }

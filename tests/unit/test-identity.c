@@ -45,7 +45,12 @@ START_TEST(test_pidfd_child_exits)
         int wr, fd = -1, status;
         pid_t pid = spawn_waiting_child(&wr);
 
-        ck_assert_int_eq(pidfd_open_pid(pid, &fd), 0);
+        if (pidfd_open_pid(pid, &fd) == -ENOSYS) {
+                fprintf(stderr, "pidfd_open is not available here (valgrind?): pidfd checks skipped\n");
+                close(wr);
+                waitpid(pid, NULL, 0);
+                return;
+        }
         ck_assert_int_eq(pidfd_check_alive(fd), 0);
         close(wr); /* the child exits */
         /* Not reaped yet: a zombie is gone for the check already. */
@@ -68,7 +73,13 @@ START_TEST(test_pidfd_killed)
         int wr, fd = -1;
         pid_t pid = spawn_waiting_child(&wr);
 
-        ck_assert_int_eq(pidfd_open_pid(pid, &fd), 0);
+        if (pidfd_open_pid(pid, &fd) == -ENOSYS) {
+                fprintf(stderr, "pidfd_open is not available here (valgrind?): pidfd checks skipped\n");
+                kill(pid, SIGKILL);
+                waitpid(pid, NULL, 0);
+                return;
+        }
+        ck_assert_int_ge(fd, 0);
         ck_assert_int_eq(kill(pid, SIGKILL), 0);
         ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
         ck_assert_int_eq(pidfd_check_alive(fd), -ESRCH);

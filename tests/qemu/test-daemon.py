@@ -8,12 +8,11 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
 from qemu_guest import Guest, skip_without_qemu  # noqa: E402
-from vnumatest import VNUMACTL, VNUMAD, Daemon, Failures, ctl, status, wait_for  # noqa: E402
+from vnumatest import VNUMACTL, VNUMAD, Daemon, ctl, run_scenarios, status, wait_for  # noqa: E402
 
 def two_cell_guest(name, workdir):
     return Guest(objects=["memory-backend-ram,id=m0,size=64M,prealloc=on",
@@ -148,12 +147,7 @@ def main():
     skip_without_qemu()
     if not VNUMAD or not VNUMACTL:
         raise SystemExit("VNUMAD and VNUMACTL must be set (meson sets them)")
-    t = Failures()
-    for s in (scenario_config_errors, scenario_discovery_and_kill, scenario_access_and_reload, scenario_read_group):
-        print("== " + s.__name__)
-        with tempfile.TemporaryDirectory(prefix="vnumad-test-") as work:
-            s(t, work)
-    t.done()
+    run_scenarios((scenario_config_errors, scenario_discovery_and_kill, scenario_access_and_reload, scenario_read_group), "vnumad-test-")
 
 
 if __name__ == "__main__":

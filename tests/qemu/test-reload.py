@@ -13,12 +13,11 @@ import os
 import signal
 import socket
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
 from qemu_guest import Guest, skip_without_qemu  # noqa: E402
-from vnumatest import VNUMACTL, VNUMAD, Daemon, Failures, ctl, status, wait_for  # noqa: E402
+from vnumatest import VNUMACTL, VNUMAD, Daemon, ctl, run_scenarios, status, wait_for  # noqa: E402
 
 
 def guest(workdir):
@@ -257,12 +256,7 @@ def main():
     skip_without_qemu()
     if not VNUMAD or not VNUMACTL:
         raise SystemExit("VNUMAD and VNUMACTL must be set (meson sets them)")
-    t = Failures()
-    for sc in (scenario_no_arguments, scenario_rebalance_vm_exits, scenario_reload_applies):
-        work = tempfile.mkdtemp(prefix="vnuma-reload-")
-        print("== %s" % sc.__name__)
-        sc(t, work)
-    t.done()
+    run_scenarios((scenario_no_arguments, scenario_rebalance_vm_exits, scenario_reload_applies), "vnuma-reload-")
 
 
 if __name__ == "__main__":

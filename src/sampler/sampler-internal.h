@@ -33,6 +33,8 @@ struct sampler_vm_state {
         unsigned n_vcpus;
         struct sampler_vcpu_state *vcpus; /* in guest_model.vcpus order */
         bool soft_dirty_cleared;          /* clear_refs ran at the end of an earlier period */
+        unsigned scan_interval;           /* periods between two window scans (sampler-settled.h) */
+        unsigned scan_age;                /* periods since the last window scan */
 };
 
 struct sampler {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "sampler-internal.h"
+#include "sampler-settled.h"
 #include "sampler-softdirty.h"
 #include "vnuma/basic/fileio.h"
 #include "vnuma/host/proc-task.h"
@@ -293,32 +294,10 @@ static int soft_dirty_begin(struct sampler *s, const struct sampler_vm *in, stru
         return 0;
 }
 
-/* How much of the VM's cells' resident memory is on the nodes their vCPUs ran on, weighted by
- * their run time there; cells whose vCPUs did not run do not count. */
-static void resident_locality(const struct snap_vm *sv, double *ret_local, double *ret_total)
-{
-        double local = 0, total = 0;
-
-        for (unsigned c = 0; c < sv->n_cells; c++) {
-                const struct snap_cell *sc = &sv->cells[c];
-                double cpu = 0;
-
-                for (unsigned n = 0; n < SNAP_NODES_MAX; n++)
-                        cpu += (double)sc->cpu_ns[n];
-                if (cpu <= 0)
-                        continue;
-                for (unsigned n = 0; n < SNAP_NODES_MAX; n++) {
-                        total += (double)sc->resident_bytes[n];
-                        local += (double)sc->resident_bytes[n] * (double)sc->cpu_ns[n] / cpu;
-                }
-        }
-        *ret_local = local;
-        *ret_total = total;
-}
-
 /* At most one clear per VM per period, after its windows are read: it resets the whole process
- * and every first write after it faults, so only while the VM has memory away from its vCPUs
- * (soft_dirty_clear_due). The dirty bits span the periods since the last clear. */
+ * and every first write after it faults, and hot marks only order migrations, so only while the
+ * VM's memory is not settled where its vCPUs run. The dirty bits span the periods since the last
+ * clear. */
 static int soft_dirty_end(struct sampler *s, const struct sampler_vm *in, struct sampler_vm_state *vs,
                           const struct vm_scan *scan, const struct snap_vm *sv)
 {
@@ -330,8 +309,8 @@ static int soft_dirty_end(struct sampler *s, const struct sampler_vm *in, struct
                 (void)sampler_add_issue(s, in->id, SAMPLER_ISSUE_SOFT_DIRTY, scan->soft_dirty_error,
                                         "%s/%d/pagemap: %s", s->procfs_root, (int)in->model->pid,
                                         strerror(-scan->soft_dirty_error));
-        resident_locality(sv, &local, &total);
-        if (vs->soft_dirty_cleared && !soft_dirty_clear_due(local, total))
+        vm_memory_locality(sv, &local, &total);
+        if (vs->soft_dirty_cleared && vm_memory_settled(local, total))
                 return 0;
         r = soft_dirty_clear(s->procfs_root, in->model->pid);
         vs->soft_dirty_cleared = r >= 0;
@@ -341,6 +320,32 @@ static int soft_dirty_end(struct sampler *s, const struct sampler_vm *in, struct
         if (r == -ENOENT || r == -ESRCH)
                 return vm_error(s, in, r, what);
         return sampler_add_issue(s, in->id, SAMPLER_ISSUE_SOFT_DIRTY, r, "%s: %s", what, strerror(-r));
+}
+
+/* Whether this period leaves the VM's windows (and soft-dirty) alone: its memory is settled
+ * where its vCPUs run, by the chunk maps (every chunk seen at least once, moves noted) and this
+ * period's vCPU placement, and its interval since the last scan is not up. The cells then carry
+ * the maps' residency and no window. A vCPU that moves away unsettles it at once. */
+static bool vm_scan_skipped(const struct host_topology *topo, struct sampler_vm_state *vs,
+                            struct snap_vm *sv)
+{
+        bool known = true, settled = false;
+
+        for (unsigned c = 0; c < vs->n_cells; c++)
+                known = known && vs->maps[c].unknown_bytes == 0;
+        if (known) {
+                double local, total;
+
+                for (unsigned c = 0; c < vs->n_cells; c++)
+                        snapshot_build_cell_residency(&sv->cells[c], &vs->maps[c], topo);
+                vm_memory_locality(sv, &local, &total);
+                settled = vm_memory_settled(local, total);
+        }
+        if (settled && ++vs->scan_age < vs->scan_interval)
+                return true;
+        vs->scan_age = 0;
+        vs->scan_interval = scan_next_interval(vs->scan_interval, settled);
+        return false;
 }
 
 int sampler_sense_vm(struct sampler *s, const struct host_topology *topo, const struct sampler_vm *in,
@@ -366,6 +371,8 @@ int sampler_sense_vm(struct sampler *s, const struct host_topology *topo, const 
         }
         sense_emulator(s, topo, in->model, sv);
 
+        if (vm_scan_skipped(topo, vs, sv))
+                return 0;
         for (unsigned c = 0; c < vs->n_cells; c++)
                 scan.vm_bytes += vs->maps[c].size_bytes;
         if (s->flags & SAMPLER_USE_SOFT_DIRTY) {

@@ -132,8 +132,3 @@ int soft_dirty_probe(const char *procfs_root, bool *ret_works)
         *ret_works = first && !cleared && again;
         return 0;
 }
-
-bool soft_dirty_clear_due(double local, double total)
-{
-        return total > 0 && local < 0.9 * total;
-}

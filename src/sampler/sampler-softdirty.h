@@ -26,13 +26,6 @@ int soft_dirty_open_pagemap(const char *procfs_root, pid_t pid, int *ret_fd);
 /* Writes "4" to PROCFS_ROOT/PID/clear_refs: clears soft-dirty for the WHOLE process. */
 int soft_dirty_clear(const char *procfs_root, pid_t pid);
 
-/* Whether a VM's soft-dirty bits should be cleared this period, given how much of its cells'
- * resident memory (LOCAL of TOTAL bytes, weighted by where each cell's vCPUs ran) is on their
- * vCPUs' nodes. clear_refs write-protects every page of QEMU and each first write after it
- * faults, and hot marks only order migrations: while 9 in 10 bytes are local, nothing is to be
- * moved and there is no clear. */
-bool soft_dirty_clear_due(double local, double total);
-
 /* Whether this kernel tracks soft-dirty, tried on the calling process through PROCFS_ROOT/self:
  * a written page must show bit 55, lose it after clear_refs 4 and regain it on the next write.
  * *ret_works false if any step shows otherwise; a negative errno if the files cannot be used

@@ -14,6 +14,7 @@
 
 #include "../test-util.h"
 #include "sampler-select.h"
+#include "sampler-settled.h"
 #include "sampler-softdirty.h"
 #include "vnuma/sampler/sampler.h"
 
@@ -192,13 +193,20 @@ START_TEST(test_live_window_and_convergence)
         ck_assert_uint_eq(known, SIZE);
         snapshot_free(s);
 
-        /* It touches chunk 30; the map shows it once the window comes round (period 6). */
+        /* Every chunk has been seen and all memory is where the vCPU runs: the VM is settled,
+         * and its windows come 2, then 4 periods apart (period 4, 6, 10), the cells keeping the
+         * map's residency in between. It touches chunk 30; the map shows it once a window comes
+         * round to it (period 10: chunks 28..31, 0..7). */
         touch(l.mem + 60 * MiB, 2 * MiB);
-        for (uint64_t period = 4; period <= 6; period++) {
+        for (uint64_t period = 4, first = 4; period <= 10; period++) {
+                bool scanned = period == 4 || period == 6 || period == 10;
+
                 s = live_sense(&l, &l.vm, 1, period);
-                c = check_window(s, 12, (period - 1) * 12 % 32);
-                ck_assert_uint_eq(c->resident_bytes[self_node], period < 6 ? 16 * MiB : 18 * MiB);
+                c = check_window(s, scanned ? 12 : 0, first);
+                ck_assert_uint_eq(c->resident_bytes[self_node], period < 10 ? 16 * MiB : 18 * MiB);
                 snapshot_free(s);
+                if (scanned)
+                        first = (first + 12) % 32;
         }
 
         /* Actuator feedback: unknown VM or cell. */
@@ -354,19 +362,21 @@ START_TEST(test_live_soft_dirty)
         touch(l.mem + 2 * CHUNK, CHUNK);
         touch(l.mem + 5 * CHUNK, CHUNK / 2);
         touch(l.mem + 20 * CHUNK, 4096);
-        for (uint64_t period = 2; period <= 3; period++) {
+        /* Periods 2 and 4 scan (a settled VM is scanned 2 periods apart), 3 does not. All
+         * memory is where the vCPU runs: nothing to move, no clear (each clear makes every next
+         * write fault), so the kernel keeps the bits and period 4 sees the same as period 2. */
+        for (uint64_t period = 2; period <= 4; period++) {
                 s = live_sense(&l, &l.vm, 1, period);
-                c = check_window(s, 32, 0);
-                for (unsigned i = 0; i < 32; i++) {
+                c = check_window(s, period == 3 ? 0 : 32, 0);
+                for (unsigned i = 0; period != 3 && i < 32; i++) {
                         uint32_t want = i == 2 ? 512 : i == 5 ? 256 : i == 20 ? 1 : 0;
                         ck_assert_msg(c->chunks[i].hotness == want,
                                       "period %llu chunk %u: hotness %u, expected %u",
                                       (unsigned long long)period, i, c->chunks[i].hotness, want);
                 }
-                ck_assert_uint_eq(c->access[c->chunks[2].node], 512 + 256 + 1);
+                if (period != 3)
+                        ck_assert_uint_eq(c->access[c->chunks[2].node], 512 + 256 + 1);
                 snapshot_free(s);
-                /* All memory is where the vCPU runs: nothing to move, no clear (each clear makes
-                 * every next write fault), so the kernel keeps the bits: period 3 sees the same. */
                 ck_assert_msg(self_soft_dirty(l.mem + 2 * CHUNK), "period %llu cleared local memory",
                               (unsigned long long)period);
         }
@@ -378,9 +388,9 @@ START_TEST(test_live_soft_dirty)
         } else {
                 pin_to_cpu(away_cpu);
                 spin_ms(20);
-                snapshot_free(live_sense(&l, &l.vm, 1, 4));
+                snapshot_free(live_sense(&l, &l.vm, 1, 5));
                 ck_assert_msg(!self_soft_dirty(l.mem + 2 * CHUNK), "remote memory was not cleared");
-                s = live_sense(&l, &l.vm, 1, 5);
+                s = live_sense(&l, &l.vm, 1, 6);
                 c = check_window(s, 32, 0);
                 for (unsigned i = 0; i < 32; i++)
                         ck_assert_uint_eq(c->chunks[i].hotness, 0);
@@ -394,16 +404,21 @@ START_TEST(test_live_soft_dirty)
 }
 END_TEST
 
-START_TEST(test_soft_dirty_clear_due)
+START_TEST(test_settled_rules)
 {
-        /* Clear only while some memory is away from the vCPUs that run: 1 in 10 or more. */
-        ck_assert(!soft_dirty_clear_due(0, 0));
-        ck_assert(!soft_dirty_clear_due(90, 100));
-        ck_assert(!soft_dirty_clear_due(100, 100));
-        ck_assert(soft_dirty_clear_due(89, 100));
-        ck_assert(soft_dirty_clear_due(0, 1));
+        /* Settled: 9 in 10 bytes where the vCPUs are, and something to judge by. */
+        ck_assert(!vm_memory_settled(0, 0));
+        ck_assert(vm_memory_settled(90, 100));
+        ck_assert(vm_memory_settled(100, 100));
+        ck_assert(!vm_memory_settled(89, 100));
+        ck_assert(!vm_memory_settled(0, 1));
+        /* Settled VMs are scanned half as often each time, up to the cap; unsettled every period. */
+        ck_assert_uint_eq(scan_next_interval(0, true), 2);
+        ck_assert_uint_eq(scan_next_interval(4, true), 8);
+        ck_assert_uint_eq(scan_next_interval(SCAN_INTERVAL_MAX, true), SCAN_INTERVAL_MAX);
+        ck_assert_uint_eq(scan_next_interval(16, false), 1);
 }
 END_TEST
 
 TEST_MAIN("sampler-live", test_live_window_and_convergence, test_live_gone_and_stale, test_live_soft_dirty,
-          test_soft_dirty_clear_due)
+          test_settled_rules)

@@ -226,10 +226,16 @@ static void vm_cache_period(const struct snapshot *s, const struct snap_vm *vm, 
 
 /* CPU demand per node: the busy time the host saw that is not a managed vCPU's (other VMs'
  * emulator threads, host work), plus every managed vCPU's demand where it ran. Busy time is
- * capped by the node's CPUs; the vCPUs' wait shows what did not fit. */
+ * capped by the node's CPUs; the vCPUs' wait shows what did not fit.
+ *
+ * A vCPU's run time counts on the node it was last seen on, so an unpinned vCPU that crossed
+ * nodes leaves its run time's other part looking like other work on the node it left (the lab
+ * saw a lone busy vCPU make its own memory's node look full). The other work per node is
+ * therefore scaled down to what the whole host measured: that sum is exact. */
 static void node_cpu_demand(const struct snapshot *s, double *ret)
 {
         double vcpu_run[SNAP_NODES_MAX] = {0}, vcpu_demand_on[SNAP_NODES_MAX] = {0};
+        double other[SNAP_NODES_MAX] = {0}, other_sum = 0, busy = 0, run = 0, scale = 1;
 
         for (unsigned i = 0; i < s->n_vms; i++)
                 for (unsigned v = 0; v < s->vms[i].n_vcpus; v++) {
@@ -240,8 +246,16 @@ static void node_cpu_demand(const struct snapshot *s, double *ret)
                         vcpu_run[vc->node] += (double)vc->runtime_ns / (double)s->period_ns;
                         vcpu_demand_on[vc->node] += vcpu_demand(s, vc);
                 }
+        for (unsigned n = 0; n < s->host.n_nodes; n++) {
+                other[n] = MAX(s->host.node[n].cpu_load - vcpu_run[n], 0.0);
+                other_sum += other[n];
+                busy += s->host.node[n].cpu_load;
+                run += vcpu_run[n];
+        }
+        if (other_sum > MAX(busy - run, 0.0) + 1e-9)
+                scale = MAX(busy - run, 0.0) / other_sum;
         for (unsigned n = 0; n < s->host.n_nodes; n++)
-                ret[n] = MAX(s->host.node[n].cpu_load - vcpu_run[n], 0.0) + vcpu_demand_on[n];
+                ret[n] = other[n] * scale + vcpu_demand_on[n];
 }
 
 void policy_state_begin_period(struct policy_state *st, const struct snapshot *s)

@@ -173,6 +173,39 @@ START_TEST(test_packed_vm_waits_and_splits)
 }
 END_TEST
 
+/* The lab's scenario b (issue #12): one busy vCPU, unpinned, ran 0.6 of the period on node 0 and
+ * 0.4 on node 1 and was last seen on node 1; /proc/stat saw that split plus a little host work. A
+ * vCPU's whole run time counts where it was last seen, so node 0 showed 0.6 CPU of "other work"
+ * that was the vCPU itself, looked full, and the VM went to node 1 with its busy cell's memory
+ * behind it. Per node, what is not a vCPU can be no more than the host-wide figure: the VM stays
+ * with its memory and nothing moves. */
+START_TEST(test_split_vcpu_no_phantom_load)
+{
+        struct snapshot *s = tb_snapshot(2, 1, 16 * TB_GIB, 1, 0, false);
+        struct policy_state *st = new_state();
+        struct plan p;
+
+        plan_init(&p);
+        tb_vm(s, 0, 9, 2, 1, 1 * TB_GIB, 256 * TB_MIB);
+        tb_cell_on(s, 0, 0, 0);
+        tb_cell_on(s, 0, 1, 0);
+        tb_vcpus_on(s, 0, 0, 1, 1.0);
+        tb_vcpus_on(s, 0, 1, 0, 0.0);
+        tb_finish(s);
+        s->host.node[0].cpu_load = 0.6 + 0.05;
+        s->host.node[1].cpu_load = 0.4 + 0.05;
+        for (uint64_t t = 0; t < 4; t++) {
+                plan_period(s, st, &p, t);
+                ck_assert_uint_eq(plan_migrate_bytes_vm(&p, 9), 0);
+        }
+        ck_assert_int_eq(home_pos(st, 0, 0), 0);
+        ck_assert_int_eq(home_pos(st, 0, 1), 0);
+        plan_done(&p);
+        policy_state_free(st);
+        snapshot_free(s);
+}
+END_TEST
+
 /* A VM placed together while idle (one node is plenty), whose two vCPUs then both turn busy and
  * wait for the one CPU: it has outgrown its home, and its cells end on different nodes. */
 START_TEST(test_group_outgrows_home_and_splits)
@@ -503,6 +536,7 @@ static Suite *auto_suite(void)
         tcase_add_test(tc, test_argmax_home_and_pin);
         tcase_add_test(tc, test_capacity_refusal);
         tcase_add_test(tc, test_packed_vm_waits_and_splits);
+        tcase_add_test(tc, test_split_vcpu_no_phantom_load);
         tcase_add_test(tc, test_group_outgrows_home_and_splits);
         tcase_add_test(tc, test_overcommitted_cells_balance);
         tcase_add_test(tc, test_budgets);

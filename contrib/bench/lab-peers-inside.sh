@@ -102,7 +102,8 @@ start_mode() {
                 ;;
         vnumad)
                 mkdir -p /run/lab-peers
-                printf '[daemon]\nperiod = 500ms\n[policy]\nmode = auto\n' >/run/lab-peers/vnumad.conf
+                # The defaults an operator gets (period 1 s), auto mode.
+                printf '[policy]\nmode = auto\n' >/run/lab-peers/vnumad.conf
                 "$VNUMAD" --foreground --no-libvirt --config /run/lab-peers/vnumad.conf \
                         --socket /run/lab-peers/vnumad.sock --qmp-dir "$SCN_QMP_DIR" --log-level debug \
                         >"/run/lab-peers/vnumad-$scn.log" 2>&1 &

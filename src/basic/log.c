@@ -13,6 +13,7 @@
 static int max_level = LOG_INFO;
 static const char *program;
 static bool use_syslog;
+static bool console;
 
 void log_set_max_level(int level)
 {
@@ -27,6 +28,11 @@ int log_get_max_level(void)
 void log_set_program(const char *name)
 {
         program = name;
+}
+
+void log_set_console(bool on)
+{
+        console = on;
 }
 
 int log_level_from_string(const char *s)
@@ -67,7 +73,7 @@ int log_internal(int level, int error, const char *fmt, ...)
 
         if (use_syslog)
                 syslog(level, "%s", msg);
-        else if (isatty(STDERR_FILENO))
+        else if (console || isatty(STDERR_FILENO))
                 fprintf(stderr, "%s%s%s\n", program ?: "", program ? ": " : "", msg);
         else
                 fprintf(stderr, "<%d>%s\n", level, msg);

@@ -96,8 +96,9 @@ static int cmd_status(void *userdata, struct json_object *args, bool may_write, 
                       char **ret_error)
 {
         struct daemon *d = userdata;
-        struct json_object *o = json_object_new_object(), *vms = json_object_new_array(),
-                           *step = json_object_new_object();
+        struct json_object *o = show_json_document(), *vms = json_object_new_array(),
+                           *step = json_object_new_object(), *libvirt;
+        bool enabled = false, connected = false;
 
         add(o, "version", str(VNUMAD_VERSION));
         add(o, "uptime_ns", json_object_new_uint64(daemon_now_ns() - d->start_ns));
@@ -116,7 +117,14 @@ static int cmd_status(void *userdata, struct json_object *args, bool may_write, 
         add(step, "applied", json_object_new_uint64(d->last_step.n_applied));
         add(step, "failed", json_object_new_uint64(d->last_step.n_failed));
         add(o, "last_period", step);
-        add(o, "libvirt", daemon_libvirt_status_json(d));
+        libvirt = daemon_libvirt_status_json(d);
+        add(o, "libvirt", libvirt);
+        /* The VMs listed are those vnumad knows; libvirt's, while it is away, may be missing. */
+        json_member_bool(libvirt, "enabled", &enabled);
+        json_member_bool(libvirt, "connected", &connected);
+        if (enabled && !connected)
+                show_json_add_error(o, "libvirt",
+                                    json_string_or(libvirt, "last_error", NULL) ?: "not connected");
         for (size_t i = 0; i < d->vms.n_vms; i++)
                 json_object_array_add(vms, vm_summary(d, d->vms.vms[i]));
         add(o, "vms", vms);
@@ -173,9 +181,8 @@ static int cmd_show(void *userdata, struct json_object *args, bool may_write, st
 
         if (r < 0)
                 return r;
-        doc = json_object_new_object();
+        doc = show_json_document();
         domains = json_object_new_array();
-        add(doc, "version", json_object_new_int(SHOW_JSON_VERSION));
         add(doc, "host", show_json_host(d->topo));
         const struct snapshot *s = engine_last_snapshot(d->engine);
         uint64_t now = daemon_now_ns();
@@ -204,8 +211,17 @@ static int cmd_show(void *userdata, struct json_object *args, bool may_write, st
                         return -ENOMEM;
                 }
                 r = vm_observe_with_residency(vm->model, d->topo, d->vms.procfs_root, res, &o);
-                if (r < 0)
-                        continue; /* exited meanwhile; the next period drops it */
+                if (r < 0) {
+                        /* Exited meanwhile (the next period drops it), or unreadable: said, not
+                         * silently left out. */
+                        _cleanup_free_ char *msg = NULL;
+
+                        if (asprintf(&msg, "cannot read the placement of QEMU pid %d: %s",
+                                     (int)vm->model->pid, strerror(-r)) < 0)
+                                msg = NULL;
+                        show_json_add_error(doc, vm->name, msg ?: strerror(-r));
+                        continue;
+                }
                 dom = show_json_domain(o, d->topo, vm->qmp_path);
                 /* Which period the memory figures are from, and how old they are; null before
                  * the VM's first period. */
@@ -228,9 +244,8 @@ static int cmd_topology(void *userdata, struct json_object *args, bool may_write
                         char **ret_error)
 {
         struct daemon *d = userdata;
-        struct json_object *o = json_object_new_object();
+        struct json_object *o = show_json_document();
 
-        add(o, "version", json_object_new_int(SHOW_JSON_VERSION));
         add(o, "host", show_json_host(d->topo));
         *ret = o;
         return 0;
@@ -296,9 +311,9 @@ static int cmd_rebalance(void *userdata, struct json_object *args, bool may_writ
                                                                                              : -ENODEV;
         }
         plan = engine_last_plan(d->engine);
-        o = json_object_new_object();
+        o = show_json_document();
         actions = json_object_new_array();
-        add(o, "domain", str(vm->name));
+        add(o, "name", str(vm->name));
         add(o, "period", json_object_new_uint64(d->period));
         add(o, "dry_run", json_object_new_boolean(dry_run || d->config->dry_run));
         for (size_t i = 0; plan && i < plan->n_actions; i++)
@@ -318,8 +333,14 @@ static int cmd_policy_get(void *userdata, struct json_object *args, bool may_wri
 
         if (r < 0)
                 return r;
-        *ret = policy_json(vm);
-        add(*ret, "domain", str(vm->name));
+        /* The shape of vnumactl's answer from libvirt: the effective policy, or null and the
+         * error when it is invalid (the VM is left untouched); no metadata text here. */
+        *ret = show_json_document();
+        add(*ret, "name", str(vm->name));
+        add(*ret, "source", str(vm->policy_source));
+        add(*ret, "xml", NULL);
+        add(*ret, "policy", vm->policy_error ? NULL : show_json_policy(&vm->policy));
+        add(*ret, "error", str(vm->policy_error));
         return 0;
 }
 
@@ -338,7 +359,7 @@ static int cmd_explain(void *userdata, struct json_object *args, bool may_write,
         if (r < 0)
                 return r;
         n = engine_history(d->engine, vm->id, h, EXPLAIN_MAX);
-        o = json_object_new_object();
+        o = show_json_document();
         actions = json_object_new_array();
         for (size_t i = 0; i < n; i++) {
                 struct json_object *a = action_json(&h[i].action);
@@ -355,7 +376,7 @@ static int cmd_explain(void *userdata, struct json_object *args, bool may_write,
                 add(p, "bytes_migrated", json_object_new_uint64(t[i].bytes_migrated));
                 json_object_array_add(timeline, p);
         }
-        add(o, "domain", str(vm->name));
+        add(o, "name", str(vm->name));
         add(o, "policy", policy_json(vm));
         add(o, "actions", actions);
         add(o, "timeline", timeline);
@@ -399,7 +420,7 @@ static int cmd_metrics(void *userdata, struct json_object *args, bool may_write,
                         PROM_LABEL(d->vms.vms[i]->name), d->vms.vms[i]->bytes_migrated);
         if (fclose(f) != 0)
                 return -ENOMEM;
-        *ret = json_object_new_object();
+        *ret = show_json_document();
         add(*ret, "text", json_object_new_string(text));
         return 0;
 }

@@ -396,7 +396,7 @@ struct json_object *daemon_libvirt_status_json(struct daemon *d)
 
                 json_object_object_add(j, "seq", json_object_new_uint64(e->seq));
                 json_object_object_add(j, "time_ns", json_object_new_uint64(e->time_ns));
-                json_object_object_add(j, "domain", e->domain ? json_object_new_string(e->domain) : NULL);
+                json_object_object_add(j, "name", e->domain ? json_object_new_string(e->domain) : NULL);
                 json_object_object_add(j, "kind", json_object_new_string(e->kind));
                 json_object_object_add(j, "what", json_object_new_string(strempty(e->what)));
                 json_object_array_add(events, j);

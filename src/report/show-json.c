@@ -31,6 +31,35 @@ static struct json_object *u64(uint64_t v)
         return json_object_new_uint64(v);
 }
 
+struct json_object *show_json_document(void)
+{
+        struct json_object *doc = json_object_new_object(), *errors = json_object_new_array();
+
+        if (!doc || !errors) {
+                json_object_put(doc);
+                json_object_put(errors);
+                return NULL;
+        }
+        add(doc, "schema_version", json_object_new_int(SHOW_JSON_SCHEMA_VERSION));
+        add(doc, "errors", errors);
+        return doc;
+}
+
+void show_json_add_error(struct json_object *doc, const char *what, const char *message)
+{
+        struct json_object *errors = NULL, *e;
+
+        if (!json_object_object_get_ex(doc, "errors", &errors) ||
+            !json_object_is_type(errors, json_type_array))
+                return;
+        e = json_object_new_object();
+        if (!e)
+                return;
+        add(e, "what", json_object_new_string(what ?: ""));
+        add(e, "message", json_object_new_string(message ?: ""));
+        json_object_array_add(errors, e);
+}
+
 struct json_object *show_json_host(const struct host_topology *topo)
 {
         struct json_object *host = json_object_new_object(), *nodes = json_object_new_array();

@@ -25,7 +25,8 @@ static int call(const struct daemon_client_opts *o, const char *command, struct 
                 return log_error_errno(r, "Cannot talk to vnumad at %s: %m", o->socket_path);
         r = qmp_client_execute(c, command, args, ret);
         if (r < 0)
-                return log_error_errno(r, "%s", qmp_client_error_message(c));
+                /* The daemon's refusal is not a usage error of vnumactl: exit status 1. */
+                return log_error_errno(r == -EINVAL ? -EBADMSG : r, "%s", qmp_client_error_message(c));
         return 0;
 }
 
@@ -97,7 +98,7 @@ static void print_explain(struct json_object *e)
         json_member_object(e, "policy", &policy);
         json_member_array(e, "actions", &actions);
         json_member_array(e, "timeline", &timeline);
-        printf("VM %s\n", json_string_or(e, "domain", "?"));
+        printf("VM %s\n", json_string_or(e, "name", "?"));
         print_policy(policy);
         printf("\nRecent actions (oldest first):\n");
         if (!actions || json_object_array_length(actions) == 0)
@@ -118,6 +119,7 @@ int daemon_verb(const struct daemon_client_opts *o, const char *verb, char **arg
 {
         _cleanup_json_ struct json_object *req = json_object_new_object(), *ret = NULL;
         const char *command = verb;
+        size_t n_errors;
         int want_args = 0, r;
 
         if (streq(verb, "status") || streq(verb, "metrics"))
@@ -151,9 +153,12 @@ int daemon_verb(const struct daemon_client_opts *o, const char *verb, char **arg
         r = call(o, command, req, &ret);
         if (r < 0)
                 return r;
+        /* A part the daemon could not read (a VM, libvirt) is in "errors": said on stderr too. A
+         * VM asked for by name that could not be shown fails the command. */
+        n_errors = print_errors(ret);
         if (o->json) {
                 print_doc(ret);
-                return 0;
+                return streq(verb, "show") && want_args && n_errors > 0 ? -ENODEV : 0;
         }
         if (streq(verb, "status"))
                 print_status(ret);
@@ -162,7 +167,7 @@ int daemon_verb(const struct daemon_client_opts *o, const char *verb, char **arg
         else if (streq(verb, "metrics"))
                 fputs(json_string_or(ret, "text", ""), stdout);
         else if (streq(command, "policy-get"))
-                print_policy(ret);
+                print_policy_get(ret);
         else if (streq(verb, "explain"))
                 print_explain(ret);
         else if (streq(verb, "rebalance")) {
@@ -171,10 +176,10 @@ int daemon_verb(const struct daemon_client_opts *o, const char *verb, char **arg
                 json_member_array(ret, "actions", &actions);
                 json_member_bool(ret, "dry_run", &dry);
                 printf("%s %s, period %" PRIu64 ": %zu actions%s\n", dry ? "Planned for" : "Rebalanced",
-                       json_string_or(ret, "domain", "?"), json_uint64_or(ret, "period", 0),
+                       json_string_or(ret, "name", "?"), json_uint64_or(ret, "period", 0),
                        actions ? json_object_array_length(actions) : 0,
                        dry ? " (dry run: nothing applied)" : "");
                 print_actions(actions);
         }
-        return 0;
+        return streq(verb, "show") && want_args && n_errors > 0 ? -ENODEV : 0;
 }

@@ -168,63 +168,48 @@ static int policy_from_args(char **args, int n_args, const struct vm_metadata_li
         return 0;
 }
 
-static void print_human(struct json_object *o)
+/* Where a change goes, as the document says it: libvirt's "current" is the running domain if
+ * it runs, else the persistent one. */
+static const char *scope_of(const struct policy_opts *o)
 {
-        struct json_object *p = NULL, *cells = NULL;
+        return o->config ? "config" : o->live ? "live" : "current";
+}
 
-        printf("Domain:        %s\n", json_string_or(o, "domain", "?"));
-        printf("Source:        %s\n", json_string_or(o, "source", "?"));
-        if (json_member_object(o, "policy", &p) >= 0 && p) {
-                const char *nodes = json_string_or(p, "nodes", "");
-                uint64_t rate = json_uint64_or(p, "migrate_rate_bytes", 0);
-
-                printf("Mode:          %s\n", json_string_or(p, "mode", "?"));
-                printf("Nodes:         %s\n", *nodes ? nodes : "all");
-                printf("Pin:           %s\n", json_string_or(p, "pin", "?"));
-                if (rate)
-                        printf("Migrate rate:  %.0f MiB/s\n", (double)rate / 1048576.0);
-                else
-                        printf("Migrate rate:  vnumad's default\n");
-                json_member_array(p, "cells", &cells);
-                for (size_t i = 0; cells && i < json_object_array_length(cells); i++) {
-                        struct json_object *c = json_object_array_get_idx(cells, i);
-                        printf("Cell %-8" PRIu64 " nodes %s\n", json_uint64_or(c, "id", 0),
-                               json_string_or(c, "nodes", "?"));
-                }
-        }
-        if (json_string_or(o, "xml", NULL))
-                printf("Metadata:      %s\n", json_string_or(o, "xml", ""));
-        if (json_string_or(o, "error", NULL))
-                printf("ERROR:         %s (vnumad leaves the VM untouched)\n",
-                       json_string_or(o, "error", ""));
+/* A libvirt error is the daemon's or libvirt's refusal, not a usage error: exit status 1. */
+static int not_usage(int r)
+{
+        return r == -EINVAL ? -EBADMSG : r;
 }
 
 static int policy_get(const struct policy_opts *o, virConnectPtr conn, const char *name)
 {
         _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
         _cleanup_free_ char *error = NULL, *xml = NULL, *xml_error = NULL;
-        _cleanup_json_ struct json_object *out = json_object_new_object();
+        _cleanup_json_ struct json_object *out = show_json_document();
         struct vm_metadata_limits limits;
         enum libvirt_policy_source source;
         struct vm_policy p, raw;
         struct idset nodes;
         int r, cells;
 
+        if (!out)
+                return log_error_errno(-ENOMEM, "Out of memory.");
         r = host_limits(o, &nodes, &limits);
         if (r < 0)
                 return r;
         r = libvirt_domain_lookup(conn, name, &dom);
         if (r < 0)
-                return r; /* the caller asks the daemon */
+                return r == -ENOENT ? r : not_usage(r); /* ENOENT: the caller asks the daemon */
         if (libvirt_domain_guest_cells(dom, affect_flags(o), &cells) >= 0)
                 limits.guest_cells = MAX(cells, 1);
         r = libvirt_policy_resolve(dom, &limits, &p, &source, &error);
         if (r < 0 && r != -EINVAL)
-                return log_error_errno(r, "Domain %s: cannot read its policy: %s", name,
+                return log_error_errno(not_usage(r), "Domain %s: cannot read its policy: %s", name,
                                        error ?: strerror(-r));
         (void)libvirt_policy_get_dom(dom, affect_flags(o), &limits, &raw, &xml, &xml_error);
 
-        json_object_object_add(out, "domain", json_object_new_string(name));
+        /* The daemon's policy-get reply has this shape too (daemon-commands.c). */
+        json_object_object_add(out, "name", json_object_new_string(name));
         json_object_object_add(
                 out, "source",
                 json_object_new_string(r == -EINVAL ? "metadata" : libvirt_policy_source_to_string(source)));
@@ -234,7 +219,7 @@ static int policy_get(const struct policy_opts *o, virConnectPtr conn, const cha
         if (o->json)
                 print_doc(out);
         else
-                print_human(out);
+                print_policy_get(out);
         return 0;
 }
 
@@ -258,7 +243,7 @@ static int policy_set(const struct policy_opts *o, virConnectPtr conn, const cha
                 return r;
         r = libvirt_domain_lookup(conn, name, &dom);
         if (r < 0)
-                return r;
+                return not_usage(r);
         /* A domain without <numa> cells is one cell to vnumad (QEMU's implicit node 0). */
         if (libvirt_domain_guest_cells(dom, affect_flags(o), &cells) >= 0)
                 limits.guest_cells = MAX(cells, 1);
@@ -267,9 +252,21 @@ static int policy_set(const struct policy_opts *o, virConnectPtr conn, const cha
                 return r == -EINVAL ? -EBADMSG : r; /* not a usage error: exit 1 */
         r = libvirt_policy_set(conn, name, &p, affect_flags(o), &error);
         if (r < 0)
-                return log_error_errno(r, "Domain %s: cannot write the policy: %s", name,
+                return log_error_errno(not_usage(r), "Domain %s: cannot write the policy: %s", name,
                                        error ?: strerror(-r));
-        if (vm_metadata_format(&p, &xml) >= 0 && !o->json)
+        if (vm_metadata_format(&p, &xml) < 0)
+                xml = NULL;
+        if (o->json) {
+                _cleanup_json_ struct json_object *out = show_json_document();
+
+                if (!out)
+                        return log_error_errno(-ENOMEM, "Out of memory.");
+                json_object_object_add(out, "name", json_object_new_string(name));
+                json_object_object_add(out, "scope", json_object_new_string(scope_of(o)));
+                json_object_object_add(out, "xml", xml ? json_object_new_string(xml) : NULL);
+                json_object_object_add(out, "policy", show_json_policy(&p));
+                print_doc(out);
+        } else if (xml)
                 printf("Policy of %s set%s: %s\n", name,
                        o->config ? " (persistent config)"
                        : o->live ? " (running domain)"
@@ -283,10 +280,20 @@ static int policy_clear(const struct policy_opts *o, virConnectPtr conn, const c
         _cleanup_free_ char *error = NULL;
         int r = libvirt_policy_clear(conn, name, affect_flags(o), &error);
 
-        if (r < 0)
-                return log_error_errno(r, "Domain %s: cannot remove the policy: %s", name,
+        if (r < 0 && r != -ENOENT)
+                return log_error_errno(not_usage(r), "Domain %s: cannot remove the policy: %s", name,
                                        error ?: strerror(-r));
-        if (!o->json)
+        if (r < 0)
+                return r;
+        if (o->json) {
+                _cleanup_json_ struct json_object *out = show_json_document();
+
+                if (!out)
+                        return log_error_errno(-ENOMEM, "Out of memory.");
+                json_object_object_add(out, "name", json_object_new_string(name));
+                json_object_object_add(out, "scope", json_object_new_string(scope_of(o)));
+                print_doc(out);
+        } else
                 printf("Policy of %s removed; vnumad's configured default applies.\n", name);
         return 0;
 }
@@ -316,7 +323,7 @@ int policy_verb(const struct policy_opts *o, char **args, int n_args, bool *ret_
         r = open_libvirt(o, streq(sub, "get"), streq(sub, "get"), &conn);
         if (r < 0) {
                 *ret_not_libvirt = streq(sub, "get");
-                return r;
+                return not_usage(r);
         }
         if (streq(sub, "get")) {
                 r = policy_get(o, conn, args[1]);

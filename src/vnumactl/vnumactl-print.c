@@ -3,6 +3,7 @@
 #include "vnumactl-print.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,12 +12,60 @@
 #include "vnuma/basic/string-sanitize.h"
 
 #include "vnuma/basic/json-util.h"
+#include "vnuma/basic/log.h"
 #include "vnuma/report/show.h"
 
 void print_doc(struct json_object *doc)
 {
         printf("%s\n", json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
                                                                    JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+size_t print_errors(struct json_object *doc)
+{
+        struct json_object *errors = NULL;
+        size_t n;
+
+        if (json_member_array(doc, "errors", &errors) < 0 || !errors)
+                return 0;
+        n = json_object_array_length(errors);
+        for (size_t i = 0; i < n; i++) {
+                struct json_object *e = json_object_array_get_idx(errors, i);
+
+                log_warning("%s: %s", json_string_or(e, "what", "?"), json_string_or(e, "message", "?"));
+        }
+        return n;
+}
+
+void print_policy_get(struct json_object *o)
+{
+        struct json_object *p = NULL, *cells = NULL;
+
+        printf("Name:          %s\n", json_string_or(o, "name", "?"));
+        printf("Source:        %s\n", json_string_or(o, "source", "?"));
+        if (json_member_object(o, "policy", &p) >= 0 && p) {
+                const char *nodes = json_string_or(p, "nodes", "");
+                uint64_t rate = json_uint64_or(p, "migrate_rate_bytes", 0);
+
+                printf("Mode:          %s\n", json_string_or(p, "mode", "?"));
+                printf("Nodes:         %s\n", *nodes ? nodes : "all");
+                printf("Pin:           %s\n", json_string_or(p, "pin", "?"));
+                if (rate)
+                        printf("Migrate rate:  %.0f MiB/s\n", (double)rate / 1048576.0);
+                else
+                        printf("Migrate rate:  vnumad's default\n");
+                json_member_array(p, "cells", &cells);
+                for (size_t i = 0; cells && i < json_object_array_length(cells); i++) {
+                        struct json_object *c = json_object_array_get_idx(cells, i);
+                        printf("Cell %-8" PRIu64 " nodes %s\n", json_uint64_or(c, "id", 0),
+                               json_string_or(c, "nodes", "?"));
+                }
+        }
+        if (json_string_or(o, "xml", NULL))
+                printf("Metadata:      %s\n", json_string_or(o, "xml", ""));
+        if (json_string_or(o, "error", NULL))
+                printf("ERROR:         %s (vnumad leaves the VM untouched)\n",
+                       json_string_or(o, "error", ""));
 }
 
 void print_show_tables(struct json_object *doc)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vnuma/basic/error-message.h"
 #include "vnuma/basic/json-util.h"
 #include "vnuma/basic/log.h"
 #include "vnuma/basic/string-sanitize.h"
@@ -68,12 +69,13 @@ static void help(void)
                "                         nodes=, pin=, migrate-rate=, cell=ID:NODES (repeatable)\n"
                "  policy clear VM        Remove it; vnumad's configured default applies\n"
                "  explain VM             Recent actions with their reasons, locality timeline\n"
-               "  metrics                Prometheus text format\n"
+               "  metrics                Prometheus text format (--json: the text in a document)\n"
                "\n"
                "Options:\n"
                "  --qmp PATH             QEMU QMP socket (repeatable)\n"
                "  --socket PATH          vnumad control socket (default %s)\n"
-               "  --json                 Machine-readable output (stable keys, base units)\n"
+               "  --json                 One JSON document, for every command: schema_version,\n"
+               "                         errors[], stable keys, base units (contrib/schema/)\n"
                "  --dry-run              With rebalance: change nothing\n"
                "  -c, --connect URI      libvirt URI for policy (default $LIBVIRT_DEFAULT_URI or %s)\n"
                "  --config, --live       policy set/clear/get: the persistent or the running domain\n"
@@ -83,6 +85,8 @@ static void help(void)
                "  -h, --help             Show this help\n"
                "  --version              Show the version\n"
                "\n"
+               "Exit status: 0 success, 1 failure (a part could not be read, the daemon or\n"
+               "libvirt refused or is unreachable, an invalid policy), 2 usage error.\n"
                "See vnumactl(8).\n",
                VNUMAD_SOCKET_PATH, LIBVIRT_URI_DEFAULT, QMP_DEFAULT_TIMEOUT_MS, DAEMON_TIMEOUT_MS);
 }
@@ -186,7 +190,10 @@ static char *name_from_socket(const char *path)
         return name;
 }
 
-static int observe_one(const char *path, const struct host_topology *topo, struct json_object *domains)
+/* One guest into domains; on failure *ret_error says why (without the path, which the caller
+ * names). */
+static int observe_one(const char *path, const struct host_topology *topo, struct json_object *domains,
+                       char **ret_error)
 {
         _cleanup_(qmp_client_freep) struct qmp_client *qmp = NULL;
         _cleanup_(guest_model_freep) struct guest_model *m = NULL;
@@ -196,34 +203,34 @@ static int observe_one(const char *path, const struct host_topology *topo, struc
 
         r = qmp_client_connect_unix(path, qmp_timeout(), &qmp);
         if (r == -EPROTO || r == -EBADMSG)
-                return log_error_errno(r, "%s: the peer does not speak QMP (no QMP greeting).", path);
+                return error_message(ret_error, r, "the peer does not speak QMP (no QMP greeting)");
         if (r == -ETIMEDOUT)
-                return log_error_errno(r,
-                                       "%s: no QMP greeting within %d ms (is another client connected? "
-                                       "QEMU serves one QMP client at a time).",
-                                       path, qmp_timeout());
+                return error_message(ret_error, r,
+                                     "no QMP greeting within %d ms (is another client connected? "
+                                     "QEMU serves one QMP client at a time)",
+                                     qmp_timeout());
         if (r < 0)
-                return log_error_errno(r, "%s: cannot connect to QMP: %m", path);
+                return error_message(ret_error, r, "cannot connect to QMP: %s", strerror(-r));
         r = guest_model_query(qmp, arg.procfs_root, &m, &error);
         if (r < 0)
-                return log_error_errno(r, "%s: cannot learn the guest layout: %s", path,
-                                       error ?: strerror(-r));
+                return error_message(ret_error, r, "cannot learn the guest layout: %s",
+                                     error ?: strerror(-r));
         if (m->name) {
                 /* QEMU's -name: shown only, printable and cut. */
                 char *shown = NULL;
                 if (string_sanitize(m->name, DISPLAY_NAME_MAX, &shown) < 0)
-                        return log_error_errno(-ENOMEM, "Out of memory.");
+                        return -ENOMEM;
                 free(m->name);
                 m->name = shown;
         } else {
                 m->name = name_from_socket(path);
                 if (!m->name)
-                        return log_error_errno(-ENOMEM, "Out of memory.");
+                        return -ENOMEM;
         }
         r = vm_observe(m, topo, arg.procfs_root, &o);
         if (r < 0)
-                return log_error_errno(r, "%s: cannot read the placement of QEMU pid %d: %m", path,
-                                       (int)m->pid);
+                return error_message(ret_error, r, "cannot read the placement of QEMU pid %d: %s",
+                                     (int)m->pid, strerror(-r));
 
         json_object_array_add(domains, show_json_domain(o, topo, path));
         return 0;
@@ -235,18 +242,25 @@ static int cmd_show_qmp(const struct host_topology *topo)
         struct json_object *domains;
         int ret = 0;
 
-        doc = json_object_new_object();
+        doc = show_json_document();
         domains = json_object_new_array();
-        if (!doc || !domains)
+        if (!doc || !domains) {
+                json_object_put(domains);
                 return log_error_errno(-ENOMEM, "Out of memory.");
-        json_object_object_add(doc, "version", json_object_new_int(SHOW_JSON_VERSION));
+        }
         json_object_object_add(doc, "host", show_json_host(topo));
         json_object_object_add(doc, "domains", domains);
 
+        /* A socket that fails is logged and listed in "errors"; the others are still shown. */
         for (unsigned i = 0; i < arg.n_qmp; i++) {
-                int r = observe_one(arg.qmp[i], topo, domains);
-                if (r < 0)
+                _cleanup_free_ char *error = NULL;
+                int r = observe_one(arg.qmp[i], topo, domains, &error);
+
+                if (r < 0) {
+                        log_error_errno(r, "%s: %s", arg.qmp[i], error ?: strerror(-r));
+                        show_json_add_error(doc, arg.qmp[i], error ?: strerror(-r));
                         ret = r;
+                }
         }
         if (arg.json)
                 print_doc(doc);
@@ -260,8 +274,10 @@ static int cmd_topology(const struct host_topology *topo)
         char buf[4096];
 
         if (arg.json) {
-                _cleanup_json_ struct json_object *doc = json_object_new_object();
-                json_object_object_add(doc, "version", json_object_new_int(SHOW_JSON_VERSION));
+                _cleanup_json_ struct json_object *doc = show_json_document();
+
+                if (!doc)
+                        return log_error_errno(-ENOMEM, "Out of memory.");
                 json_object_object_add(doc, "host", show_json_host(topo));
                 print_doc(doc);
                 return 0;
@@ -288,6 +304,7 @@ int main(int argc, char *argv[])
         int n_rest, r;
 
         log_set_program("vnumactl");
+        log_set_console(true);
         (void)print_filter_stdout();
         r = parse_argv(argc, argv);
         if (r <= 0)

@@ -36,7 +36,7 @@ def periods(n, period_ms=PERIOD_MS):
 
 
 def events_of(st, name, after=0):
-    return [(e["kind"], e["what"]) for e in st["libvirt"]["events"] if e["domain"] == name and e["seq"] > after]
+    return [(e["kind"], e["what"]) for e in st["libvirt"]["events"] if e["name"] == name and e["seq"] > after]
 
 
 def last_seq(st):

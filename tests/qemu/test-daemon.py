@@ -73,7 +73,7 @@ def scenario_discovery_and_kill(t, work):
             p = ctl(d.sock, "explain", "nosuchvm", check=False)
             t.check(p.returncode == 1 and "nosuchvm" in p.stderr, "unknown VM: %r" % p.stderr)
             pol = json.loads(ctl(d.sock, "--json", "policy", "get", "beta").stdout)
-            t.check(pol["mode"] == "auto" and pol["source"] == "config [policy]", "policy get: %s" % pol)
+            t.check(pol["policy"]["mode"] == "auto" and pol["source"] == "config [policy]" and pol["name"] == "beta", "policy get: %s" % pol)
             metrics = ctl(d.sock, "metrics").stdout
             t.check('vnumad_vm_locality_ratio{vm="alpha"} 1.000000' in metrics, "metrics: %r" % metrics[:500])
 

@@ -96,7 +96,7 @@ def scenario_mixed_backends(t):
     """3 uneven cells: ram (prealloc), memfd (lazy), CPU-less file cell (prealloc), plus a pc-dimm."""
     with _mixed() as g:
         doc = json.loads(ctl(None, "show", "--json", "--qmp", g.qmp_path).stdout)
-        t.check(doc["version"] == 1, "JSON version")
+        t.check(doc["schema_version"] == 2 and doc["errors"] == [], "JSON schema_version and no errors")
         t.check(len(doc["domains"]) == 1, "one domain")
         dom = doc["domains"][0]
         t.check(dom["name"] == "mixed", "name %r" % dom["name"])
@@ -168,7 +168,11 @@ def scenario_two_sockets(t):
         p = ctl(None, "show", "--json", "--qmp", a.qmp_path, "--qmp", "/nonexistent/qmp.sock", check=False)
         t.check(p.returncode == 1, "a missing socket makes the exit status 1, got %d" % p.returncode)
         t.check("/nonexistent/qmp.sock" in p.stderr, "error names the socket: %r" % p.stderr)
-        t.check(len(json.loads(p.stdout)["domains"]) == 1, "the reachable VM is still reported")
+        doc = json.loads(p.stdout)
+        t.check(len(doc["domains"]) == 1, "the reachable VM is still reported")
+        t.check([e["what"] for e in doc["errors"]] == ["/nonexistent/qmp.sock"] and
+                "connect" in doc["errors"][0]["message"],
+                "the dead socket is listed in errors[], not dropped: %r" % doc["errors"])
 
 
 def scenario_split_below_above_4g(t):

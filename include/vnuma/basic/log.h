@@ -5,6 +5,7 @@
  * level prefix when stderr is not a terminal, so journald assigns the priority.
  * Library code logs at debug level at most; the caller logs errors once, with context. */
 
+#include <stdbool.h>
 #include <syslog.h>
 
 #include "vnuma/basic/macro.h"
@@ -13,6 +14,9 @@ void log_set_max_level(int level);
 int log_get_max_level(void);
 /* Prefix every line with this program name (for terminals). */
 void log_set_program(const char *name);
+/* A command-line tool: its stderr goes to a person or a script, not to journald, so lines start
+ * with "PROGRAM: " on a pipe or file too, never with a "<N>" level prefix. */
+void log_set_console(bool console);
 /* "err", "warning", "notice", "info", "debug" (and the rest of syslog's names) -> LOG_*, or -EINVAL. */
 int log_level_from_string(const char *s);
 /* From now on log through syslog(3) (a daemon without stderr). */

@@ -11,7 +11,17 @@
 
 struct json_object;
 
-#define SHOW_JSON_VERSION 1
+/* The version of the JSON documents of vnumactl and of vnumad's control socket, their
+ * "schema_version": apart from vnumad's own version, raised when a key is renamed or removed or
+ * changes meaning (adding a key does not). 2: "schema_version" and "errors" in every document,
+ * "name" for a VM everywhere, one shape for policy get. Schemas: contrib/schema/. */
+#define SHOW_JSON_SCHEMA_VERSION 2
+
+/* {"schema_version": N, "errors": []}: how every document starts. NULL on allocation failure. */
+struct json_object *show_json_document(void);
+/* Appends {"what", "message"} to doc's "errors": a part of the answer that could not be had
+ * (one VM, one socket, libvirt), so that a reader sees it missing rather than not there. */
+void show_json_add_error(struct json_object *doc, const char *what, const char *message);
 
 /* New JSON objects; NULL on allocation failure. */
 struct json_object *show_json_host(const struct host_topology *topo);

@@ -4,9 +4,10 @@
 # Build and unit-test needs.
 VNUMA_BUILD_PACKAGES="gcc meson ninja-build pkg-config python3 libjson-c-dev libnuma-dev numactl check
  libinih-dev libsystemd-dev libvirt-dev libxml2-dev util-linux"
-# Real parts the integration tests and the lab drive.
+# Real parts the integration tests and the lab drive; the JSON Schema validator (Debian's, for
+# /usr/bin/python3) and bash-completion the CLI tests use.
 VNUMA_RUNTIME_PACKAGES="qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients libxml2-utils busybox-static
- cpio xz-utils kmod iproute2"
+ cpio xz-utils kmod iproute2 python3-jsonschema bash-completion"
 # Checkers.
 VNUMA_CHECK_PACKAGES="valgrind clang libclang-rt-14-dev"
 

@@ -1,28 +1,81 @@
 # bash completion for vnumactl
+# Verbs and options as vnumactl --help lists them (tests/unit/test-completion.py checks it);
+# VM names from the daemon (`vnumactl --json status`, on the --socket given) and, for the policy
+# verbs, libvirt domains from `virsh list --all --name` (on the -c/--connect URI given).
+
+# The VMs vnumad manages: the "name" keys after "vms" in its status document.
+_vnumactl_vms() {
+        local -a args=()
+        [[ -n $1 ]] && args=(--socket "$1")
+        vnumactl "${args[@]}" --json status 2>/dev/null |
+                sed -n '/^ *"vms":/,$ s/^ *"name": *"\([^"]*\)".*/\1/p'
+}
+
+_vnumactl_domains() {
+        type -P virsh &>/dev/null || return 0
+        local -a args=()
+        [[ -n $1 ]] && args=(-c "$1")
+        virsh "${args[@]}" -q list --all --name 2>/dev/null
+}
+
 _vnumactl() {
         local cur prev words cword
-        _init_completion || return
+        _init_completion -n =: || return
         local verbs="show topology status rebalance policy explain metrics"
-        local opts="--qmp --socket --json --dry-run --timeout --sysfs-root --procfs-root --help --version"
+        local opts="--qmp --socket --json --dry-run -c --connect --config --live --timeout --sysfs-root
+                    --procfs-root -h --help --version"
+        local policy_keys="mode= nodes= pin= migrate-rate= cell="
+
         case $prev in
-                --qmp|--socket) _filedir; return ;;
-                --sysfs-root|--procfs-root) _filedir -d; return ;;
-                policy) COMPREPLY=($(compgen -W "get" -- "$cur")); return ;;
+                --qmp | --socket) _filedir; return ;;
+                --sysfs-root | --procfs-root) _filedir -d; return ;;
+                --timeout | -c | --connect) return ;;
         esac
         if [[ $cur == -* ]]; then
                 COMPREPLY=($(compgen -W "$opts" -- "$cur"))
                 return
         fi
-        local i verb=
+
+        # The words that are not options nor option arguments: verb, then its arguments.
+        local i socket= uri= w
+        local -a args=()
         for ((i = 1; i < cword; i++)); do
-                [[ ${words[i]} != -* && ${words[i-1]} != --@(qmp|socket|timeout|sysfs-root|procfs-root) ]] && { verb=${words[i]}; break; }
+                w=${words[i]}
+                case $w in
+                        --socket) socket=${words[i + 1]}; ((i++)); continue ;;
+                        -c | --connect) uri=${words[i + 1]}; ((i++)); continue ;;
+                        --qmp | --timeout | --sysfs-root | --procfs-root) ((i++)); continue ;;
+                        --socket=*) socket=${w#*=}; continue ;;
+                        --connect=*) uri=${w#*=}; continue ;;
+                        -*) continue ;;
+                esac
+                args+=("$w")
         done
-        if [[ -z $verb ]]; then
-                COMPREPLY=($(compgen -W "$verbs" -- "$cur"))
-        elif [[ $verb == @(show|rebalance|explain|policy) ]]; then
-                local vms
-                vms=$(vnumactl --json status 2>/dev/null | sed -n 's/.*"name":"\([^"]*\)".*/\1/p')
-                COMPREPLY=($(compgen -W "$vms" -- "$cur"))
-        fi
+
+        local verb=${args[0]-}
+        case ${#args[@]},$verb in
+                0,*)
+                        COMPREPLY=($(compgen -W "$verbs" -- "$cur")) ;;
+                1,show | 1,rebalance | 1,explain)
+                        COMPREPLY=($(compgen -W "$(_vnumactl_vms "$socket")" -- "$cur")) ;;
+                1,policy)
+                        COMPREPLY=($(compgen -W "get set clear" -- "$cur")) ;;
+                2,policy)
+                        # A libvirt domain (get also asks the daemon about the rest).
+                        local names
+                        names="$(_vnumactl_domains "$uri") $(_vnumactl_vms "$socket")"
+                        COMPREPLY=($(compgen -W "$names" -- "$cur")) ;;
+                *,policy)
+                        [[ ${args[1]} == set ]] || return
+                        case $cur in
+                                # bash breaks the word at "=": only the value is replaced.
+                                mode=*) COMPREPLY=($(compgen -W "auto strict preferred interleave observe off" -- "${cur#mode=}")) ;;
+                                pin=*) COMPREPLY=($(compgen -W "vcpus none" -- "${cur#pin=}")) ;;
+                                *=*) ;;
+                                *)
+                                        COMPREPLY=($(compgen -W "$policy_keys" -- "$cur"))
+                                        compopt -o nospace 2>/dev/null ;;
+                        esac ;;
+        esac
 }
 complete -F _vnumactl vnumactl

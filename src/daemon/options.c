@@ -26,6 +26,8 @@ static void help(void)
                "  --dry-run            Plan and report, change nothing\n"
                "  --foreground         Do not detach; log to stderr\n"
                "  --log-level LEVEL    err, warning, notice, info or debug\n"
+               "  --sysfs-root DIR     Read the host topology below DIR (default /sys; tests)\n"
+               "  --procfs-root DIR    Read processes below DIR (default /proc; tests)\n"
                "  -h, --help           Show this help\n"
                "  --version            Show the version\n"
                "\n"

@@ -79,11 +79,27 @@ static int parse_loads(const char *arg, double *out, size_t *n)
 
 static void help(void)
 {
-        printf("vnumad-sim --nodes N[,N..] --vms M[,M..] --seeds K [--policy NAME|all] [--csv PATH]\n"
-               "           [--plot PATH] [--periods P] [--seed-base S] [--dynamic] [--cells C]\n"
-               "           [--cpu-load L[,L..]] [--other-load F]\n"
-               "Every size runs at every CPU load (vCPU demand over host CPUs; default 0.6).\n"
-               "Policies: auto (and the other product policies), none, numad, autonuma, optimal.\n");
+        printf("Usage: vnumad-sim --nodes N[,N..] --vms M[,M..] [OPTIONS]\n"
+               "\n"
+               "Run vnumad's engine and policies on synthetic hosts and compare them with baselines.\n"
+               "\n"
+               "  --nodes N[,N..]        Host NUMA nodes of each size (required)\n"
+               "  --vms M[,M..]          VMs of each size, as many as --nodes (required)\n"
+               "  --seeds K              Scenarios per size and load (default 10)\n"
+               "  --seed-base S          First seed (default 1)\n"
+               "  --policy NAME|all      auto (and the other product policies), none, numad,\n"
+               "                         autonuma, optimal, or all of them (default all)\n"
+               "  --periods P            Periods per scenario (default 80)\n"
+               "  --cpu-load L[,L..]     vCPU demand over host CPUs; every size runs at every\n"
+               "                         load (default 0.6)\n"
+               "  --other-load F         Host work beside the VMs, CPUs per CPU (default 0)\n"
+               "  --cells C              Every VM has C cells, 1-4 (default: 1, 2 or 4 at random)\n"
+               "  --dynamic              Phase changes, arrivals and departures\n"
+               "  --csv PATH             Write every scenario's result as CSV\n"
+               "  --plot PATH            Write an SVG plot of the results\n"
+               "  -h, --help             Show this help\n"
+               "\n"
+               "See vnumad-sim(1).\n");
 }
 
 int main(int argc, char **argv)

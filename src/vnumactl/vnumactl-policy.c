@@ -97,7 +97,9 @@ static void put_escaped(FILE *f, const char *value)
 }
 
 /* "mode=strict nodes=0-1 cell=1:1" -> the metadata element, checked by the same parser the daemon
- * uses, so a value vnumad would refuse is refused here, before anything is written. */
+ * uses, so a value vnumad would refuse is refused here, before anything is written. -EINVAL for
+ * an argument that is not KEY=VALUE of a known key (a usage error), -EBADMSG for a value vnumad
+ * would refuse (an invalid policy); both logged. */
 static int policy_from_args(char **args, int n_args, const struct vm_metadata_limits *limits,
                             struct vm_policy *ret)
 {
@@ -163,7 +165,7 @@ static int policy_from_args(char **args, int n_args, const struct vm_metadata_li
         r = vm_metadata_parse(xml, limits, ret, &error);
         if (r < 0) {
                 log_error("Invalid policy: %s", error ?: strerror(-r));
-                return r;
+                return r == -EINVAL ? -EBADMSG : r;
         }
         return 0;
 }
@@ -249,7 +251,7 @@ static int policy_set(const struct policy_opts *o, virConnectPtr conn, const cha
                 limits.guest_cells = MAX(cells, 1);
         r = policy_from_args(args, n_args, &limits, &p);
         if (r < 0)
-                return r == -EINVAL ? -EBADMSG : r; /* not a usage error: exit 1 */
+                return r;
         r = libvirt_policy_set(conn, name, &p, affect_flags(o), &error);
         if (r < 0)
                 return log_error_errno(not_usage(r), "Domain %s: cannot write the policy: %s", name,

@@ -122,8 +122,19 @@ static int parse_argv(int argc, char *argv[])
         };
         int c;
 
-        while ((c = getopt_long(argc, argv, "hc:", options, NULL)) >= 0)
+        /* getopt's own messages would start with argv[0], a path: ours start "vnumactl:". */
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":hc:", options, NULL)) >= 0)
                 switch (c) {
+                case ':':
+                        log_error("Option \"%s\" needs an argument; see vnumactl --help.", argv[optind - 1]);
+                        return -EINVAL;
+                case '?':
+                        if (optopt)
+                                log_error("Unknown option \"-%c\"; see vnumactl --help.", optopt);
+                        else
+                                log_error("Unknown option \"%s\"; see vnumactl --help.", argv[optind - 1]);
+                        return -EINVAL;
                 case ARG_QMP:
                         if (arg.n_qmp >= MAX_QMP) {
                                 log_error("Too many --qmp sockets (at most %d).", MAX_QMP);

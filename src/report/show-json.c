@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The JSON schema is stable: snake_case keys, base units (bytes, ns). Add keys, never rename. */
+/* The JSON documents are stable: snake_case keys, base units (bytes, ns). Add keys; renaming or
+ * removing one raises SHOW_JSON_SCHEMA_VERSION and changes contrib/schema/. */
 #include <json-c/json.h>
 #include <stdio.h>
 

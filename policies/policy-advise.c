@@ -250,3 +250,13 @@ void policy_seed_home(const struct snap_host *h, const struct snap_vm *vm, struc
                 vs->cells[c].home_cpu = cpu_mask_for(h, NODEMASK_BIT(pos));
         }
 }
+
+int policy_advise_format(const struct snap_host *h, nodemask_t mask, char *buf, size_t size)
+{
+        struct idset ids = IDSET_EMPTY;
+
+        for (unsigned i = 0; h && i < h->n_nodes; i++)
+                if (NODEMASK_TEST(mask, i))
+                        idset_add(&ids, h->node[i].id);
+        return idset_format(&ids, buf, size);
+}

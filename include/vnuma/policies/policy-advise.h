@@ -7,6 +7,7 @@
  * the vCPUs' waits show, free memory minus what homes were promised) and the planner's capacity
  * rules. Pure: no I/O. */
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "vnuma/policies/policy.h"
@@ -39,3 +40,6 @@ int policy_advise_snapshot(const struct snapshot *s, const struct policy_params 
  * ours, or the operator's numad's, and the memory is there already. No-op without start nodes or
  * outside mode auto. */
 void policy_seed_home(const struct snap_host *h, const struct snap_vm *vm, struct vm_state *vs);
+
+/* The kernel node ids of mask as a Linux list ("0", "0-1", "0,2"), numad's output. */
+int policy_advise_format(const struct snap_host *h, nodemask_t mask, char *buf, size_t size);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The mutable memory of the policies, owned by the engine and handed to every plan call. */
+#include "vnuma/policies/policy-advise.h"
 #include "vnuma/policies/policy-rules.h"
 #include "vnuma/policies/policy.h"
 
@@ -178,6 +179,7 @@ int policy_state_sync(struct policy_state *st, const struct snapshot *s)
                         return r;
                 }
                 created[i] = true;
+                policy_seed_home(&s->host, vm, &fresh[i]);
         }
 
         for (size_t j = 0; j < st->n_vms; j++)

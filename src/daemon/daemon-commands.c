@@ -433,5 +433,6 @@ const struct control_command daemon_commands[] = {
         {"policy-get", false, cmd_policy_get},
         {"explain", false, cmd_explain},
         {"metrics", false, cmd_metrics},
+        {"advise", false, daemon_cmd_advise},
 };
 const size_t daemon_n_commands = ELEMENTSOF(daemon_commands);

@@ -94,6 +94,9 @@ struct daemon {
 };
 
 extern const struct control_command daemon_commands[];
+/* daemon-advise.c: the "advise" command (vnumactl advise, numad's -w). */
+int daemon_cmd_advise(void *userdata, struct json_object *args, bool may_write, struct json_object **ret,
+                      char **ret_error);
 extern const size_t daemon_n_commands;
 
 /* The policy of a VM from the config, or for a libvirt domain from its metadata. A policy that

@@ -9,6 +9,7 @@
 
 #include "daemon.h"
 #include "vnuma/basic/log.h"
+#include "vnuma/libvirt/libvirt-error.h"
 #include "vnuma/libvirt/libvirt-policy.h"
 
 static void host_node_ids(const struct host_topology *t, struct idset *ret)
@@ -16,6 +17,33 @@ static void host_node_ids(const struct host_topology *t, struct idset *ret)
         *ret = IDSET_EMPTY;
         for (unsigned i = 0; i < t->n_nodes; i++)
                 idset_add(ret, t->nodes[i].id);
+}
+
+/* A domain started with <numatune><memory placement='auto'/>: libvirt took its nodeset from
+ * numad -w (vnumad's advise, when the shim stands in for numad) and bound the memory there. Mode
+ * auto starts from that home instead of planning one of its own, unless the metadata names nodes. */
+static void seed_start_nodes(struct managed_vm *vm)
+{
+        _cleanup_free_ char *xml = NULL;
+        struct idset set;
+        char buf[128];
+
+        vm->policy.start_nodes = IDSET_EMPTY;
+        if (vm->policy.mode != VM_POLICY_AUTO || !idset_is_empty(&vm->policy.nodes) ||
+            vm->policy.n_cell_nodes)
+                return;
+        xml = virDomainGetXMLDesc(vm->dom, 0);
+        if (!xml) {
+                (void)libvirt_last_error(NULL);
+                return;
+        }
+        if (libvirt_xml_auto_placement(xml) <= 0 || libvirt_domain_numa_nodeset(vm->dom, &set) < 0 ||
+            idset_is_empty(&set))
+                return;
+        vm->policy.start_nodes = set;
+        if (idset_format(&set, buf, sizeof(buf)) >= 0)
+                log_info("VM %s: started with placement='auto' on nodes %s; that is its first home.",
+                         vm->name, buf);
 }
 
 void daemon_libvirt_resolve_policy(struct daemon *d, struct managed_vm *vm)
@@ -60,6 +88,7 @@ void daemon_libvirt_resolve_policy(struct daemon *d, struct managed_vm *vm)
                 daemon_config_policy(d, vm);
                 break;
         }
+        seed_start_nodes(vm);
 }
 
 void daemon_set_vm_policy(struct daemon *d, struct managed_vm *vm, const struct vm_policy *p,

@@ -199,6 +199,36 @@ int libvirt_domain_guest_cells(virDomainPtr dom, unsigned flags, int *ret)
         return libvirt_xml_guest_cells(xml, ret);
 }
 
+/* <numatune><memory placement='auto'/></numatune> and nothing else: libvirt asked numad (or
+ * vnumad's advise, in numad's place) where to start the domain. The operator left the placement
+ * to the balancer; it is not a pin. */
+static bool numatune_is_auto(const xmlNode *numatune)
+{
+        const xmlNode *mem = child(numatune, "memory");
+        xmlChar *placement;
+        bool is_auto;
+
+        if (!mem || child(numatune, "memnode"))
+                return false;
+        placement = xmlGetProp(mem, (const xmlChar *)"placement");
+        is_auto = placement && streq((const char *)placement, "auto");
+        xmlFree(placement);
+        return is_auto;
+}
+
+int libvirt_xml_auto_placement(const char *domain_xml)
+{
+        _cleanup_(xml_doc_freep) xmlDocPtr doc = NULL;
+        const xmlNode *root, *numatune;
+        int r;
+
+        r = parse_domain_xml(domain_xml, &doc, &root);
+        if (r < 0)
+                return r;
+        numatune = child(root, "numatune");
+        return numatune && numatune_is_auto(numatune);
+}
+
 /* numatune_only: count <numatune> only, not the <cputune> pins (see libvirt_policy_resolve). */
 static int xml_has_pins(const char *domain_xml, bool numatune_only, char **ret_what)
 {
@@ -216,7 +246,7 @@ static int xml_has_pins(const char *domain_xml, bool numatune_only, char **ret_w
         for (size_t i = 0; i < ELEMENTSOF(pins) && !what; i++)
                 if (child(cputune, pins[i]))
                         what = pins[i];
-        if (!what && child(root, "numatune"))
+        if (!what && child(root, "numatune") && !numatune_is_auto(child(root, "numatune")))
                 what = "numatune";
         if (!what)
                 return 0;
@@ -282,5 +312,35 @@ int libvirt_policy_resolve(virDomainPtr dom, const struct vm_metadata_limits *li
         *ret = p;
         if (ret_source)
                 *ret_source = r > 0 ? LIBVIRT_POLICY_XML_PINS : LIBVIRT_POLICY_DEFAULT;
+        return 0;
+}
+
+int libvirt_domain_numa_nodeset(virDomainPtr dom, struct idset *ret)
+{
+        virTypedParameterPtr params = NULL;
+        struct idset set = IDSET_EMPTY;
+        int n = 0, r = 0;
+
+        if (!dom || !ret)
+                return -EINVAL;
+        if (virDomainGetNumaParameters(dom, NULL, &n, VIR_DOMAIN_AFFECT_LIVE) < 0)
+                return libvirt_last_error(NULL);
+        if (n > 0) {
+                params = calloc((size_t)n, sizeof(*params));
+                if (!params)
+                        return -ENOMEM;
+                if (virDomainGetNumaParameters(dom, params, &n, VIR_DOMAIN_AFFECT_LIVE) < 0) {
+                        free(params);
+                        return libvirt_last_error(NULL);
+                }
+        }
+        for (int i = 0; i < n && r >= 0; i++)
+                if (streq(params[i].field, VIR_DOMAIN_NUMA_NODESET) &&
+                    params[i].type == VIR_TYPED_PARAM_STRING && params[i].value.s)
+                        r = idset_parse(params[i].value.s, &set);
+        virTypedParamsFree(params, n);
+        if (r < 0)
+                return r;
+        *ret = set;
         return 0;
 }

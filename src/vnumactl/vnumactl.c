@@ -17,6 +17,7 @@
 #include "vnuma/qmp/qmp.h"
 #include "vnuma/report/observe.h"
 #include "vnuma/report/show.h"
+#include "vnumactl-advise.h"
 #include "vnumactl-daemon.h"
 #include "vnumactl-policy.h"
 #include "vnumactl-print.h"
@@ -70,6 +71,8 @@ static void help(void)
                "  policy clear VM        Remove it; vnumad's configured default applies\n"
                "  explain VM             Recent actions with their reasons, locality timeline\n"
                "  metrics                Prometheus text format (--json: the text in a document)\n"
+               "  advise -w VCPUS[:MEM_MB]  Nodes a new guest should start on (numad -w; no daemon:\n"
+               "                         one reading of the host)\n"
                "\n"
                "Options:\n"
                "  --qmp PATH             QEMU QMP socket (repeatable)\n"
@@ -317,6 +320,8 @@ int main(int argc, char *argv[])
         log_set_program("vnumactl");
         log_set_console(true);
         (void)print_filter_stdout();
+        if (advise_requested(argc, argv))
+                return advise_main(argc, argv); /* numad's -w: options and exit codes of its own */
         r = parse_argv(argc, argv);
         if (r <= 0)
                 return r < 0 ? 2 : 0;

@@ -48,9 +48,16 @@ int libvirt_policy_resolve(virDomainPtr dom, const struct vm_metadata_limits *li
                            enum libvirt_policy_source *ret_source, char **ret_error);
 
 /* Whether domain XML has explicit placement: <cputune> vcpupin, emulatorpin or iothreadpin, or
- * <numatune>. 1 yes (with *ret_what naming the first element, if non-NULL), 0 no, -EINVAL on
- * XML that does not parse. */
+ * <numatune> other than placement='auto' (libvirt_xml_auto_placement). 1 yes (with *ret_what naming the
+ * first element, if non-NULL), 0 no, -EINVAL on XML that does not parse. */
 int libvirt_xml_has_pins(const char *domain_xml, char **ret_what);
+
+/* 1 when domain XML's <numatune> is only <memory placement='auto'/> (libvirt takes the nodeset
+ * from numad -w, which vnumad's advise can answer), 0 otherwise, -EINVAL on XML that does not parse. */
+int libvirt_xml_auto_placement(const char *domain_xml);
+/* The nodeset libvirt started a running domain on (virDomainGetNumaParameters, numa_nodeset: for
+ * placement='auto', numad's answer). 0 with *ret empty when there is none. */
+int libvirt_domain_numa_nodeset(virDomainPtr dom, struct idset *ret);
 
 /* Guest NUMA cells of domain XML (<cpu><numa><cell>), 0 without any. -EINVAL on XML that does not
  * parse. The _domain form reads the persistent XML with VIR_DOMAIN_AFFECT_CONFIG in flags, else

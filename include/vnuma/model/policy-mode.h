@@ -53,6 +53,9 @@ struct vm_policy {
         uint64_t migrate_rate; /* bytes per second; 0 means the engine default */
         unsigned n_cell_nodes;
         struct vm_cell_nodes cell_nodes[VM_POLICY_CELLS_MAX];
+        /* Not a setting: the nodes the VM was started on (libvirt's placement='auto' nodeset),
+         * its first home under mode auto. Never written to metadata, not part of equality. */
+        struct idset start_nodes;
 };
 
 /* mode=auto, all nodes, pin=vcpus, default rate, no per-cell nodes. */

@@ -151,3 +151,9 @@ int sampler_note_moved(struct sampler *s, uint64_t vm_id, unsigned cell, uint64_
 /* How much of a VM's memory the chunk maps have seen at least once: known and total bytes.
  * -ENOENT for an unknown VM. */
 int sampler_vm_coverage(const struct sampler *s, uint64_t vm_id, uint64_t *ret_known, uint64_t *ret_total);
+
+/* One reading of the host without a sampler (vnumactl advise with no daemon): each node's free
+ * memory now and its busy CPUs over interval_ns, between two /proc/stat readings. -errno of the
+ * file that could not be read or parsed. */
+int sampler_read_host_once(const struct host_topology *topo, const char *sysfs_root, const char *procfs_root,
+                           uint64_t interval_ns, struct snap_host *ret);

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* advise: where a guest about to start should go (vnumactl advise, numad's -w), answered from the
+ * last period's snapshot and the planner's ledger. Nothing is read here: the event loop stays free. */
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <stdio.h>
+
+#include "daemon.h"
+#include "vnuma/basic/error-message.h"
+#include "vnuma/basic/json-util.h"
+#include "vnuma/basic/log.h"
+#include "vnuma/policies/policy-advise.h"
+
+#define ADVISE_VCPUS_MAX   4096
+#define ADVISE_MEM_MIB_MAX (UINT64_C(1) << 32) /* 4 PiB */
+
+int daemon_cmd_advise(void *userdata, struct json_object *args, bool may_write, struct json_object **ret,
+                      char **ret_error)
+{
+        struct daemon *d = userdata;
+        const struct snapshot *s = engine_last_snapshot(d->engine);
+        struct policy_state *st = engine_policy_state(d->engine);
+        struct json_object *o;
+        uint64_t vcpus = 0, mib = 0;
+        struct advise_request req;
+        nodemask_t m;
+        char set[256];
+        int r;
+
+        if (json_member_uint64(args, "vcpus", &vcpus) < 0 || vcpus == 0 || vcpus > ADVISE_VCPUS_MAX)
+                return error_message(ret_error, -EINVAL, "\"vcpus\" must be an integer from 1 to %d",
+                                     ADVISE_VCPUS_MAX);
+        r = json_member_uint64(args, "mem_mib", &mib);
+        if ((r < 0 && r != -ENOENT) || mib > ADVISE_MEM_MIB_MAX)
+                return error_message(ret_error, -EINVAL, "\"mem_mib\" must be an integer from 0 to %" PRIu64,
+                                     ADVISE_MEM_MIB_MAX);
+        o = json_object_new_object();
+        if (!o)
+                return -ENOMEM;
+        if (!s || !st) {
+                /* No period yet: nothing measured. The client reads the host itself. */
+                json_object_object_add(o, "nodeset", NULL);
+                *ret = o;
+                return 0;
+        }
+        req = (struct advise_request){.vcpus = (unsigned)vcpus, .mem_bytes = mib << 20};
+        r = policy_advise(&s->host, &st->ledger, engine_params(d->engine), &req, &m);
+        if (r == -ENOSPC) {
+                json_object_put(o);
+                log_notice("advise: %" PRIu64 " vCPUs, %" PRIu64 " MiB: no set of nodes has the memory "
+                           "(period %" PRIu64 ").",
+                           vcpus, mib, s->period);
+                return error_message(ret_error, r, "no set of host nodes has %" PRIu64 " MiB free", mib);
+        }
+        if (r >= 0)
+                r = policy_advise_format(&s->host, m, set, sizeof(set));
+        if (r < 0) {
+                json_object_put(o);
+                return r;
+        }
+        log_info("advise: %" PRIu64 " vCPUs, %" PRIu64 " MiB -> nodes %s (period %" PRIu64 ").", vcpus, mib,
+                 set, s->period);
+        json_object_object_add(o, "nodeset", json_object_new_string(set));
+        json_object_object_add(o, "period", json_object_new_uint64(s->period));
+        *ret = o;
+        return 0;
+}

@@ -21,7 +21,7 @@ _vnumactl_domains() {
 _vnumactl() {
         local cur prev words cword
         _init_completion -n =: || return
-        local verbs="show topology status rebalance policy explain metrics"
+        local verbs="show topology status rebalance policy explain metrics advise"
         local opts="--qmp --socket --json --dry-run -c --connect --config --live --timeout --sysfs-root
                     --procfs-root -h --help --version"
         local policy_keys="mode= nodes= pin= migrate-rate= cell="
@@ -29,9 +29,14 @@ _vnumactl() {
         case $prev in
                 --qmp | --socket) _filedir; return ;;
                 --sysfs-root | --procfs-root) _filedir -d; return ;;
-                --timeout | -c | --connect) return ;;
+                --timeout | -c | --connect | -w) return ;; # a number, a URI, VCPUS[:MEM_MB]
         esac
         if [[ $cur == -* ]]; then
+                # advise has numad's -w and options of its own (vnumactl advise --help).
+                if [[ " ${words[*]:1:cword-1} " == *" advise "* ]]; then
+                        COMPREPLY=($(compgen -W "-w --json --socket --timeout --sysfs-root --procfs-root -h --help" -- "$cur"))
+                        return
+                fi
                 COMPREPLY=($(compgen -W "$opts" -- "$cur"))
                 return
         fi
@@ -44,7 +49,7 @@ _vnumactl() {
                 case $w in
                         --socket) socket=${words[i + 1]}; ((i++)); continue ;;
                         -c | --connect) uri=${words[i + 1]}; ((i++)); continue ;;
-                        --qmp | --timeout | --sysfs-root | --procfs-root) ((i++)); continue ;;
+                        --qmp | --timeout | --sysfs-root | --procfs-root | -w) ((i++)); continue ;;
                         --socket=*) socket=${w#*=}; continue ;;
                         --connect=*) uri=${w#*=}; continue ;;
                         -*) continue ;;

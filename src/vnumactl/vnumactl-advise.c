@@ -15,6 +15,7 @@
 #include "vnuma/host/topology.h"
 #include "vnuma/policies/policy-advise.h"
 #include "vnuma/qmp/qmp.h"
+#include "vnuma/report/show.h"
 #include "vnuma/sampler/sampler.h"
 #include "vnumactl-advise.h"
 
@@ -117,17 +118,47 @@ static int ask_host(const struct advise_opts *o, unsigned vcpus, uint64_t mib, c
         return *ret ? 0 : log_error_errno(-ENOMEM, "Out of memory.");
 }
 
+/* --json: {"schema_version", "errors", "vcpus", "mem_mib", "nodeset" (null on failure),
+ * "source": "daemon" | "host" | null} (contrib/schema/advise.schema.json). */
+static int print_json(unsigned vcpus, uint64_t mib, const char *set, const char *source, int error)
+{
+        _cleanup_json_ struct json_object *doc = show_json_document();
+
+        if (!doc)
+                return log_error_errno(-ENOMEM, "Out of memory.");
+        json_object_object_add(doc, "vcpus", json_object_new_uint64(vcpus));
+        json_object_object_add(doc, "mem_mib", json_object_new_uint64(mib));
+        json_object_object_add(doc, "nodeset", set ? json_object_new_string(set) : NULL);
+        json_object_object_add(doc, "source", source ? json_object_new_string(source) : NULL);
+        if (error == -ENOSPC) {
+                char msg[96];
+
+                snprintf(msg, sizeof(msg), "no set of host nodes has %" PRIu64 " MiB free", mib);
+                show_json_add_error(doc, "advise", msg);
+        } else if (error < 0)
+                show_json_add_error(doc, "advise", strerror(-error));
+        printf("%s\n", json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
+                                                                   JSON_C_TO_STRING_NOSLASHESCAPE));
+        return 0;
+}
+
 int advise_run(const struct advise_opts *o, unsigned vcpus, uint64_t mib)
 {
         _cleanup_free_ char *set = NULL;
+        const char *source = "daemon";
         int r;
 
         r = ask_daemon(o, vcpus, mib, &set);
-        if (r == 0)
+        if (r == 0) {
+                source = "host";
                 r = ask_host(o, vcpus, mib, &set);
+        }
+        if (o->json)
+                (void)print_json(vcpus, mib, r < 0 ? NULL : set, r < 0 ? NULL : source, r);
+        else if (r >= 0)
+                printf("%s\n", set);
         if (r < 0)
                 return EXIT_FAILURE;
-        printf("%s\n", set);
         return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
@@ -163,6 +194,7 @@ static void advise_help(void)
                "  -w VCPUS[:MEM_MB]      The guest's vCPUs and memory in MiB\n"
                "  --socket PATH          vnumad control socket (default %s)\n"
                "  --timeout MS           Reply timeout (default %d)\n"
+               "  --json                 One JSON document: the nodeset and who answered\n"
                "  --sysfs-root DIR       Read host topology below DIR (default /sys)\n"
                "  --procfs-root DIR      Read /proc/stat below DIR (default /proc)\n",
                VNUMAD_SOCKET_PATH, ADVISE_DEFAULT_TIMEOUT_MS);
@@ -170,12 +202,13 @@ static void advise_help(void)
 
 int advise_main(int argc, char *argv[])
 {
-        enum { ARG_SOCKET = 0x100, ARG_SYSFS, ARG_PROCFS, ARG_TIMEOUT };
+        enum { ARG_SOCKET = 0x100, ARG_SYSFS, ARG_PROCFS, ARG_TIMEOUT, ARG_JSON };
         static const struct option options[] = {
                 {"socket", required_argument, NULL, ARG_SOCKET},
                 {"sysfs-root", required_argument, NULL, ARG_SYSFS},
                 {"procfs-root", required_argument, NULL, ARG_PROCFS},
                 {"timeout", required_argument, NULL, ARG_TIMEOUT},
+                {"json", no_argument, NULL, ARG_JSON},
                 {"help", no_argument, NULL, 'h'},
                 {},
         };
@@ -203,6 +236,9 @@ int advise_main(int argc, char *argv[])
                         break;
                 case ARG_PROCFS:
                         o.procfs_root = optarg;
+                        break;
+                case ARG_JSON:
+                        o.json = true;
                         break;
                 case ARG_TIMEOUT:
                         if (safe_atou64(optarg, &v) < 0 || v == 0 || v > 3600000) {

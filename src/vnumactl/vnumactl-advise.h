@@ -14,6 +14,7 @@ struct advise_opts {
         const char *sysfs_root;
         const char *procfs_root;
         int timeout_ms;
+        bool json; /* one JSON document instead of numad's bare nodeset */
 };
 
 /* numad's -w argument, "VCPUS[:MEM_MB]": 1-4096 vCPUs, MiB optional (0). -EINVAL otherwise. */

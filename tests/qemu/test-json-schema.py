@@ -31,7 +31,7 @@ SCHEMA_DIR = os.path.join(SRC, "contrib", "schema")
 COMPLETION = os.path.join(SRC, "contrib", "completion", "vnumactl.bash")
 LIBVIRT_TEST = "test:///default"  # libvirt's test driver: a running domain "test", no daemon
 VERBS = ["show", "topology", "status", "rebalance", "explain", "metrics", "policy-get", "policy-set",
-         "policy-clear"]
+         "policy-clear", "advise"]
 
 
 def load_schemas(t):
@@ -104,6 +104,17 @@ def main():
         # No daemon needed: topology, show --qmp (before vnumad holds the guest's one QMP client).
         docs["topology"] = run_json(t, None, "topology")
         validate(t, schemas, "topology", docs["topology"], "topology")
+        # advise without a daemon (a socket that is not there): one reading of the host.
+        nosock = os.path.join(work, "no-vnumad.sock")
+        docs["advise host"] = run_json(t, None, "--socket", nosock, "advise", "-w", "2:128")
+        validate(t, schemas, "advise", docs["advise host"], "advise without vnumad")
+        t.check(docs["advise host"].get("source") == "host" and docs["advise host"].get("nodeset"),
+                "advise without vnumad answers from the host: %s" % docs["advise host"])
+        docs["advise too big"] = run_json(t, None, "--socket", nosock, "advise", "-w", "1:%d" % (1 << 31), expect=1)
+        validate(t, schemas, "advise", docs["advise too big"], "advise of more memory than the host has")
+        t.check(docs["advise too big"].get("nodeset") is None and
+                [e["what"] for e in docs["advise too big"].get("errors", [])] == ["advise"],
+                "advise of too much memory: no nodeset, one error: %s" % docs["advise too big"])
         os.makedirs(os.path.join(work, "g"))
         with Guest(objects=["memory-backend-ram,id=m0,size=64M,prealloc=on",
                             "memory-backend-ram,id=m1,size=64M,prealloc=on"],
@@ -136,6 +147,9 @@ def main():
                 docs["rebalance --dry-run"] = run_json(t, sock, "rebalance", "--dry-run", "alpha")
                 docs["explain"] = run_json(t, sock, "explain", "alpha")
                 docs["metrics"] = run_json(t, sock, "metrics")
+                docs["advise daemon"] = run_json(t, sock, "advise", "-w", "1:64")
+                t.check(docs["advise daemon"].get("source") == "daemon", "advise with vnumad: vnumad answers: %s"
+                        % docs["advise daemon"])
                 # Not a libvirt domain: libvirt (the test driver) does not know it, the daemon answers.
                 docs["policy-get daemon"] = run_json(t, sock, "policy", "get", "alpha", env=lv_env)
                 for label, doc in docs.items():
@@ -221,6 +235,8 @@ def main():
         ("policy-get", docs["policy-get libvirt"], setter(["policy", "pin"], "cpus"), "pin=cpus"),
         ("policy-set", docs["policy-set"], setter(["scope"], "both"), "an unknown scope"),
         ("policy-clear", docs["policy-clear"], setter(["schema_version"], "2"), "schema_version a string"),
+        ("advise", docs["advise host"], setter(["nodeset"], "node 0"), "a nodeset that is not a list"),
+        ("advise", docs["advise too big"], setter(["errors"], []), "no nodeset and no error"),
     ]
     for verb in VERBS:
         sample = next(doc for label, doc in docs.items() if label.split()[0] == verb)

@@ -75,6 +75,14 @@ def main():
     check(got == {"strict"}, "policy set mode= values: %s" % sorted(got))
     got = complete("policy", "set", "test", "pin=")
     check(got == {"vcpus", "none"}, "policy set pin= values: %s" % sorted(got))
+    # advise has numad's -w and its own options (vnumactl advise --help).
+    p = subprocess.run([VNUMACTL, "advise", "--help"], capture_output=True, text=True, timeout=30)
+    advise_opts = set(re.findall(r"^  (-\w|--[a-z-]+)", p.stdout, re.M))
+    got = complete("advise", "-")
+    check("-w" in advise_opts and advise_opts <= got, "advise: its options %s (missing %s)" %
+          (sorted(advise_opts), sorted(advise_opts - got)))
+    got = complete("advise", "-w", "")
+    check(got == set(), "advise -w takes VCPUS[:MEM_MB]: nothing offered: %s" % sorted(got))
 
     if shutil.which("virsh") is None:
         check(False, "virsh is missing (Debian: libvirt-clients)")

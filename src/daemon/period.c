@@ -54,6 +54,25 @@ static void handle_sampler_issues(struct daemon *d)
         }
 }
 
+/* The bytes of one migration by result, for the metrics. What the actuator reports, and an action
+ * that failed without reaching a page (its QEMU gone, libvirt away) as failed. */
+static void count_migration(struct managed_vm *vm, const struct action *a, const struct actuator_result *res,
+                            int r)
+{
+        uint64_t *b = vm->migration_bytes, reported = res->bytes_moved + res->bytes_already_there +
+                                                      res->bytes_busy + res->bytes_nomem +
+                                                      res->bytes_absent + res->bytes_failed;
+
+        b[VM_MIGRATION_MOVED] += res->bytes_moved;
+        b[VM_MIGRATION_ALREADY_THERE] += res->bytes_already_there;
+        b[VM_MIGRATION_BUSY] += res->bytes_busy;
+        b[VM_MIGRATION_NO_MEMORY] += res->bytes_nomem;
+        b[VM_MIGRATION_ABSENT] += res->bytes_absent;
+        b[VM_MIGRATION_FAILED] += res->bytes_failed;
+        if (r < 0 && reported == 0)
+                b[VM_MIGRATION_FAILED] += a->bytes;
+}
+
 /* Engine callbacks: the real sampler and actuator, over the managed VMs. */
 static int engine_sense(void *userdata, uint64_t period, struct snapshot **ret)
 {
@@ -99,6 +118,8 @@ static int engine_apply(void *userdata, const struct snapshot *s, const struct a
         r = managed_vm_check(vm, d->vms.procfs_root) ?: daemon_libvirt_apply(d, vm, s, a, &res);
         if (r == 1)
                 r = actuator_apply(d->actuator, s, a, &avm, &res);
+        if (a->type == ACTION_MIGRATE)
+                count_migration(vm, a, &res, r);
         if (action_format(a, line, sizeof(line)) < 0)
                 snprintf(line, sizeof(line), "%s", action_type_to_string(a->type));
         if (res.notice) /* once per VM: how its region policy is enforced (vnumad(8)) */
@@ -134,7 +155,7 @@ static int engine_apply(void *userdata, const struct snapshot *s, const struct a
         return 0;
 }
 
-int daemon_run_period(struct daemon *d)
+static int run_period(struct daemon *d)
 {
         struct engine_step_result res = {};
         const struct snapshot *s;
@@ -180,6 +201,17 @@ int daemon_run_period(struct daemon *d)
         sd_notifyf(false, "STATUS=%zu VMs, period %" PRIu64 ", %zu actions (%zu failed)", d->vms.n_vms,
                    d->period, res.n_applied, res.n_failed);
         return 0;
+}
+
+int daemon_run_period(struct daemon *d)
+{
+        uint64_t start = daemon_now_ns();
+        int r = run_period(d);
+
+        d->last_period_ns = daemon_now_ns() - start;
+        prom_histogram_observe(&d->period_seconds, (double)d->last_period_ns / 1e9);
+        daemon_metrics_write_textfile(d);
+        return r;
 }
 
 void daemon_on_period(void *userdata)

@@ -30,15 +30,16 @@ static void handle_sampler_issues(struct daemon *d)
                 switch (is->kind) {
                 case SAMPLER_ISSUE_GONE:
                         if (vm) {
-                                log_notice("VM %s: QEMU exited (%s); no longer managed.", vm->name,
-                                           is->message);
+                                log_vm(LOG_NOTICE, vm->name, "VM %s: QEMU exited (%s); no longer managed.",
+                                       vm->name, is->message);
                                 daemon_drop_vm(d, vm);
                         }
                         break;
                 case SAMPLER_ISSUE_STALE:
                         if (vm) {
-                                log_notice("VM %s: its threads changed (%s); learning its layout again.",
-                                           vm->name, is->message);
+                                log_vm(LOG_NOTICE, vm->name,
+                                       "VM %s: its threads changed (%s); learning its layout again.",
+                                       vm->name, is->message);
                                 daemon_drop_vm(d, vm);
                                 d->rescan = true;
                         }
@@ -47,8 +48,8 @@ static void handle_sampler_issues(struct daemon *d)
                         log_warning("Host readings failed: %s", is->message);
                         break;
                 default:
-                        log_warning("VM %s: %s: %s", vm ? vm->name : "?",
-                                    sampler_issue_kind_to_string(is->kind), is->message);
+                        log_vm(LOG_WARNING, vm ? vm->name : NULL, "VM %s: %s: %s", vm ? vm->name : "?",
+                               sampler_issue_kind_to_string(is->kind), is->message);
                         break;
                 }
         }
@@ -123,19 +124,19 @@ static int engine_apply(void *userdata, const struct snapshot *s, const struct a
         if (action_format(a, line, sizeof(line)) < 0)
                 snprintf(line, sizeof(line), "%s", action_type_to_string(a->type));
         if (res.notice) /* once per VM: how its region policy is enforced (vnumad(8)) */
-                log_notice("VM %s: %s", vm->name, res.notice);
+                log_vm(LOG_NOTICE, vm->name, "VM %s: %s", vm->name, res.notice);
         if (r == -EOPNOTSUPP) {
                 /* The actuator already said why, once. */
-                log_debug("VM %s: %s not supported for this VM.", vm->name, line);
+                log_vm(LOG_DEBUG, vm->name, "VM %s: %s not supported for this VM.", vm->name, line);
                 return r;
         }
         if (r == -ENOTCONN) {
                 /* libvirtd is away: the pin is planned again after the reconnect. */
-                log_debug("VM %s: %s waits for libvirt.", vm->name, line);
+                log_vm(LOG_DEBUG, vm->name, "VM %s: %s waits for libvirt.", vm->name, line);
                 return r;
         }
         if (r < 0) {
-                log_warning_errno(r, "VM %s: %s failed: %m", vm->name, line);
+                log_vm_errno(LOG_WARNING, r, vm->name, "VM %s: %s failed: %m", vm->name, line);
                 return r;
         }
         if (a->type == ACTION_MIGRATE) {
@@ -146,12 +147,13 @@ static int engine_apply(void *userdata, const struct snapshot *s, const struct a
         }
         if (a->type == ACTION_MIGRATE)
                 /* What move_pages did with each page: the reason a chunk does not move. */
-                log_debug("VM %s: %s: %" PRIu64 " pages moved, %" PRIu64 " already there, %" PRIu64
-                          " busy, %" PRIu64 " no memory, %" PRIu64 " absent, %" PRIu64 " failed",
-                          vm->name, line, res.pages_moved, res.pages_already_there, res.pages_busy,
-                          res.pages_nomem, res.pages_absent, res.pages_failed);
+                log_vm(LOG_DEBUG, vm->name,
+                       "VM %s: %s: %" PRIu64 " pages moved, %" PRIu64 " already there, %" PRIu64
+                       " busy, %" PRIu64 " no memory, %" PRIu64 " absent, %" PRIu64 " failed",
+                       vm->name, line, res.pages_moved, res.pages_already_there, res.pages_busy,
+                       res.pages_nomem, res.pages_absent, res.pages_failed);
         else
-                log_debug("VM %s: %s", vm->name, line);
+                log_vm(LOG_DEBUG, vm->name, "VM %s: %s", vm->name, line);
         return 0;
 }
 

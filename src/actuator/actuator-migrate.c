@@ -160,6 +160,17 @@ static int read_pagemap(struct mover *mv, uint64_t first, size_t n)
         return pagemap_read(mv->pagemap, first, n, mv->page_size, mv->entries);
 }
 
+/* The pages a batch (all of one page size) added to each outcome, in bytes too. */
+static void count_bytes(struct actuator_result *res, const struct actuator_result *before,
+                        uint64_t page_size)
+{
+        res->bytes_already_there += (res->pages_already_there - before->pages_already_there) * page_size;
+        res->bytes_busy += (res->pages_busy - before->pages_busy) * page_size;
+        res->bytes_nomem += (res->pages_nomem - before->pages_nomem) * page_size;
+        res->bytes_absent += (res->pages_absent - before->pages_absent) * page_size;
+        res->bytes_failed += (res->pages_failed - before->pages_failed) * page_size;
+}
+
 /* One batch of consecutive pages: ask where they are, move those elsewhere, retry the busy. */
 static int move_batch(struct mover *mv, uint64_t first, size_t n)
 {
@@ -293,12 +304,18 @@ int actuator_migrate(struct actuator *a, const struct action *act, const struct 
                 mv.page_size = spans[i].page_size;
                 for (uint64_t done = 0; done < spans[i].n_pages && mv.err == 0;) {
                         size_t n = (size_t)MIN(spans[i].n_pages - done, max_batch);
+                        struct actuator_result before = *res;
 
-                        if (move_batch(&mv, spans[i].start + done * mv.page_size, n) < 0) {
+                        r = move_batch(&mv, spans[i].start + done * mv.page_size, n);
+                        count_bytes(res, &before, mv.page_size);
+                        if (r < 0) {
                                 /* Pages never reached count as failed too. */
                                 res->pages_failed += spans[i].n_pages - done - n;
-                                for (size_t j = i + 1; j < n_spans; j++)
+                                res->bytes_failed += (spans[i].n_pages - done - n) * mv.page_size;
+                                for (size_t j = i + 1; j < n_spans; j++) {
                                         res->pages_failed += spans[j].n_pages;
+                                        res->bytes_failed += spans[j].n_pages * spans[j].page_size;
+                                }
                         }
                         done += n;
                 }

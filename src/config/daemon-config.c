@@ -107,6 +107,7 @@ void daemon_config_free(struct daemon_config *c)
         free(c->qmp_dir);
         free(c->libvirt_uri);
         free(c->sampler);
+        free(c->metrics_textfile);
         for (unsigned i = 0; i < c->n_vms; i++)
                 free(c->vms[i].name);
         free(c->vms);
@@ -311,6 +312,23 @@ static int handler(void *user, const char *section, const char *key, const char 
                                 return bad(x, "out of memory");
                 } else
                         return bad(x, "unknown key \"%s\" in [libvirt]", key);
+        } else if (streq(section, "metrics")) {
+                if (streq(key, "textfile")) {
+                        size_t len = strlen(value);
+                        /* Empty: off again (a drop-in can undo the main file). */
+                        if (len == 0) {
+                                free(c->metrics_textfile);
+                                c->metrics_textfile = NULL;
+                        } else if (value[0] != '/' || len < 7 || !streq(value + len - 5, ".prom") ||
+                                   value[len - 6] == '/')
+                                return bad(x,
+                                           "[metrics] textfile: \"%s\" is not an absolute path to a *.prom "
+                                           "file (node_exporter's textfile collector reads only those)",
+                                           value);
+                        else if (set_string(&c->metrics_textfile, value) < 0)
+                                return bad(x, "out of memory");
+                } else
+                        return bad(x, "unknown key \"%s\" in [metrics]", key);
         } else if (streq(section, "policy")) {
                 unsigned ignored = 0;
                 r = policy_key(x, &c->default_policy, &ignored, section, key, value);

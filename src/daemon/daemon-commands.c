@@ -7,7 +7,6 @@
 
 #include "daemon.h"
 #include "vnuma/basic/json-util.h"
-#include "vnuma/report/metrics-text.h"
 #include "vnuma/report/observe.h"
 #include "vnuma/report/show.h"
 #include "vnuma/report/snapshot-locality.h"
@@ -384,42 +383,15 @@ static int cmd_explain(void *userdata, struct json_object *args, bool may_write,
         return 0;
 }
 
-/* Prometheus text exposition, returned as a string. */
+/* Prometheus text exposition (metrics.c), returned as a string. */
 static int cmd_metrics(void *userdata, struct json_object *args, bool may_write, struct json_object **ret,
                        char **ret_error)
 {
-        struct daemon *d = userdata;
         _cleanup_free_ char *text = NULL;
-        size_t size = 0;
-        FILE *f = open_memstream(&text, &size);
+        int r = daemon_metrics_text(userdata, &text);
 
-        if (!f)
-                return -ENOMEM;
-        fprintf(f, "# HELP vnumad_periods_total Periods run.\n# TYPE vnumad_periods_total counter\n");
-        fprintf(f, "vnumad_periods_total %" PRIu64 "\n", d->period);
-        fprintf(f, "# HELP vnumad_actions_total Actions applied.\n# TYPE vnumad_actions_total counter\n");
-        fprintf(f, "vnumad_actions_total %" PRIu64 "\n", d->total_actions);
-        fprintf(f, "# HELP vnumad_actions_failed_total Actions that failed.\n# TYPE "
-                   "vnumad_actions_failed_total counter\n");
-        fprintf(f, "vnumad_actions_failed_total %" PRIu64 "\n", d->total_failed_actions);
-        fprintf(f, "# HELP vnumad_plan_seconds Planning time of the last period.\n# TYPE "
-                   "vnumad_plan_seconds gauge\n");
-        fprintf(f, "vnumad_plan_seconds %.9f\n", (double)d->last_step.plan_ns / 1e9);
-        fprintf(f, "# HELP vnumad_vm_locality_ratio Bytes on the home node over present bytes.\n"
-                   "# TYPE vnumad_vm_locality_ratio gauge\n");
-        for (size_t i = 0; i < d->vms.n_vms; i++) {
-                struct timeline_point p;
-                if (managed_vm_timeline(d->vms.vms[i], &p, 1) == 1 && p.locality >= 0)
-                        fprintf(f, "vnumad_vm_locality_ratio{vm=\"%s\"} %.6f\n",
-                                PROM_LABEL(d->vms.vms[i]->name), p.locality);
-        }
-        fprintf(f, "# HELP vnumad_vm_migrated_bytes_total Guest RAM moved between host nodes.\n"
-                   "# TYPE vnumad_vm_migrated_bytes_total counter\n");
-        for (size_t i = 0; i < d->vms.n_vms; i++)
-                fprintf(f, "vnumad_vm_migrated_bytes_total{vm=\"%s\"} %" PRIu64 "\n",
-                        PROM_LABEL(d->vms.vms[i]->name), d->vms.vms[i]->bytes_migrated);
-        if (fclose(f) != 0)
-                return -ENOMEM;
+        if (r < 0)
+                return r;
         *ret = show_json_document();
         add(*ret, "text", json_object_new_string(text));
         return 0;

@@ -62,8 +62,8 @@ static void add_domain(struct daemon *d, virDomainPtr dom, const char *name, con
                 return;
         }
         if (vm) {
-                log_notice("VM %s: QEMU pid %d is gone; learning the domain again.", vm->name,
-                           (int)vm->model->pid);
+                log_vm(LOG_NOTICE, vm->name, "VM %s: QEMU pid %d is gone; learning the domain again.",
+                       vm->name, (int)vm->model->pid);
                 daemon_drop_vm(d, vm);
         }
         failure_key(uuid, key, sizeof(key));
@@ -90,15 +90,16 @@ static void add_domain(struct daemon *d, virDomainPtr dom, const char *name, con
                 refused = r == -EPERM || r == -ENOTUNIQ;
         }
         if (r == -EEXIST) {
-                log_notice("Domain %s: %s; not managed a second time through libvirt.", name, strna(error));
+                log_vm(LOG_NOTICE, identity, "Domain %s: %s; not managed a second time through libvirt.",
+                       name, strna(error));
                 daemon_note_owned(d, key, vm ? vm->id : 0);
                 return;
         }
         if (r < 0) {
                 if (daemon_note_failure(d, key, error))
-                        log_warning("Domain %s: %s: %s (retrying in %d periods)", name,
-                                    refused ? "refused" : "cannot learn its NUMA layout through libvirt",
-                                    error ?: strerror(-r), QMP_RETRY_PERIODS);
+                        log_vm(LOG_WARNING, identity, "Domain %s: %s: %s (retrying in %d periods)", name,
+                               refused ? "refused" : "cannot learn its NUMA layout through libvirt",
+                               error ?: strerror(-r), QMP_RETRY_PERIODS);
                 return;
         }
         daemon_forget_failure(d, key);
@@ -110,10 +111,11 @@ static void add_domain(struct daemon *d, virDomainPtr dom, const char *name, con
         }
         vm->added_period = d->period;
         daemon_libvirt_resolve_policy(d, vm);
-        log_info("Managing libvirt domain %s (QEMU pid %d, %u cells, %u vCPUs), policy %s from %s%s%s.",
-                 vm->name, (int)vm->model->pid, vm->model->n_cells, vm->model->n_vcpus,
-                 vm_policy_mode_to_string(vm->policy.mode), vm->policy_source,
-                 vm->policy_error ? ", invalid: " : "", strempty(vm->policy_error));
+        log_vm(LOG_INFO, vm->name,
+               "Managing libvirt domain %s (QEMU pid %d, %u cells, %u vCPUs), policy %s from %s%s%s.",
+               vm->name, (int)vm->model->pid, vm->model->n_cells, vm->model->n_vcpus,
+               vm_policy_mode_to_string(vm->policy.mode), vm->policy_source,
+               vm->policy_error ? ", invalid: " : "", strempty(vm->policy_error));
 }
 
 /* Whether the domain runs (or is paused) and is not an incoming migration still in progress:
@@ -212,7 +214,8 @@ static void on_domain_down(struct libvirt_conn *c, const struct libvirt_domain_r
         daemon_forget_failure(d, key);
         if (!vm)
                 return;
-        log_info("Domain %s stopped (%s); no longer managed.", vm->name, libvirt_down_reason_to_string(why));
+        log_vm(LOG_INFO, vm->name, "Domain %s stopped (%s); no longer managed.", vm->name,
+               libvirt_down_reason_to_string(why));
         daemon_drop_vm(d, vm);
 }
 
@@ -241,8 +244,8 @@ static void on_domain_changed(struct libvirt_conn *c, const struct libvirt_domai
         case LIBVIRT_CHANGE_DEVICE_REMOVED:
                 /* Memory or vCPU hotplug: the layout is learned again. */
                 if (vm) {
-                        log_info("Domain %s: %s %s; learning its layout again.", vm->name,
-                                 libvirt_change_to_string(what), strna(detail));
+                        log_vm(LOG_INFO, vm->name, "Domain %s: %s %s; learning its layout again.", vm->name,
+                               libvirt_change_to_string(what), strna(detail));
                         daemon_drop_vm(d, vm);
                 }
                 add_domain(d, ref->dom, ref->name, ref->uuid);
@@ -329,7 +332,8 @@ int daemon_libvirt_apply(struct daemon *d, struct managed_vm *vm, const struct s
                         return -ENOTCONN;
                 r = libvirt_actuator_apply(vm->dom, a, vm->model, res, &error);
                 if (r < 0)
-                        log_warning("VM %s: libvirt refused the pin: %s", vm->name, error ?: strerror(-r));
+                        log_vm(LOG_WARNING, vm->name, "VM %s: libvirt refused the pin: %s", vm->name,
+                               error ?: strerror(-r));
                 return r;
         case ACTION_SET_REGION_POLICY: {
                 virTypedParameterPtr params = NULL;
@@ -356,13 +360,15 @@ int daemon_libvirt_apply(struct daemon *d, struct managed_vm *vm, const struct s
                         r = vm->libvirt_mems_result = -EOPNOTSUPP;
                         /* Not fatal: migration still keeps the pages on the policy's nodes. libvirt
                          * changes a running domain's nodeset only in numatune mode "restrictive". */
-                        log_notice("VM %s: libvirt would not bound the domain's memory to nodes %s (%s); "
-                                   "new allocations are not bound, migration keeps the pages there.",
-                                   vm->name, set, strna(error));
+                        log_vm(LOG_NOTICE, vm->name,
+                               "VM %s: libvirt would not bound the domain's memory to nodes %s (%s); "
+                               "new allocations are not bound, migration keeps the pages there.",
+                               vm->name, set, strna(error));
                         return r;
                 }
                 vm->libvirt_mems_result = 0;
-                log_info("VM %s: memory bound to nodes %s through libvirt (live numatune).", vm->name, set);
+                log_vm(LOG_INFO, vm->name,
+                       "VM %s: memory bound to nodes %s through libvirt (live numatune).", vm->name, set);
                 return 0;
         }
         default:

@@ -15,6 +15,7 @@
 #include "vnuma/engine/engine.h"
 #include "vnuma/host/topology.h"
 #include "vnuma/libvirt/libvirt-conn.h"
+#include "vnuma/report/metrics-text.h"
 #include "vnuma/sampler/sampler.h"
 
 #define QMP_RETRY_PERIODS 10
@@ -91,6 +92,12 @@ struct daemon {
         uint64_t total_bytes_migrated;
         uint64_t total_actions;
         uint64_t total_failed_actions;
+
+        /* metrics.c: how long whole periods took, and the textfile. */
+        uint64_t last_period_ns;
+        struct prom_histogram period_seconds;
+        char *metrics_written; /* the textfile path last written: removed at exit or when it changes */
+        char *metrics_error;   /* the last write's failure, logged once until it changes */
 };
 
 extern const struct control_command daemon_commands[];
@@ -150,6 +157,15 @@ int daemon_apply_args(struct daemon_config *c, const struct daemon_args *a);
 /* vm-registry.c: plain-QEMU sockets from --qmp and --qmp-dir; VMs whose QEMU is gone. */
 void daemon_discover_qmp(struct daemon *d);
 void daemon_reap(struct daemon *d);
+
+/* metrics.c: the Prometheus text exposition of d (vnumactl metrics, the textfile). */
+int daemon_metrics_text(struct daemon *d, char **ret);
+/* Writes the text to [metrics] textfile atomically, if set; once per period. A failure is logged
+ * (once until it changes) and does not stop the period. */
+void daemon_metrics_write_textfile(struct daemon *d);
+/* At exit: removes the textfile this daemon wrote, so that a stopped vnumad is not read as a
+ * running one with frozen numbers. */
+void daemon_metrics_remove_textfile(struct daemon *d);
 
 /* period.c: runs one period now (used by the timer and by `rebalance`). */
 int daemon_run_period(struct daemon *d);

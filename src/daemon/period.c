@@ -30,15 +30,16 @@ static void handle_sampler_issues(struct daemon *d)
                 switch (is->kind) {
                 case SAMPLER_ISSUE_GONE:
                         if (vm) {
-                                log_notice("VM %s: QEMU exited (%s); no longer managed.", vm->name,
-                                           is->message);
+                                log_vm(LOG_NOTICE, vm->name, "VM %s: QEMU exited (%s); no longer managed.",
+                                       vm->name, is->message);
                                 daemon_drop_vm(d, vm);
                         }
                         break;
                 case SAMPLER_ISSUE_STALE:
                         if (vm) {
-                                log_notice("VM %s: its threads changed (%s); learning its layout again.",
-                                           vm->name, is->message);
+                                log_vm(LOG_NOTICE, vm->name,
+                                       "VM %s: its threads changed (%s); learning its layout again.",
+                                       vm->name, is->message);
                                 daemon_drop_vm(d, vm);
                                 d->rescan = true;
                         }
@@ -47,11 +48,30 @@ static void handle_sampler_issues(struct daemon *d)
                         log_warning("Host readings failed: %s", is->message);
                         break;
                 default:
-                        log_warning("VM %s: %s: %s", vm ? vm->name : "?",
-                                    sampler_issue_kind_to_string(is->kind), is->message);
+                        log_vm(LOG_WARNING, vm ? vm->name : NULL, "VM %s: %s: %s", vm ? vm->name : "?",
+                               sampler_issue_kind_to_string(is->kind), is->message);
                         break;
                 }
         }
+}
+
+/* The bytes of one migration by result, for the metrics. What the actuator reports, and an action
+ * that failed without reaching a page (its QEMU gone, libvirt away) as failed. */
+static void count_migration(struct managed_vm *vm, const struct action *a, const struct actuator_result *res,
+                            int r)
+{
+        uint64_t *b = vm->migration_bytes, reported = res->bytes_moved + res->bytes_already_there +
+                                                      res->bytes_busy + res->bytes_nomem +
+                                                      res->bytes_absent + res->bytes_failed;
+
+        b[VM_MIGRATION_MOVED] += res->bytes_moved;
+        b[VM_MIGRATION_ALREADY_THERE] += res->bytes_already_there;
+        b[VM_MIGRATION_BUSY] += res->bytes_busy;
+        b[VM_MIGRATION_NO_MEMORY] += res->bytes_nomem;
+        b[VM_MIGRATION_ABSENT] += res->bytes_absent;
+        b[VM_MIGRATION_FAILED] += res->bytes_failed;
+        if (r < 0 && reported == 0)
+                b[VM_MIGRATION_FAILED] += a->bytes;
 }
 
 /* Engine callbacks: the real sampler and actuator, over the managed VMs. */
@@ -99,22 +119,24 @@ static int engine_apply(void *userdata, const struct snapshot *s, const struct a
         r = managed_vm_check(vm, d->vms.procfs_root) ?: daemon_libvirt_apply(d, vm, s, a, &res);
         if (r == 1)
                 r = actuator_apply(d->actuator, s, a, &avm, &res);
+        if (a->type == ACTION_MIGRATE)
+                count_migration(vm, a, &res, r);
         if (action_format(a, line, sizeof(line)) < 0)
                 snprintf(line, sizeof(line), "%s", action_type_to_string(a->type));
         if (res.notice) /* once per VM: how its region policy is enforced (vnumad(8)) */
-                log_notice("VM %s: %s", vm->name, res.notice);
+                log_vm(LOG_NOTICE, vm->name, "VM %s: %s", vm->name, res.notice);
         if (r == -EOPNOTSUPP) {
                 /* The actuator already said why, once. */
-                log_debug("VM %s: %s not supported for this VM.", vm->name, line);
+                log_vm(LOG_DEBUG, vm->name, "VM %s: %s not supported for this VM.", vm->name, line);
                 return r;
         }
         if (r == -ENOTCONN) {
                 /* libvirtd is away: the pin is planned again after the reconnect. */
-                log_debug("VM %s: %s waits for libvirt.", vm->name, line);
+                log_vm(LOG_DEBUG, vm->name, "VM %s: %s waits for libvirt.", vm->name, line);
                 return r;
         }
         if (r < 0) {
-                log_warning_errno(r, "VM %s: %s failed: %m", vm->name, line);
+                log_vm_errno(LOG_WARNING, r, vm->name, "VM %s: %s failed: %m", vm->name, line);
                 return r;
         }
         if (a->type == ACTION_MIGRATE) {
@@ -125,16 +147,17 @@ static int engine_apply(void *userdata, const struct snapshot *s, const struct a
         }
         if (a->type == ACTION_MIGRATE)
                 /* What move_pages did with each page: the reason a chunk does not move. */
-                log_debug("VM %s: %s: %" PRIu64 " pages moved, %" PRIu64 " already there, %" PRIu64
-                          " busy, %" PRIu64 " no memory, %" PRIu64 " absent, %" PRIu64 " failed",
-                          vm->name, line, res.pages_moved, res.pages_already_there, res.pages_busy,
-                          res.pages_nomem, res.pages_absent, res.pages_failed);
+                log_vm(LOG_DEBUG, vm->name,
+                       "VM %s: %s: %" PRIu64 " pages moved, %" PRIu64 " already there, %" PRIu64
+                       " busy, %" PRIu64 " no memory, %" PRIu64 " absent, %" PRIu64 " failed",
+                       vm->name, line, res.pages_moved, res.pages_already_there, res.pages_busy,
+                       res.pages_nomem, res.pages_absent, res.pages_failed);
         else
-                log_debug("VM %s: %s", vm->name, line);
+                log_vm(LOG_DEBUG, vm->name, "VM %s: %s", vm->name, line);
         return 0;
 }
 
-int daemon_run_period(struct daemon *d)
+static int run_period(struct daemon *d)
 {
         struct engine_step_result res = {};
         const struct snapshot *s;
@@ -180,6 +203,17 @@ int daemon_run_period(struct daemon *d)
         sd_notifyf(false, "STATUS=%zu VMs, period %" PRIu64 ", %zu actions (%zu failed)", d->vms.n_vms,
                    d->period, res.n_applied, res.n_failed);
         return 0;
+}
+
+int daemon_run_period(struct daemon *d)
+{
+        uint64_t start = daemon_now_ns();
+        int r = run_period(d);
+
+        d->last_period_ns = daemon_now_ns() - start;
+        prom_histogram_observe(&d->period_seconds, (double)d->last_period_ns / 1e9);
+        daemon_metrics_write_textfile(d);
+        return r;
 }
 
 void daemon_on_period(void *userdata)

@@ -77,6 +77,8 @@ static void note_changes(const struct daemon_config *c, const struct daemon_conf
                 name_list_add(l, "scan-window");
         if (!streq_ptr(c->read_group, old->read_group))
                 name_list_add(l, "read-group");
+        if (!streq_ptr(c->metrics_textfile, old->metrics_textfile))
+                name_list_add(l, "[metrics] textfile");
 }
 
 void daemon_reload(struct daemon *d)

@@ -63,9 +63,10 @@ void daemon_libvirt_resolve_policy(struct daemon *d, struct managed_vm *vm)
         if (r == -EINVAL) {
                 /* Logged once per distinct problem; the VM keeps its pins and pages as they are. */
                 if (!streq_ptr(error, vm->policy_error))
-                        log_error("VM %s: invalid <vnumad:policy> metadata: %s; the VM is observed only, "
-                                  "nothing is changed.",
-                                  vm->name, strna(error));
+                        log_vm(LOG_ERR, vm->name,
+                               "VM %s: invalid <vnumad:policy> metadata: %s; the VM is observed only, "
+                               "nothing is changed.",
+                               vm->name, strna(error));
                 /* The effective policy is observe, and status says so next to the error. */
                 vm_policy_init(&p);
                 p.mode = VM_POLICY_OBSERVE;
@@ -73,8 +74,9 @@ void daemon_libvirt_resolve_policy(struct daemon *d, struct managed_vm *vm)
                 return;
         }
         if (r < 0) {
-                log_warning("VM %s: cannot read its policy from libvirt (%s); keeping the current one.",
-                            vm->name, error ?: strerror(-r));
+                log_vm(LOG_WARNING, vm->name,
+                       "VM %s: cannot read its policy from libvirt (%s); keeping the current one.", vm->name,
+                       error ?: strerror(-r));
                 return;
         }
         switch (source) {
@@ -111,8 +113,8 @@ void daemon_set_vm_policy(struct daemon *d, struct managed_vm *vm, const struct 
                 (void)actuator_forget_vm(d->actuator, old);
                 vm->id = d->vms.next_id++;
                 if (!e)
-                        log_info("VM %s: policy now %s from %s.", vm->name,
-                                 vm_policy_mode_to_string(p->mode), s);
+                        log_vm(LOG_INFO, vm->name, "VM %s: policy now %s from %s.", vm->name,
+                               vm_policy_mode_to_string(p->mode), s);
                 free(vm->libvirt_mems);
                 vm->libvirt_mems = NULL;
         }

@@ -97,9 +97,10 @@ static void try_add(struct daemon *d, const char *path)
         daemon_forget_failure(d, path);
         vm->added_period = d->period;
         daemon_update_policy(d, vm);
-        log_info("Managing VM %s (QEMU pid %d%s%s, %u cells, %u vCPUs) from %s, policy %s.", vm->name,
-                 (int)vm->model->pid, vm->qemu_name ? ", -name " : "", strempty(vm->qemu_name),
-                 vm->model->n_cells, vm->model->n_vcpus, path, vm_policy_mode_to_string(vm->policy.mode));
+        log_vm(LOG_INFO, vm->name,
+               "Managing VM %s (QEMU pid %d%s%s, %u cells, %u vCPUs) from %s, policy %s.", vm->name,
+               (int)vm->model->pid, vm->qemu_name ? ", -name " : "", strempty(vm->qemu_name),
+               vm->model->n_cells, vm->model->n_vcpus, path, vm_policy_mode_to_string(vm->policy.mode));
 }
 
 static bool socket_name(const char *name)
@@ -145,7 +146,8 @@ void daemon_reap(struct daemon *d)
                         i++;
                         continue;
                 }
-                log_notice("VM %s: QEMU pid %d is gone; no longer managed.", vm->name, (int)vm->model->pid);
+                log_vm(LOG_NOTICE, vm->name, "VM %s: QEMU pid %d is gone; no longer managed.", vm->name,
+                       (int)vm->model->pid);
                 daemon_drop_vm(d, vm);
         }
 }

@@ -33,6 +33,7 @@ static void warn_kernel_balancing(struct daemon *d)
 
 static void daemon_done(struct daemon *d)
 {
+        daemon_metrics_remove_textfile(d);
         control_server_free(d->control);
         daemon_libvirt_stop(d);
         engine_free(d->engine);

@@ -75,6 +75,8 @@ struct actuator_result {
         uint64_t pages_nomem;         /* still -ENOMEM after the retries */
         uint64_t pages_absent;        /* -ENOENT: not populated; not an error */
         uint64_t pages_failed;        /* -EFAULT (zero page), -EACCES, and pages of a failed call */
+        /* The same pages in bytes (ranges of one action may differ in page size). */
+        uint64_t bytes_already_there, bytes_busy, bytes_nomem, bytes_absent, bytes_failed;
         /* pin / region policy */
         unsigned threads_pinned; /* pins: threads whose mask was set */
         /* region policy: something to log once at notice level (the policy is enforced by

@@ -5,6 +5,7 @@
  * so tests can point the root at a fixture tree under tests/data/. */
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /* "root" + "/" + "path", with root NULL or "" meaning "/". */
 int path_join_root(const char *root, const char *path, char **ret);
@@ -14,3 +15,9 @@ int read_full_file_at(const char *root, const char *path, size_t max_size, char 
 
 /* First line without its trailing newline. */
 int read_one_line_at(const char *root, const char *path, char **ret);
+
+/* Replaces path with data as one step: written to a temporary file in path's directory (so the
+ * rename stays on one file system), fsync'ed, given mode (not the umask's), renamed over path.
+ * A reader sees the old file or the new one, never a part. The temporary file is removed when a
+ * step fails. */
+int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode);

@@ -2,10 +2,16 @@
 #pragma once
 
 /* Logging for the programs (vnumad, vnumactl, tools). Lines go to stderr with a "<N>" syslog
- * level prefix when stderr is not a terminal, so journald assigns the priority.
+ * level prefix when stderr is not a terminal, so journald assigns the priority. When stderr is
+ * the journal's own stream ($JOURNAL_STREAM names it, as systemd sets it for StandardError=journal)
+ * every line goes to the journal natively instead, with its fields: a line about a VM carries
+ * VNUMAD_VM=NAME, so `journalctl VNUMAD_VM=web1` finds it.
  * Library code logs at debug level at most; the caller logs errors once, with context. */
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <sys/uio.h>
 #include <syslog.h>
 
 #include "vnuma/basic/macro.h"
@@ -24,6 +30,18 @@ void log_open_syslog(void);
 
 /* Returns -abs(error) when error != 0, so `return log_error_errno(r, "...")` works. */
 int log_internal(int level, int error, const char *fmt, ...) _printf_(3, 4);
+/* The same for a line about one VM: vm (its name, vm-identity.h) goes into the VNUMAD_VM field.
+ * The text stays the caller's ("VM %s: ..."), so the line reads the same everywhere. */
+int log_internal_vm(int level, int error, const char *vm, const char *fmt, ...) _printf_(4, 5);
+
+/* Whether $JOURNAL_STREAM ("DEV:INODE") names the file with this device and inode. */
+bool log_journal_stream_matches(const char *env, dev_t dev, ino_t ino);
+/* The native journal fields of one line (MESSAGE=, PRIORITY=, then SYSLOG_IDENTIFIER=, ERRNO= and
+ * VNUMAD_VM= when there is one), formatted into buf (size bytes) and pointed to by iov. Returns
+ * how many, at most LOG_JOURNAL_FIELDS_MAX; a field that does not fit is cut. */
+#define LOG_JOURNAL_FIELDS_MAX 5
+size_t log_journal_fields(int level, int error, const char *identifier, const char *vm, const char *msg,
+                          char *buf, size_t size, struct iovec iov[LOG_JOURNAL_FIELDS_MAX]);
 
 #define log_debug(...)   log_internal(LOG_DEBUG, 0, __VA_ARGS__)
 #define log_info(...)    log_internal(LOG_INFO, 0, __VA_ARGS__)
@@ -34,3 +52,6 @@ int log_internal(int level, int error, const char *fmt, ...) _printf_(3, 4);
 #define log_debug_errno(e, ...)   log_internal(LOG_DEBUG, (e), __VA_ARGS__)
 #define log_warning_errno(e, ...) log_internal(LOG_WARNING, (e), __VA_ARGS__)
 #define log_error_errno(e, ...)   log_internal(LOG_ERR, (e), __VA_ARGS__)
+
+#define log_vm(level, vm, ...)          log_internal_vm((level), 0, (vm), __VA_ARGS__)
+#define log_vm_errno(level, e, vm, ...) log_internal_vm((level), (e), (vm), __VA_ARGS__)

@@ -63,6 +63,8 @@ struct daemon_config {
         /* [libvirt] */
         bool libvirt_enabled; /* default yes */
         char *libvirt_uri;    /* NULL: LIBVIRT_URI_DEFAULT */
+        /* [metrics] */
+        char *metrics_textfile; /* node_exporter textfile written each period; NULL: none */
         /* [policy] defaults for VMs without their own */
         struct vm_policy default_policy;
         uint64_t host_migrate_rate; /* bytes/s over all VMs */

@@ -22,6 +22,17 @@ struct timeline_point {
         uint64_t bytes_migrated;
 };
 
+/* What became of the bytes a migration asked for (move_pages' per-page answers). */
+enum vm_migration_result {
+        VM_MIGRATION_MOVED,
+        VM_MIGRATION_ALREADY_THERE,
+        VM_MIGRATION_BUSY,
+        VM_MIGRATION_NO_MEMORY,
+        VM_MIGRATION_ABSENT,
+        VM_MIGRATION_FAILED, /* also an action that failed as a whole */
+        _VM_MIGRATION_RESULT_MAX,
+};
+
 struct managed_vm {
         uint64_t id;
         /* Who the VM is: the QMP socket's file name or the libvirt domain name, never what QEMU
@@ -44,6 +55,8 @@ struct managed_vm {
         uint64_t added_period;
         uint64_t bytes_migrated;        /* total, as the actuator reported it */
         uint64_t period_bytes_migrated; /* this period so far */
+        /* Totals of what migrations asked to move, by result. */
+        uint64_t migration_bytes[_VM_MIGRATION_RESULT_MAX];
         unsigned timeline_n, timeline_head;
         struct timeline_point timeline[VM_TIMELINE_LEN];
 };

@@ -154,6 +154,10 @@ static void check_whole_cell(unsigned batch)
         ck_assert_uint_eq(res.pages_moved, 0);
         ck_assert_uint_eq(res.bytes_moved, 0);
         ck_assert_uint_eq(res.pages_failed + res.pages_busy + res.pages_nomem, 0);
+        /* The same outcomes in bytes (the metrics' migration bytes by result). */
+        ck_assert_uint_eq(res.bytes_already_there, N_PAGES / 2 * e.ps);
+        ck_assert_uint_eq(res.bytes_absent, N_PAGES / 2 * e.ps);
+        ck_assert_uint_eq(res.bytes_failed + res.bytes_busy + res.bytes_nomem, 0);
 
         /* Every touched page is on node 0, untouched ones are still absent, contents unchanged. */
         query(&e, status);
@@ -311,6 +315,10 @@ START_TEST(test_migrate_to_missing_node)
         ck_assert_uint_eq(res.pages_absent, N_PAGES / 4);
         ck_assert_uint_eq(res.pages_moved + res.pages_already_there, 0);
         ck_assert_uint_eq(res.bytes_moved, 0);
+        /* Bytes too, the region never reached included. */
+        ck_assert_uint_eq(res.bytes_failed, (N_PAGES / 4 + N_PAGES / 2) * e.ps);
+        ck_assert_uint_eq(res.bytes_absent, N_PAGES / 4 * e.ps);
+        ck_assert_uint_eq(res.bytes_already_there, 0);
         ck_assert_uint_eq(checksum_touched(&e), before);
         env_stop(&e);
 }

@@ -126,9 +126,10 @@ static int engine_apply(void *userdata, const struct snapshot *s, const struct a
         if (a->type == ACTION_MIGRATE)
                 /* What move_pages did with each page: the reason a chunk does not move. */
                 log_debug("VM %s: %s: %" PRIu64 " pages moved, %" PRIu64 " already there, %" PRIu64
-                          " busy, %" PRIu64 " no memory, %" PRIu64 " absent, %" PRIu64 " failed",
+                          " busy, %" PRIu64 " no memory, %" PRIu64 " absent, %" PRIu64
+                          " left because shared, %" PRIu64 " failed",
                           vm->name, line, res.pages_moved, res.pages_already_there, res.pages_busy,
-                          res.pages_nomem, res.pages_absent, res.pages_failed);
+                          res.pages_nomem, res.pages_absent, res.pages_shared, res.pages_failed);
         else
                 log_debug("VM %s: %s", vm->name, line);
         return 0;

@@ -25,7 +25,18 @@ struct span {
         uint64_t start; /* host virtual address, page aligned */
         uint64_t n_pages;
         uint64_t page_size;
+        int flags; /* for move_pages: from the region's sharing */
 };
+
+/* MOVE_ALL (CAP_SYS_NICE) moves a page for every process that maps it; MOVE leaves a page mapped
+ * more than once with -EACCES (mm/migrate.c; the kernel answers "already there" before it looks).
+ * Only a shared mapping of per-VM memory is moved for all: its other mappers are the VM's own
+ * vhost-user backends. A private page mapped elsewhere is a KSM or copy-on-write page of other
+ * processes, and a shared file's page cache is the file's (vnumad(8), SHARED BACKENDS). */
+static int move_flags(enum region_sharing sharing)
+{
+        return sharing == REGION_SHARED_MEMORY ? MPOL_MF_MOVE_ALL : MPOL_MF_MOVE;
+}
 
 /* [offset, offset+bytes) of the cell as host ranges, widened to whole pages. Cell offsets run over
  * the regions in order. Checks everything before anything is touched. */
@@ -66,6 +77,7 @@ static int cell_spans(const struct guest_cell *c, uint64_t offset, uint64_t byte
                         .start = g->hva_start + lo,
                         .n_pages = (hi - lo) / ps,
                         .page_size = ps,
+                        .flags = move_flags(g->sharing),
                 };
         }
         *ret = TAKE_PTR(spans);
@@ -86,6 +98,7 @@ struct mover {
         size_t n_again;
         struct actuator_result *res;
         uint64_t page_size;
+        int flags;         /* move_pages flags of the current span */
         int pagemap;       /* /proc/PID/pagemap, or -1 */
         uint64_t *entries; /* its entries for the current batch */
         int err;           /* first call that failed as a whole */
@@ -113,9 +126,9 @@ static int move_list(struct mover *mv, void **list, size_t n, size_t per_call)
                         mv->nodes[j] = mv->node;
                         mv->status[j] = STATUS_UNSET;
                 }
-                /* MOVE_ALL: QEMU's RAM may be shared (memfd, vhost-user); we own the VM. A positive
-                 * return counts pages not moved, and the kernel stops there: those keep UNSET. */
-                r = numa_move_pages(mv->pid, cnt, list + off, mv->nodes, mv->status, MPOL_MF_MOVE_ALL);
+                /* A positive return counts pages not moved, and the kernel stops there: those keep
+                 * UNSET. */
+                r = numa_move_pages(mv->pid, cnt, list + off, mv->nodes, mv->status, mv->flags);
                 if (r < 0) {
                         int e = errno;
 
@@ -138,11 +151,13 @@ static int move_list(struct mover *mv, void **list, size_t n, size_t per_call)
                                 count_moved(mv, 1);
                         else if (st == -ENOENT)
                                 mv->res->pages_absent++;
+                        else if (st == -EACCES && mv->flags == MPOL_MF_MOVE)
+                                mv->res->pages_shared++; /* mapped elsewhere too: left by decision */
                         else if (retryable(st)) {
                                 mv->again[mv->n_again] = list[off + j];
                                 mv->again_status[mv->n_again++] = st;
                         } else
-                                mv->res->pages_failed++; /* -EFAULT, -EACCES, another node */
+                                mv->res->pages_failed++; /* -EFAULT, another node */
                 }
         }
         return 0;
@@ -168,6 +183,7 @@ static void count_bytes(struct actuator_result *res, const struct actuator_resul
         res->bytes_busy += (res->pages_busy - before->pages_busy) * page_size;
         res->bytes_nomem += (res->pages_nomem - before->pages_nomem) * page_size;
         res->bytes_absent += (res->pages_absent - before->pages_absent) * page_size;
+        res->bytes_shared += (res->pages_shared - before->pages_shared) * page_size;
         res->bytes_failed += (res->pages_failed - before->pages_failed) * page_size;
 }
 
@@ -302,6 +318,7 @@ int actuator_migrate(struct actuator *a, const struct action *act, const struct 
         /* In the action's range order: the planner already put the hottest first. */
         for (size_t i = 0; i < n_spans && mv.err == 0; i++) {
                 mv.page_size = spans[i].page_size;
+                mv.flags = spans[i].flags;
                 for (uint64_t done = 0; done < spans[i].n_pages && mv.err == 0;) {
                         size_t n = (size_t)MIN(spans[i].n_pages - done, max_batch);
                         struct actuator_result before = *res;

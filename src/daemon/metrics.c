@@ -23,7 +23,8 @@
 static const char *const migration_result_table[_VM_MIGRATION_RESULT_MAX] = {
         [VM_MIGRATION_MOVED] = "moved",   [VM_MIGRATION_ALREADY_THERE] = "already_there",
         [VM_MIGRATION_BUSY] = "busy",     [VM_MIGRATION_NO_MEMORY] = "no_memory",
-        [VM_MIGRATION_ABSENT] = "absent", [VM_MIGRATION_FAILED] = "failed",
+        [VM_MIGRATION_ABSENT] = "absent", [VM_MIGRATION_SHARED] = "shared",
+        [VM_MIGRATION_FAILED] = "failed",
 };
 static DEFINE_STRING_TABLE_LOOKUP_TO_STRING(migration_result, enum vm_migration_result);
 

@@ -60,15 +60,16 @@ static void handle_sampler_issues(struct daemon *d)
 static void count_migration(struct managed_vm *vm, const struct action *a, const struct actuator_result *res,
                             int r)
 {
-        uint64_t *b = vm->migration_bytes, reported = res->bytes_moved + res->bytes_already_there +
-                                                      res->bytes_busy + res->bytes_nomem +
-                                                      res->bytes_absent + res->bytes_failed;
+        uint64_t *b = vm->migration_bytes,
+                 reported = res->bytes_moved + res->bytes_already_there + res->bytes_busy +
+                            res->bytes_nomem + res->bytes_absent + res->bytes_shared + res->bytes_failed;
 
         b[VM_MIGRATION_MOVED] += res->bytes_moved;
         b[VM_MIGRATION_ALREADY_THERE] += res->bytes_already_there;
         b[VM_MIGRATION_BUSY] += res->bytes_busy;
         b[VM_MIGRATION_NO_MEMORY] += res->bytes_nomem;
         b[VM_MIGRATION_ABSENT] += res->bytes_absent;
+        b[VM_MIGRATION_SHARED] += res->bytes_shared;
         b[VM_MIGRATION_FAILED] += res->bytes_failed;
         if (r < 0 && reported == 0)
                 b[VM_MIGRATION_FAILED] += a->bytes;
@@ -149,9 +150,10 @@ static int engine_apply(void *userdata, const struct snapshot *s, const struct a
                 /* What move_pages did with each page: the reason a chunk does not move. */
                 log_vm(LOG_DEBUG, vm->name,
                        "VM %s: %s: %" PRIu64 " pages moved, %" PRIu64 " already there, %" PRIu64
-                       " busy, %" PRIu64 " no memory, %" PRIu64 " absent, %" PRIu64 " failed",
+                       " busy, %" PRIu64 " no memory, %" PRIu64 " absent, %" PRIu64
+                       " left because shared, %" PRIu64 " failed",
                        vm->name, line, res.pages_moved, res.pages_already_there, res.pages_busy,
-                       res.pages_nomem, res.pages_absent, res.pages_failed);
+                       res.pages_nomem, res.pages_absent, res.pages_shared, res.pages_failed);
         else
                 log_vm(LOG_DEBUG, vm->name, "VM %s: %s", vm->name, line);
         return 0;

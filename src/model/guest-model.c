@@ -16,7 +16,14 @@ static const char *const guest_thread_kind_table[_GUEST_THREAD_KIND_MAX] = {
         [GUEST_THREAD_IOTHREAD] = "iothread",
 };
 
+static const char *const region_sharing_table[_REGION_SHARING_MAX] = {
+        [REGION_PRIVATE] = "private",
+        [REGION_SHARED_MEMORY] = "shared-memory",
+        [REGION_SHARED_FILE] = "shared-file",
+};
+
 DEFINE_STRING_TABLE_LOOKUP_TO_STRING(backend_kind, enum backend_kind);
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(region_sharing, enum region_sharing);
 DEFINE_STRING_TABLE_LOOKUP_TO_STRING(guest_thread_kind, enum guest_thread_kind);
 
 enum backend_kind backend_kind_from_qom_type(const char *qom_type)

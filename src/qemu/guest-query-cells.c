@@ -10,6 +10,7 @@
 
 #include "guest-query-internal.h"
 #include "vnuma/host/proc-maps.h"
+#include "vnuma/host/region-sharing.h"
 #include "vnuma/qemu/hmp-parse.h"
 #include "vnuma/qemu/mtree.h"
 #include "vnuma/qemu/qemu-cmdline.h"
@@ -75,7 +76,8 @@ static int add_region(struct query_ctx *c, struct guest_cell *cell, const char *
 {
         struct backend_info *b = guest_query_backend_find(c, backend_id);
         struct guest_region *regions, *rg;
-        uint64_t hva = 0, page_size = 0;
+        uint64_t hva = 0, page_size = 0, base_page = (uint64_t)sysconf(_SC_PAGESIZE);
+        enum region_sharing sharing = REGION_PRIVATE;
         int r;
 
         if (!b)
@@ -90,7 +92,12 @@ static int add_region(struct query_ctx *c, struct guest_cell *cell, const char *
                             " is not one writable mapping",
                             (int)c->m->pid, b->id, hva, hva + b->size);
         if (page_size == 0)
-                page_size = (uint64_t)sysconf(_SC_PAGESIZE);
+                page_size = base_page;
+        /* Who else maps it, from the kernel's view: it decides MOVE or MOVE_ALL (vnumad(8)). */
+        r = proc_maps_sharing(c->smaps, hva, hva + b->size, base_page, &sharing);
+        if (r < 0)
+                return fail(c, r, "/proc/%d/smaps: backend \"%s\": cannot tell its sharing", (int)c->m->pid,
+                            b->id);
         if (hva % page_size || b->size % page_size)
                 return fail(c, -EBADMSG, "backend \"%s\": not aligned to its page size %" PRIu64, b->id,
                             page_size);
@@ -110,6 +117,7 @@ static int add_region(struct query_ctx *c, struct guest_cell *cell, const char *
                 .host_nodes = b->host_nodes,
                 .prealloc = b->prealloc,
                 .hva_start = hva,
+                .sharing = sharing,
         };
         cell->n_regions++;
         if (!rg->backend_id || !rg->policy || (device_id && !rg->device_id))

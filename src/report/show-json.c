@@ -132,6 +132,7 @@ static struct json_object *cell_json(const struct guest_cell *cell, const struct
                 add(region, "backend", json_object_new_string(rg->backend_id));
                 add(region, "device", rg->device_id ? json_object_new_string(rg->device_id) : NULL);
                 add(region, "kind", json_object_new_string(backend_kind_to_string(rg->kind)));
+                add(region, "sharing", json_object_new_string(region_sharing_to_string(rg->sharing)));
                 add(region, "size_bytes", u64(rg->size_bytes));
                 add(region, "page_size_bytes", u64(rg->page_size));
                 add(region, "policy", json_object_new_string(rg->policy));

@@ -82,8 +82,8 @@ void show_table_domain(FILE *f, struct json_object *dom, struct json_object *hos
         }
         fputc('\n', f);
 
-        fprintf(f, "%4s  %-7s  %-12s  %-5s  %4s  %9s", "Cell", "vCPUs", "Backend", "Kind", "Home",
-                "Size MiB");
+        fprintf(f, "%4s  %-7s  %-12s  %-5s  %-13s  %4s  %9s", "Cell", "vCPUs", "Backend", "Kind", "Sharing",
+                "Home", "Size MiB");
         for (size_t i = 0; nodes && i < json_object_array_length(nodes); i++) {
                 snprintf(buf, sizeof(buf), "Node %lld",
                          (long long)json_int64_or(json_object_array_get_idx(nodes, i), "id", -1));
@@ -101,8 +101,10 @@ void show_table_domain(FILE *f, struct json_object *dom, struct json_object *hos
                 n_regions = regions ? json_object_array_length(regions) : 0;
                 int_or_dash(home, sizeof(home), cell, "home_node");
                 snprintf(buf, sizeof(buf), "%s%s", s_or(cell, "backend", "?"), n_regions > 1 ? "+" : "");
-                fprintf(f, "%4lld  %-7s  %-12s  %-5s  %4s  %9.1f", (long long)json_int64_or(cell, "id", -1),
-                        s_or(cell, "vcpus", "-"), buf, s_or(cell, "backend_kind", "?"), home,
+                fprintf(f, "%4lld  %-7s  %-12s  %-5s  %-13s  %4s  %9.1f",
+                        (long long)json_int64_or(cell, "id", -1), s_or(cell, "vcpus", "-"), buf,
+                        s_or(cell, "backend_kind", "?"),
+                        n_regions ? s_or(json_object_array_get_idx(regions, 0), "sharing", "?") : "?", home,
                         MIB(json_uint64_or(cell, "size_bytes", 0)));
                 for (size_t i = 0; nodes && i < json_object_array_length(nodes); i++) {
                         snprintf(buf, sizeof(buf), "%lld",
@@ -114,9 +116,9 @@ void show_table_domain(FILE *f, struct json_object *dom, struct json_object *hos
                         MIB(json_uint64_or(cell, "not_present_bytes", 0)), pct);
                 for (size_t r = 1; r < n_regions; r++) {
                         struct json_object *rg = json_object_array_get_idx(regions, r);
-                        fprintf(f, "%4s  %-7s  + %-10s  %-5s  %4s  %9.1f  (%s)\n", "", "",
-                                s_or(rg, "backend", "?"), s_or(rg, "kind", "?"), "",
-                                MIB(json_uint64_or(rg, "size_bytes", 0)), s_or(rg, "device", ""));
+                        fprintf(f, "%4s  %-7s  + %-10s  %-5s  %-13s  %4s  %9.1f  (%s)\n", "", "",
+                                s_or(rg, "backend", "?"), s_or(rg, "kind", "?"), s_or(rg, "sharing", "?"),
+                                "", MIB(json_uint64_or(rg, "size_bytes", 0)), s_or(rg, "device", ""));
                 }
         }
 

@@ -75,7 +75,7 @@ def check_content(t, label, samples, names, nodes, version):
         off = promcheck.values(samples, "vnumad_vm_cell_off_home_bytes", vm=vm)
         t.check(sorted(off.values()) == [0, 0], "%s: %s: nothing off home on one node: %s" % (label, vm, off))
         results = {lb["result"] for n, lb, _ in samples if n == "vnumad_vm_migration_bytes_total" and lb["vm"] == vm}
-        t.check(results == {"moved", "already_there", "busy", "no_memory", "absent", "failed"},
+        t.check(results == {"moved", "already_there", "busy", "no_memory", "absent", "shared", "failed"},
                 "%s: %s: migration bytes by result: %s" % (label, vm, sorted(results)))
     periods = only(samples, "vnumad_periods_total")
     t.check(periods and only(samples, "vnumad_period_duration_seconds_count") == periods,

@@ -74,9 +74,11 @@ struct actuator_result {
         uint64_t pages_busy;          /* still -EBUSY/-EAGAIN (or never reached) after the retries */
         uint64_t pages_nomem;         /* still -ENOMEM after the retries */
         uint64_t pages_absent;        /* -ENOENT: not populated; not an error */
-        uint64_t pages_failed;        /* -EFAULT (zero page), -EACCES, and pages of a failed call */
+        uint64_t pages_shared;        /* -EACCES: mapped by another process too, left by MPOL_MF_MOVE
+                                       * (vnumad(8), SHARED BACKENDS); not a failure */
+        uint64_t pages_failed;        /* -EFAULT (zero page), and pages of a failed call */
         /* The same pages in bytes (ranges of one action may differ in page size). */
-        uint64_t bytes_already_there, bytes_busy, bytes_nomem, bytes_absent, bytes_failed;
+        uint64_t bytes_already_there, bytes_busy, bytes_nomem, bytes_absent, bytes_shared, bytes_failed;
         /* pin / region policy */
         unsigned threads_pinned; /* pins: threads whose mask was set */
         /* region policy: something to log once at notice level (the policy is enforced by
@@ -97,13 +99,14 @@ enum actuator_kind actuator_get_kind(const struct actuator *a);
  *
  * Returns 0 when the action was carried out in full, 1 when it was carried out in part (a
  * migration where some pages could not be moved, or whose process went away after some pages
- * moved: see *result), -errno when nothing was done:
+ * moved: see *result; pages left because they are shared are no shortfall), -errno when nothing
+ * was done:
  *   -EINVAL   malformed action or model (empty or offline CPU set, range past the cell's end, a
  *             negative node, vm id mismatch, no snapshot for a region policy)
  *   -ENOENT   the model has no such cell or vCPU index
  *   -ESRCH    a thread or the process is gone (pins: no thread was changed)
- *   -EPERM    not allowed to act on the process (move_pages with MPOL_MF_MOVE_ALL needs
- *             CAP_SYS_NICE)
+ *   -EPERM    not allowed to act on the process (MPOL_MF_MOVE_ALL, used for shared per-VM
+ *             memory, needs CAP_SYS_NICE)
  *   -ENODEV   migrate to a node the kernel does not have (the pages are counted failed)
  *   -EACCES   migrate to a node outside the process's cpuset
  *   -ENOTCONN/-EIO/...  systemd refused or failed to set the unit's properties (region policy)
@@ -113,10 +116,12 @@ enum actuator_kind actuator_get_kind(const struct actuator *a);
  *   later sched_setaffinity fails, the masks already changed are put back. PIN_EMULATOR acts on
  *   the model's non-vCPU threads, or on the main thread (pid) when the model lists none.
  * ACTION_MIGRATE: [offset, offset+bytes) of the cell (offsets run over its regions in order),
- *   widened to whole pages, moved to act->node_id with move_pages(MPOL_MF_MOVE_ALL) in batches,
- *   in the action's range order. Each batch is first queried (nodes = NULL) so pages already on
- *   the target and absent pages are not submitted, and "moved" means "was elsewhere, is there
- *   now". Pages answered -EBUSY/-ENOMEM/-EAGAIN are retried in smaller batches.
+ *   widened to whole pages, moved to act->node_id with move_pages in batches, in the action's
+ *   range order, with MPOL_MF_MOVE_ALL for a region of sharing REGION_SHARED_MEMORY and
+ *   MPOL_MF_MOVE otherwise (pages another process maps too are then left: pages_shared). Each
+ *   batch is first queried (nodes = NULL) so pages already on the target and absent pages are not
+ *   submitted, and "moved" means "was elsewhere, is there now". Pages answered
+ *   -EBUSY/-ENOMEM/-EAGAIN are retried in smaller batches.
  * ACTION_SET_HOME: bookkeeping only, returns 0.
  * ACTION_SET_REGION_POLICY: bind/interleave restrict the cell to the nodes of act->node_mask;
  *   default/preferred lift the restriction (a cpuset cannot express preference). When the QEMU is

@@ -29,6 +29,7 @@ enum vm_migration_result {
         VM_MIGRATION_BUSY,
         VM_MIGRATION_NO_MEMORY,
         VM_MIGRATION_ABSENT,
+        VM_MIGRATION_SHARED, /* left by MPOL_MF_MOVE: mapped by another process too */
         VM_MIGRATION_FAILED, /* also an action that failed as a whole */
         _VM_MIGRATION_RESULT_MAX,
 };

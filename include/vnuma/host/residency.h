@@ -14,7 +14,9 @@ struct residency {
         uint64_t not_present_bytes;               /* -ENOENT: never touched, or swapped out */
         uint64_t efault_bytes;                    /* -EFAULT on a page pagemap cannot place: no VMA */
         uint64_t busy_bytes;                      /* -EBUSY: pinned or under I/O at the time */
-        uint64_t denied_bytes; /* -EACCES: shared with another process (only with MOVE_ALL) */
+        uint64_t denied_bytes; /* -EACCES: a query (nodes = NULL) never answers it; kept for a
+                                * kernel that would. Shared pages left by a migration are counted
+                                * by the actuator (pages_shared). */
         uint64_t other_bytes;  /* any other status, or node id >= RESIDENCY_MAX_NODES */
         uint64_t scanned_pages;
         uint64_t syscalls;

@@ -21,6 +21,18 @@ enum backend_kind {
 const char *backend_kind_to_string(enum backend_kind k);
 enum backend_kind backend_kind_from_qom_type(const char *qom_type);
 
+/* Who else may map a region's pages, as the kernel shows its mappings (smaps), never as QEMU says.
+ * It decides how the actuator moves them (vnumad(8), SHARED BACKENDS). The zero value moves the
+ * least: a region nobody classified is treated as private. */
+enum region_sharing {
+        REGION_PRIVATE,       /* MAP_PRIVATE: only KSM or copy-on-write pages have other mappers */
+        REGION_SHARED_MEMORY, /* MAP_SHARED of per-VM memory: memfd, hugetlbfs, /dev/shm */
+        REGION_SHARED_FILE,   /* MAP_SHARED of any other file: its page cache is not the VM's */
+        _REGION_SHARING_MAX,
+};
+
+const char *region_sharing_to_string(enum region_sharing s);
+
 /* One host mapping of guest RAM: a memory backend, the boot RAM of a cell or a pc-dimm /
  * virtio-mem device plugged into a cell. A RAMBlock is one contiguous host mapping. */
 struct guest_region {
@@ -33,6 +45,7 @@ struct guest_region {
         struct idset host_nodes;
         bool prealloc;
         uint64_t hva_start; /* [hva_start, hva_start + size_bytes) */
+        enum region_sharing sharing;
 };
 
 struct guest_cell {

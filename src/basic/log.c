@@ -143,34 +143,37 @@ static void log_write(int level, int error, const char *vm, const char *fmt, va_
                 fprintf(stderr, "<%d>%s\n", level, msg);
 }
 
-int log_internal(int level, int error, const char *fmt, ...)
+/* Both entry points: the level filter, errno kept, the error returned as -errno. */
+static int log_vdispatch(int level, int error, const char *vm, const char *fmt, va_list ap)
 {
         int saved = errno;
-        va_list ap;
 
         if (error < 0)
                 error = -error;
-        if (level <= max_level) {
-                va_start(ap, fmt);
-                log_write(level, error, NULL, fmt, ap);
-                va_end(ap);
-        }
+        if (level <= max_level)
+                log_write(level, error, vm, fmt, ap);
         errno = saved;
         return error ? -error : 0;
 }
 
+int log_internal(int level, int error, const char *fmt, ...)
+{
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = log_vdispatch(level, error, NULL, fmt, ap);
+        va_end(ap);
+        return r;
+}
+
 int log_internal_vm(int level, int error, const char *vm, const char *fmt, ...)
 {
-        int saved = errno;
         va_list ap;
+        int r;
 
-        if (error < 0)
-                error = -error;
-        if (level <= max_level) {
-                va_start(ap, fmt);
-                log_write(level, error, vm, fmt, ap);
-                va_end(ap);
-        }
-        errno = saved;
-        return error ? -error : 0;
+        va_start(ap, fmt);
+        r = log_vdispatch(level, error, vm, fmt, ap);
+        va_end(ap);
+        return r;
 }

@@ -21,12 +21,7 @@ static int refuse(const char *what)
 
 int main(int argc, char *argv[])
 {
-        struct advise_opts o = {
-                .socket_path = VNUMAD_SOCKET_PATH,
-                .sysfs_root = "/sys",
-                .procfs_root = "/proc",
-                .timeout_ms = ADVISE_DEFAULT_TIMEOUT_MS,
-        };
+        struct advise_opts o = ADVISE_OPTS_DEFAULT;
         const char *w = NULL;
         unsigned vcpus = 0;
         uint64_t mib = 0;

@@ -212,12 +212,7 @@ int advise_main(int argc, char *argv[])
                 {"help", no_argument, NULL, 'h'},
                 {},
         };
-        struct advise_opts o = {
-                .socket_path = VNUMAD_SOCKET_PATH,
-                .sysfs_root = "/sys",
-                .procfs_root = "/proc",
-                .timeout_ms = ADVISE_DEFAULT_TIMEOUT_MS,
-        };
+        struct advise_opts o = ADVISE_OPTS_DEFAULT;
         const char *w = NULL;
         unsigned vcpus = 0;
         uint64_t mib = 0, v;

@@ -17,6 +17,15 @@ struct advise_opts {
         bool json; /* one JSON document instead of numad's bare nodeset */
 };
 
+/* The system's daemon socket, the real /sys and /proc, the default timeout. */
+#define ADVISE_OPTS_DEFAULT                              \
+        ((struct advise_opts){                           \
+                .socket_path = VNUMAD_SOCKET_PATH,       \
+                .sysfs_root = "/sys",                    \
+                .procfs_root = "/proc",                  \
+                .timeout_ms = ADVISE_DEFAULT_TIMEOUT_MS, \
+        })
+
 /* numad's -w argument, "VCPUS[:MEM_MB]": 1-4096 vCPUs, MiB optional (0). -EINVAL otherwise. */
 int advise_parse_w(const char *text, unsigned *ret_vcpus, uint64_t *ret_mib);
 

@@ -563,7 +563,8 @@ int live_rebalance_wait(const struct live_opts *o, char **args, int n_args)
         _cleanup_json_ struct json_object *st = NULL, *req = NULL, *reb = NULL;
         bool tty = isatty(STDOUT_FILENO) && !o->daemon->json, done = false, dry = false, shown = false;
         double start, elapsed = 0, moved = 0, left = NAN, rate = 0;
-        uint64_t start_migrated, last_period = UINT64_MAX;
+        uint64_t start_migrated, last_period = UINT64_MAX, quiet_period = UINT64_MAX, quiet_migrated = 0;
+        unsigned quiet = 0, settle;
         struct json_object *vm, *w;
         const char *name, *mode;
         char line[512];
@@ -627,7 +628,25 @@ int live_rebalance_wait(const struct live_opts *o, char **args, int n_args)
                 moved = (double)(json_uint64_or(vm, "bytes_migrated", 0) - start_migrated);
                 left = num(vm, "off_home_bytes");
                 rate = elapsed > 0 ? moved / elapsed : 0;
-                done = left == 0;
+                /* Nothing left to move: nothing off home; or what is left stays, by the policy's
+                 * own word: periods measured after the rebalance in which it planned no
+                 * migration for the VM and none happened, more of them than its hysteresis. */
+                settle = (unsigned)json_uint64_or(json_object_object_get(st, "settings"),
+                                                  "hysteresis_periods", 3) +
+                         2;
+                if (json_uint64_or(vm, "snapshot_period", 0) > json_uint64_or(reb, "period", 0) &&
+                    json_uint64_or(vm, "snapshot_period", 0) != quiet_period) {
+                        bool still = json_uint64_or(vm, "planned_migrate_bytes", 1) == 0 &&
+                                     json_uint64_or(vm, "bytes_migrated", 0) == quiet_migrated;
+
+                        quiet = still ? quiet + 1 : 0;
+                        quiet_period = json_uint64_or(vm, "snapshot_period", 0);
+                        quiet_migrated = json_uint64_or(vm, "bytes_migrated", 0);
+                }
+                /* Only a measurement made after the rebalance's actions (its pins move homes) says
+                 * what is left. */
+                done = json_uint64_or(vm, "snapshot_period", 0) > json_uint64_or(reb, "period", 0) &&
+                       (left == 0 || (!isnan(left) && quiet >= settle));
                 if (isnan(left))
                         snprintf(line, sizeof(line), "%s: %.1f MiB moved, off-home bytes not measured yet",
                                  name, moved / 1048576.0);
@@ -663,9 +682,13 @@ int live_rebalance_wait(const struct live_opts *o, char **args, int n_args)
         if (r == -ETIME)
                 log_error("%s: %.1f MiB still off home after %.0f s (%.1f MiB moved).", name,
                           left / 1048576.0, elapsed, moved / 1048576.0);
-        else if (r == 0 && !o->daemon->json && gathers_cells(mode))
+        else if (r == 0 && !o->daemon->json && gathers_cells(mode) && left == 0)
                 printf("%s: nothing left to move: %.1f MiB moved in %.0f s.\n", name, moved / 1048576.0,
                        elapsed);
+        else if (r == 0 && !o->daemon->json && gathers_cells(mode))
+                printf("%s: nothing left to move: %.1f MiB moved in %.0f s; %.1f MiB stays off home (vnumad "
+                       "planned no migration for %u periods).\n",
+                       name, moved / 1048576.0, elapsed, left / 1048576.0, quiet);
         if (o->daemon->json) {
                 w = json_object_new_object();
                 json_object_object_add(w, "done", json_object_new_boolean(r == 0 && done));

@@ -211,6 +211,11 @@ def scenario_rebalance_wait_and_explain(t, work):
             t.check(re.search(r"^period \d+: alpha: 0\.0 of 0\.0 MiB moved", p.stdout, re.M) is not None,
                     "a progress line: 0 of 0 MiB: %r" % p.stdout)
             t.check(status(d.sock)["period"] > p0, "the rebalance ran a period")
+            m = re.search(r"^Rebalanced alpha, period (\d+):", p.stdout, re.M)
+            seen = [int(x) for x in re.findall(r"^period (\d+): alpha:", p.stdout, re.M)]
+            t.check(m is not None and seen and max(seen) > int(m.group(1)),
+                    "rebalance --wait ends on a period measured after the rebalance's own: %s after %s" %
+                    (seen, m and m.group(1)))
             nodes = kernel_node_bytes(d.sock, "alpha")
             t.check(len(nodes) == 1 and sum(nodes.values()) >= 128 * MIB,
                     "numa_maps: all of alpha on one node, nothing could be off home: %s" % nodes)

@@ -21,15 +21,17 @@ _vnumactl_domains() {
 _vnumactl() {
         local cur prev words cword
         _init_completion -n =: || return
-        local verbs="show topology status rebalance policy explain metrics advise"
+        local verbs="show topology status rebalance policy explain metrics advise top wait"
         local opts="--qmp --socket --json --dry-run -c --connect --config --live --timeout --sysfs-root
-                    --procfs-root -h --help --version"
+                    --procfs-root -h --help --version --wait --locality -d --delay -n --iterations -s --sort"
         local policy_keys="mode= nodes= pin= migrate-rate= cell="
 
         case $prev in
                 --qmp | --socket) _filedir; return ;;
                 --sysfs-root | --procfs-root) _filedir -d; return ;;
                 --timeout | -c | --connect | -w) return ;; # a number, a URI, VCPUS[:MEM_MB]
+                --locality | -d | --delay | -n | --iterations) return ;; # numbers
+                -s | --sort) COMPREPLY=($(compgen -W "locality off-home rate wait name" -- "$cur")); return ;;
         esac
         if [[ $cur == -* ]]; then
                 # advise has numad's -w and options of its own (vnumactl advise --help).
@@ -50,6 +52,7 @@ _vnumactl() {
                         --socket) socket=${words[i + 1]}; ((i++)); continue ;;
                         -c | --connect) uri=${words[i + 1]}; ((i++)); continue ;;
                         --qmp | --timeout | --sysfs-root | --procfs-root | -w) ((i++)); continue ;;
+                        --locality | -d | --delay | -n | --iterations | -s | --sort) ((i++)); continue ;;
                         --socket=*) socket=${w#*=}; continue ;;
                         --connect=*) uri=${w#*=}; continue ;;
                         -*) continue ;;
@@ -61,7 +64,7 @@ _vnumactl() {
         case ${#args[@]},$verb in
                 0,*)
                         COMPREPLY=($(compgen -W "$verbs" -- "$cur")) ;;
-                1,show | 1,rebalance | 1,explain)
+                1,show | 1,rebalance | 1,explain | *,top | *,wait)
                         COMPREPLY=($(compgen -W "$(_vnumactl_vms "$socket")" -- "$cur")) ;;
                 1,policy)
                         COMPREPLY=($(compgen -W "get set clear" -- "$cur")) ;;

@@ -54,14 +54,14 @@ mode = auto"
 vl_wait_managed 90 guest-a guest-b
 vl_ctl status | sed -n '/^VM /,$p'
 echo
-echo "==> locality timeline (vnumad's view each second: bytes on each cell's home node / present)"
-t0=$SECONDS
-while :; do
-        vl_status_line $((SECONDS - t0))
-        vl_all_local 0.95 guest-a guest-b && break
-        [ $((SECONDS - t0)) -ge 240 ] && { echo "==> not converged after 240 s"; break; }
-        sleep 1
-done
+echo "==> vnumactl top -d 2 (vnumad's view: locality, off-home MiB, MiB/s moved), until"
+echo "    vnumactl wait --locality 0.95 --timeout 240 guest-a guest-b returns"
+# top writes to a pipe (plain refreshes, no screen clearing), as the wait beside it is quiet.
+"$VNUMACTL" --socket "$VL_SOCK" top -d 2 guest-a guest-b > >(cat) &
+top_pid=$!
+vl_ctl wait --locality 0.95 --timeout 240 guest-a guest-b >/dev/null || echo "==> not converged after 240 s"
+kill "$top_pid" 2>/dev/null || true
+wait "$top_pid" 2>/dev/null || true
 echo
 echo "==> AFTER: vnumactl show (from the daemon)"
 echo

@@ -5,13 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon-explain.h"
 #include "daemon.h"
 #include "vnuma/basic/json-util.h"
+#include "vnuma/policies/policy-rules.h"
+#include "vnuma/report/metrics-text.h"
 #include "vnuma/report/observe.h"
 #include "vnuma/report/show.h"
 #include "vnuma/report/snapshot-locality.h"
-
-#define EXPLAIN_MAX 64
 
 static void add(struct json_object *o, const char *key, struct json_object *v)
 {
@@ -52,6 +53,72 @@ static struct json_object *policy_json(const struct managed_vm *vm)
         return p;
 }
 
+/* vm in the last period's snapshot, NULL when it was not in it (added since) or its layout
+ * differs. */
+static const struct snap_vm *snapshot_vm(const struct snapshot *s, const struct managed_vm *vm)
+{
+        /* Linear in the VMs, as the rest of the daemon's per-VM lookups. */
+        for (unsigned i = 0; s && i < s->n_vms; i++)
+                if (s->vms[i].id == vm->id)
+                        return s->vms[i].n_cells == vm->model->n_cells ? &s->vms[i] : NULL;
+        return NULL;
+}
+
+/* vCPU contention over the period: the time the vCPU threads of a cell (all of them with cell
+ * < 0) were runnable but waited for a CPU (schedstat run_delay), over their runnable time (run +
+ * wait). null when they neither ran nor waited. */
+static struct json_object *wait_ratio_json(const struct snap_vm *sv, int cell)
+{
+        uint64_t run = 0, wait = 0;
+
+        for (unsigned i = 0; i < sv->n_vcpus; i++)
+                if (cell < 0 || sv->vcpus[i].cell == (unsigned)cell) {
+                        run += sv->vcpus[i].runtime_ns;
+                        wait += sv->vcpus[i].wait_ns;
+                }
+        return run + wait ? json_object_new_double((double)wait / (double)(run + wait)) : NULL;
+}
+
+static struct json_object *ratio_json(const struct locality *l)
+{
+        double r;
+
+        return locality_ratio(l, &r) >= 0 ? json_object_new_double(r) : NULL;
+}
+
+/* What the last period measured of vm, for top, wait and rebalance --wait: present and off-home
+ * bytes (present, not on the cell's home node: what a policy that gathers cells still has to
+ * move), vCPU contention, per cell too; null (and no cells) before the VM's first period. */
+static void add_measurement(struct json_object *o, const struct snapshot *s, const struct managed_vm *vm,
+                            const struct plan *plan)
+{
+        const struct snap_vm *sv = snapshot_vm(s, vm);
+        struct json_object *cells = json_object_new_array();
+        struct locality total = {.home_node = -1};
+
+        for (unsigned c = 0; sv && c < sv->n_cells; c++) {
+                struct locality l = snap_cell_locality(s, sv, c);
+                struct json_object *cell = json_object_new_object();
+
+                locality_accumulate(&total, &l);
+                add(cell, "id", json_object_new_int((int)sv->cells[c].id));
+                add(cell, "home_node", l.home_node >= 0 ? json_object_new_int(l.home_node) : NULL);
+                add(cell, "present_bytes", json_object_new_uint64(l.present_bytes));
+                add(cell, "off_home_bytes", json_object_new_uint64(l.present_bytes - l.local_bytes));
+                add(cell, "locality_ratio", ratio_json(&l));
+                add(cell, "vcpu_wait_ratio", wait_ratio_json(sv, (int)sv->cells[c].id));
+                json_object_array_add(cells, cell);
+        }
+        add(o, "snapshot_period", sv ? json_object_new_uint64(s->period) : NULL);
+        add(o, "present_bytes", sv ? json_object_new_uint64(total.present_bytes) : NULL);
+        add(o, "off_home_bytes",
+            sv ? json_object_new_uint64(total.present_bytes - total.local_bytes) : NULL);
+        add(o, "vcpu_wait_ratio", sv ? wait_ratio_json(sv, -1) : NULL);
+        add(o, "planned_migrate_bytes",
+            json_object_new_uint64(sv && plan ? plan_migrate_bytes_vm(plan, vm->id) : 0));
+        add(o, "guest_nodes", cells);
+}
+
 static struct json_object *vm_summary(struct daemon *d, const struct managed_vm *vm)
 {
         struct json_object *o = json_object_new_object();
@@ -72,6 +139,7 @@ static struct json_object *vm_summary(struct daemon *d, const struct managed_vm 
         else
                 add(o, "locality_ratio", NULL);
         add(o, "bytes_migrated", json_object_new_uint64(vm->bytes_migrated));
+        add_measurement(o, engine_last_snapshot(d->engine), vm, engine_last_plan(d->engine));
         return o;
 }
 
@@ -162,10 +230,7 @@ static struct residency *snapshot_residency(const struct snapshot *s, const stru
 
 static bool snapshot_residency_known(const struct snapshot *s, const struct managed_vm *vm)
 {
-        for (unsigned i = 0; s && i < s->n_vms; i++)
-                if (s->vms[i].id == vm->id)
-                        return s->vms[i].n_cells == vm->model->n_cells;
-        return false;
+        return snapshot_vm(s, vm) != NULL;
 }
 
 /* show: what the last period measured, never a scan of guest RAM here (that is O(guest RAM), on
@@ -250,7 +315,7 @@ static int cmd_topology(void *userdata, struct json_object *args, bool may_write
         return 0;
 }
 
-static struct json_object *action_json(const struct action *a)
+static struct json_object *action_json(const struct action *a, const struct host_topology *topo)
 {
         struct json_object *o = json_object_new_object();
         char line[256];
@@ -261,6 +326,7 @@ static struct json_object *action_json(const struct action *a)
         add(o, "cell", json_object_new_int(a->cell));
         add(o, "node", json_object_new_int(a->node_id));
         if (a->type == ACTION_MIGRATE) {
+                add(o, "from_node", json_object_new_int(daemon_node_id(topo, a->from_node)));
                 add(o, "bytes", json_object_new_uint64(a->bytes));
                 add(o, "offset", json_object_new_uint64(a->offset));
         }
@@ -317,7 +383,7 @@ static int cmd_rebalance(void *userdata, struct json_object *args, bool may_writ
         add(o, "dry_run", json_object_new_boolean(dry_run || d->config->dry_run));
         for (size_t i = 0; plan && i < plan->n_actions; i++)
                 if (plan->actions[i].vm_id == vm->id)
-                        json_object_array_add(actions, action_json(&plan->actions[i]));
+                        json_object_array_add(actions, action_json(&plan->actions[i], d->topo));
         add(o, "actions", actions);
         *ret = o;
         return 0;
@@ -347,21 +413,22 @@ static int cmd_explain(void *userdata, struct json_object *args, bool may_write,
                        char **ret_error)
 {
         struct daemon *d = userdata;
-        struct history_entry h[EXPLAIN_MAX];
+        struct history_entry h[DAEMON_EXPLAIN_MAX];
         struct timeline_point t[VM_TIMELINE_LEN];
         struct managed_vm *vm;
         struct json_object *o, *actions, *timeline;
+        const struct snap_vm *sv;
         size_t n;
         unsigned nt;
         int r = want_domain(d, args, true, &vm, ret_error);
 
         if (r < 0)
                 return r;
-        n = engine_history(d->engine, vm->id, h, EXPLAIN_MAX);
+        n = engine_history(d->engine, vm->id, h, DAEMON_EXPLAIN_MAX);
         o = show_json_document();
         actions = json_object_new_array();
         for (size_t i = 0; i < n; i++) {
-                struct json_object *a = action_json(&h[i].action);
+                struct json_object *a = action_json(&h[i].action, d->topo);
                 add(a, "period", json_object_new_uint64(h[i].period));
                 add(a, "result", json_object_new_int(h[i].result));
                 json_object_array_add(actions, a);
@@ -377,7 +444,20 @@ static int cmd_explain(void *userdata, struct json_object *args, bool may_write,
         }
         add(o, "name", str(vm->name));
         add(o, "policy", policy_json(vm));
+        /* The rate the budget uses: the policy's own, else vnumad's default (grown with the
+         * VM's size when migrate-rate-max is set), as a value rather than "default". */
+        sv = snapshot_vm(engine_last_snapshot(d->engine), vm);
+        add(o, "migrate_rate_bytes",
+            json_object_new_uint64(sv ? rule_vm_migrate_rate(engine_params(d->engine), sv)
+                                 : vm->policy.migrate_rate ?: engine_params(d->engine)->vm_migrate_rate));
+        /* The config's [policy] rate is copied into each VM's policy: the same value is the default. */
+        add(o, "migrate_rate_source",
+            str(vm->policy.migrate_rate &&
+                                vm->policy.migrate_rate != engine_params(d->engine)->vm_migrate_rate
+                        ? "policy"
+                        : "default"));
         add(o, "actions", actions);
+        add(o, "summary", daemon_explain_summary(h, n, d->topo));
         add(o, "timeline", timeline);
         *ret = o;
         return 0;

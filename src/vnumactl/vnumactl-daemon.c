@@ -11,7 +11,7 @@
 #include "vnumactl-daemon.h"
 #include "vnumactl-print.h"
 
-static int call(const struct daemon_client_opts *o, const char *command, struct json_object *args,
+int daemon_call(const struct daemon_client_opts *o, const char *command, struct json_object *args,
                 struct json_object **ret)
 {
         _cleanup_(qmp_client_freep) struct qmp_client *c = NULL;
@@ -64,18 +64,70 @@ static void print_status(struct json_object *st)
         }
 }
 
+static void print_action(struct json_object *a, uint64_t bytes, unsigned n)
+{
+        const char *type = json_string_or(a, "type", "?"), *reason = json_string_or(a, "reason", "");
+        int64_t cell = json_int64_or(a, "cell", -1), node = json_int64_or(a, "node", -1);
+
+        if (cell >= 0)
+                printf("  cell %" PRIi64 ": ", cell);
+        else
+                printf("  whole VM: ");
+        if (streq(type, "migrate"))
+                printf("migrate %.1f MiB from node %" PRIi64 " to node %" PRIi64 " (%u chunk%s)",
+                       (double)bytes / 1048576.0, json_int64_or(a, "from_node", -1), node, n,
+                       n == 1 ? "" : "s");
+        else if (streq(type, "pin-vcpus"))
+                printf("pin vCPUs %s to node %" PRIi64 " (CPUs %s)", json_string_or(a, "vcpus", "?"), node,
+                       json_string_or(a, "cpus", "?"));
+        else if (streq(type, "pin-emulator"))
+                printf("pin emulator threads to node %" PRIi64 " (CPUs %s)", node,
+                       json_string_or(a, "cpus", "?"));
+        else if (streq(type, "set-home"))
+                printf("home node %" PRIi64, node);
+        else
+                printf("%s", type);
+        printf("%s%s\n", *reason ? ": " : "", reason);
+}
+
+/* A plan's actions in words: kernel node ids, and a run of migrations of one cell between the
+ * same nodes (one per chunk) as one line. */
 static void print_actions(struct json_object *actions)
 {
-        for (size_t i = 0; actions && i < json_object_array_length(actions); i++) {
-                struct json_object *a = json_object_array_get_idx(actions, i);
-                int64_t period = json_int64_or(a, "period", -1); /* explain has it, rebalance not */
+        size_t n = actions ? json_object_array_length(actions) : 0;
 
-                if (period >= 0)
-                        printf("  period %6" PRIi64 "  ", period);
-                else
-                        printf("  ");
-                printf("%s\n", json_string_or(a, "text", json_string_or(a, "type", "?")));
+        for (size_t i = 0; i < n;) {
+                struct json_object *a = json_object_array_get_idx(actions, i);
+                uint64_t bytes = json_uint64_or(a, "bytes", 0);
+                size_t j = i + 1;
+
+                if (streq(json_string_or(a, "type", ""), "migrate"))
+                        for (; j < n; j++) {
+                                struct json_object *b = json_object_array_get_idx(actions, j);
+
+                                if (!streq(json_string_or(b, "type", ""), "migrate") ||
+                                    json_int64_or(b, "cell", -1) != json_int64_or(a, "cell", -1) ||
+                                    json_int64_or(b, "from_node", -1) != json_int64_or(a, "from_node", -1) ||
+                                    json_int64_or(b, "node", -1) != json_int64_or(a, "node", -1))
+                                        break;
+                                bytes += json_uint64_or(b, "bytes", 0);
+                        }
+                print_action(a, bytes, (unsigned)(j - i));
+                i = j;
         }
+}
+
+void print_rebalance(struct json_object *ret)
+{
+        struct json_object *actions = NULL;
+        bool dry = false;
+
+        json_member_array(ret, "actions", &actions);
+        json_member_bool(ret, "dry_run", &dry);
+        printf("%s %s, period %" PRIu64 ": %zu actions%s\n", dry ? "Planned for" : "Rebalanced",
+               json_string_or(ret, "name", "?"), json_uint64_or(ret, "period", 0),
+               actions ? json_object_array_length(actions) : 0, dry ? " (dry run: nothing applied)" : "");
+        print_actions(actions);
 }
 
 static void print_policy(struct json_object *p)
@@ -84,8 +136,6 @@ static void print_policy(struct json_object *p)
         printf("Nodes:         %s\n",
                *json_string_or(p, "nodes", "") ? json_string_or(p, "nodes", "") : "all");
         printf("Pin:           %s\n", json_string_or(p, "pin", "?"));
-        printf("Migrate rate:  %.0f MiB/s\n",
-               (double)json_uint64_or(p, "migrate_rate_bytes", 0) / 1048576.0);
         printf("Source:        %s\n", json_string_or(p, "source", "?"));
         if (json_string_or(p, "error", NULL))
                 printf("ERROR:         %s (the VM is left untouched)\n", json_string_or(p, "error", ""));
@@ -93,17 +143,29 @@ static void print_policy(struct json_object *p)
 
 static void print_explain(struct json_object *e)
 {
-        struct json_object *policy = NULL, *actions = NULL, *timeline = NULL;
+        struct json_object *policy = NULL, *summary = NULL, *timeline = NULL;
 
         json_member_object(e, "policy", &policy);
-        json_member_array(e, "actions", &actions);
+        json_member_array(e, "summary", &summary);
         json_member_array(e, "timeline", &timeline);
         printf("VM %s\n", json_string_or(e, "name", "?"));
         print_policy(policy);
-        printf("\nRecent actions (oldest first):\n");
-        if (!actions || json_object_array_length(actions) == 0)
+        /* The rate in effect, also when it is vnumad's default (the policy says 0 then). */
+        printf("Migrate rate:  %.0f MiB/s (%s)\n",
+               (double)json_uint64_or(e, "migrate_rate_bytes", 0) / 1048576.0,
+               streq(json_string_or(e, "migrate_rate_source", ""), "policy") ? "the VM's policy"
+                                                                             : "vnumad's default");
+        printf("\nRecent actions, per cell and kind (oldest first):\n");
+        if (!summary || json_object_array_length(summary) == 0)
                 printf("  none\n");
-        print_actions(actions);
+        for (size_t i = 0; summary && i < json_object_array_length(summary); i++) {
+                struct json_object *g = json_object_array_get_idx(summary, i);
+                const char *reason = json_string_or(g, "reason", "");
+
+                printf("  %s\n", json_string_or(g, "text", "?"));
+                if (*reason)
+                        printf("      why: %s\n", reason);
+        }
         printf("\nLocality timeline (period: local %%):\n");
         for (size_t i = 0; timeline && i < json_object_array_length(timeline); i++) {
                 struct json_object *t = json_object_array_get_idx(timeline, i);
@@ -150,7 +212,7 @@ int daemon_verb(const struct daemon_client_opts *o, const char *verb, char **arg
         if (streq(verb, "rebalance") && o->dry_run)
                 json_object_object_add(req, "dry_run", json_object_new_boolean(true));
 
-        r = call(o, command, req, &ret);
+        r = daemon_call(o, command, req, &ret);
         if (r < 0)
                 return r;
         /* A part the daemon could not read (a VM, libvirt) is in "errors": said on stderr too. A
@@ -170,16 +232,7 @@ int daemon_verb(const struct daemon_client_opts *o, const char *verb, char **arg
                 print_policy_get(ret);
         else if (streq(verb, "explain"))
                 print_explain(ret);
-        else if (streq(verb, "rebalance")) {
-                struct json_object *actions = NULL;
-                bool dry = false;
-                json_member_array(ret, "actions", &actions);
-                json_member_bool(ret, "dry_run", &dry);
-                printf("%s %s, period %" PRIu64 ": %zu actions%s\n", dry ? "Planned for" : "Rebalanced",
-                       json_string_or(ret, "name", "?"), json_uint64_or(ret, "period", 0),
-                       actions ? json_object_array_length(actions) : 0,
-                       dry ? " (dry run: nothing applied)" : "");
-                print_actions(actions);
-        }
+        else if (streq(verb, "rebalance"))
+                print_rebalance(ret);
         return streq(verb, "show") && want_args && n_errors > 0 ? -ENODEV : 0;
 }

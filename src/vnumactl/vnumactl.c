@@ -19,6 +19,7 @@
 #include "vnuma/report/show.h"
 #include "vnumactl-advise.h"
 #include "vnumactl-daemon.h"
+#include "vnumactl-live.h"
 #include "vnumactl-policy.h"
 #include "vnumactl-print.h"
 
@@ -33,13 +34,22 @@ static struct {
         const char *sysfs_root;
         const char *procfs_root;
         int timeout_ms;
+        const char *timeout; /* as given: milliseconds per reply, or seconds with wait */
         const char *uri;
         bool config, live;
+        bool wait;
+        double delay_s;
+        unsigned iterations;
+        const char *sort;
+        double locality;
+        bool top_opts, locality_given; /* given, so checked against the verb */
 } arg = {
         .socket_path = VNUMAD_SOCKET_PATH,
         .sysfs_root = "/sys",
         .procfs_root = "/proc",
         .timeout_ms = -1, /* per verb: QEMU answers at once; the daemon may be mid-period */
+        .delay_s = 2.0,
+        .locality = 0.95,
 };
 
 /* A daemon request waits for the period in progress, and `show` scans guest RAM. */
@@ -64,13 +74,17 @@ static void help(void)
                "  status                 Daemon state, sampler, managed VMs and their locality\n"
                "  show [VM]              Like show --qmp, for the VMs vnumad manages\n"
                "  rebalance [--dry-run] VM  Run a period now (dry run: what the last one planned)\n"
+               "  rebalance --wait VM    ... and follow its migration until nothing is off home\n"
                "  policy get VM          The VM's effective policy and where it comes from\n"
                "  policy set VM KEY=VALUE... [--config|--live]\n"
                "                         Write a libvirt domain's <vnumad:policy> metadata: mode=,\n"
                "                         nodes=, pin=, migrate-rate=, cell=ID:NODES (repeatable)\n"
                "  policy clear VM        Remove it; vnumad's configured default applies\n"
-               "  explain VM             Recent actions with their reasons, locality timeline\n"
+               "  explain VM             Recent actions per cell with their reasons, locality timeline\n"
                "  metrics                Prometheus text format (--json: the text in a document)\n"
+               "  top [VM...]            Refreshing view of the VMs: locality, off-home MiB, MiB/s\n"
+               "                         moved, vCPU wait, policy (keys on a terminal; q quits)\n"
+               "  wait VM...             Until every VM reaches --locality: exit 0, 1 on --timeout\n"
                "  advise -w VCPUS[:MEM_MB]  Nodes a new guest should start on (numad -w; no daemon:\n"
                "                         one reading of the host)\n"
                "\n"
@@ -82,7 +96,14 @@ static void help(void)
                "  --dry-run              With rebalance: change nothing\n"
                "  -c, --connect URI      libvirt URI for policy (default $LIBVIRT_DEFAULT_URI or %s)\n"
                "  --config, --live       policy set/clear/get: the persistent or the running domain\n"
-               "  --timeout MS           Reply timeout (default %d for QEMU, %d for vnumad)\n"
+               "  --timeout MS           Reply timeout (default %d for QEMU, %d for vnumad); with wait\n"
+               "                         and rebalance --wait: SECONDS to wait in all (default: no limit)\n"
+               "  --wait                 With rebalance: follow the migration (MiB moved, rate, ETA)\n"
+               "  --locality RATIO       With wait: the locality to reach, 0-1 (default 0.95)\n"
+               "  -d, --delay SECONDS    With top: between refreshes (default 2)\n"
+               "  -n, --iterations N     With top: refresh N times, then exit (default: until q)\n"
+               "  -s, --sort KEY         With top: locality (default: worst first), off-home, rate,\n"
+               "                         wait or name\n"
                "  --sysfs-root DIR       Read host topology below DIR (default /sys)\n"
                "  --procfs-root DIR      Read process state below DIR (default /proc)\n"
                "  -h, --help             Show this help\n"
@@ -92,6 +113,46 @@ static void help(void)
                "libvirt refused or is unreachable, an invalid policy), 2 usage error.\n"
                "See vnumactl(8).\n",
                VNUMAD_SOCKET_PATH, LIBVIRT_URI_DEFAULT, QMP_DEFAULT_TIMEOUT_MS, DAEMON_TIMEOUT_MS);
+}
+
+/* A decimal number in [min, max]; -EINVAL otherwise (NaN and inf included). */
+static int parse_number(const char *s, double min, double max, double *ret)
+{
+        char *end;
+        double v;
+
+        errno = 0;
+        v = strtod(s, &end);
+        if (errno || end == s || *end || !(v >= min && v <= max))
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+/* --timeout: milliseconds per reply, or with wait and rebalance --wait the seconds to wait in
+ * all. */
+static int check_timeout(bool waits, double *ret_wait_s)
+{
+        double v;
+
+        *ret_wait_s = 0;
+        if (!arg.timeout)
+                return 0;
+        if (waits) {
+                if (parse_number(arg.timeout, 0.001, 31536000, &v) < 0) {
+                        log_error("Invalid --timeout value \"%s\": with wait, seconds (0.001-31536000).",
+                                  arg.timeout);
+                        return -EINVAL;
+                }
+                *ret_wait_s = v;
+                return 0;
+        }
+        if (parse_number(arg.timeout, 1, 3600000, &v) < 0 || v != (int)v) {
+                log_error("Invalid --timeout value \"%s\": expected milliseconds, 1-3600000.", arg.timeout);
+                return -EINVAL;
+        }
+        arg.timeout_ms = (int)v;
+        return 0;
 }
 
 static int parse_argv(int argc, char *argv[])
@@ -107,6 +168,8 @@ static int parse_argv(int argc, char *argv[])
                 ARG_DRY_RUN,
                 ARG_CONFIG,
                 ARG_LIVE,
+                ARG_WAIT,
+                ARG_LOCALITY,
         };
         static const struct option options[] = {
                 {"qmp", required_argument, NULL, ARG_QMP},
@@ -117,6 +180,11 @@ static int parse_argv(int argc, char *argv[])
                 {"config", no_argument, NULL, ARG_CONFIG},
                 {"live", no_argument, NULL, ARG_LIVE},
                 {"timeout", required_argument, NULL, ARG_TIMEOUT},
+                {"wait", no_argument, NULL, ARG_WAIT},
+                {"locality", required_argument, NULL, ARG_LOCALITY},
+                {"delay", required_argument, NULL, 'd'},
+                {"iterations", required_argument, NULL, 'n'},
+                {"sort", required_argument, NULL, 's'},
                 {"sysfs-root", required_argument, NULL, ARG_SYSFS},
                 {"procfs-root", required_argument, NULL, ARG_PROCFS},
                 {"help", no_argument, NULL, 'h'},
@@ -127,7 +195,7 @@ static int parse_argv(int argc, char *argv[])
 
         /* getopt's own messages would start with argv[0], a path: ours start "vnumactl:". */
         opterr = 0;
-        while ((c = getopt_long(argc, argv, ":hc:", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, ":hc:d:n:s:", options, NULL)) >= 0)
                 switch (c) {
                 case ':':
                         log_error("Option \"%s\" needs an argument; see vnumactl --help.", argv[optind - 1]);
@@ -163,18 +231,51 @@ static int parse_argv(int argc, char *argv[])
                 case ARG_LIVE:
                         arg.live = true;
                         break;
-                case ARG_TIMEOUT: {
-                        char *end;
-                        long v = strtol(optarg, &end, 10);
-                        if (*end || v <= 0 || v > 3600000) {
-                                log_error(
-                                        "Invalid --timeout value \"%s\": expected milliseconds, 1-3600000.",
-                                        optarg);
+                case ARG_TIMEOUT:
+                        /* Its unit depends on the verb: checked once the verb is known. */
+                        arg.timeout = optarg;
+                        break;
+                case ARG_WAIT:
+                        arg.wait = true;
+                        break;
+                case ARG_LOCALITY:
+                        if (parse_number(optarg, 0, 1, &arg.locality) < 0) {
+                                log_error("Invalid --locality value \"%s\": expected a ratio, 0-1 (0.95 is "
+                                          "95 %%).",
+                                          optarg);
                                 return -EINVAL;
                         }
-                        arg.timeout_ms = (int)v;
+                        arg.locality_given = true;
+                        break;
+                case 'd':
+                        if (parse_number(optarg, 0.1, 3600, &arg.delay_s) < 0) {
+                                log_error("Invalid --delay value \"%s\": expected seconds, 0.1-3600.",
+                                          optarg);
+                                return -EINVAL;
+                        }
+                        arg.top_opts = true;
+                        break;
+                case 'n': {
+                        double v;
+
+                        if (parse_number(optarg, 1, 1000000, &v) < 0 || v != (unsigned)v) {
+                                log_error("Invalid --iterations value \"%s\": expected a count, 1-1000000.",
+                                          optarg);
+                                return -EINVAL;
+                        }
+                        arg.iterations = (unsigned)v;
+                        arg.top_opts = true;
                         break;
                 }
+                case 's':
+                        if (!live_sort_key_valid(optarg)) {
+                                log_error("Invalid --sort key \"%s\": expected one of: %s.", optarg,
+                                          live_sort_keys);
+                                return -EINVAL;
+                        }
+                        arg.sort = optarg;
+                        arg.top_opts = true;
+                        break;
                 case ARG_SYSFS:
                         arg.sysfs_root = optarg;
                         break;
@@ -333,6 +434,27 @@ int main(int argc, char *argv[])
         rest = argv + optind + 1;
         n_rest = argc - optind - 1;
 
+        /* Options of one verb given to another are usage errors, not silently ignored. */
+        if (arg.top_opts && !streq(verb, "top")) {
+                log_error("-d/--delay, -n/--iterations and -s/--sort go with top; see vnumactl --help.");
+                return 2;
+        }
+        if (arg.locality_given && !streq(verb, "wait")) {
+                log_error("--locality goes with wait; see vnumactl --help.");
+                return 2;
+        }
+        if (arg.wait && !streq(verb, "rebalance")) {
+                log_error("--wait goes with rebalance; see vnumactl --help.");
+                return 2;
+        }
+        if (arg.wait && arg.dry_run) {
+                log_error("rebalance: --wait and --dry-run exclude each other (a dry run moves nothing).");
+                return 2;
+        }
+        double wait_s;
+        if (check_timeout(streq(verb, "wait") || arg.wait, &wait_s) < 0)
+                return 2;
+
         if (streq(verb, "topology") || (streq(verb, "show") && arg.n_qmp > 0)) {
                 if (n_rest > 0) {
                         log_error("Unexpected argument \"%s\"; see vnumactl --help.", rest[0]);
@@ -367,6 +489,21 @@ int main(int argc, char *argv[])
                 .json = arg.json,
                 .dry_run = arg.dry_run,
         };
-        r = daemon_verb(&opts, verb, rest, n_rest);
+        struct live_opts lo = {
+                .daemon = &opts,
+                .delay_s = arg.delay_s,
+                .iterations = arg.iterations,
+                .sort = arg.sort,
+                .locality = arg.locality,
+                .timeout_s = wait_s,
+        };
+        if (streq(verb, "top"))
+                r = live_top(&lo, rest, n_rest);
+        else if (streq(verb, "wait"))
+                r = live_wait(&lo, rest, n_rest);
+        else if (streq(verb, "rebalance") && arg.wait)
+                r = live_rebalance_wait(&lo, rest, n_rest);
+        else
+                r = daemon_verb(&opts, verb, rest, n_rest);
         return r == -EINVAL ? 2 : r < 0 ? 1 : 0;
 }

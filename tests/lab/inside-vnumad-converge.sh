@@ -57,6 +57,16 @@ period = 500ms
 [policy]
 mode = auto
 migrate-rate = 256MiB"
+# vnumactl top -n 3 on the misplaced guests: three plain refreshes on a pipe, each with conv's
+# and idle's rows, asked of vnumad anew each time (its period counter moves).
+rc=0
+top_out=$(vl_ctl top -n 3 -d 1 2>&1) || rc=$?
+echo "$top_out"
+check "vnumactl top -n 3: exit 0 (saw $rc)" test "$rc" -eq 0
+check "vnumactl top -n 3: 3 refreshes, each with a row for conv and for idle" \
+        test "$(grep -c '^vnumactl top - ' <<<"$top_out")" -eq 3 -a "$(grep -c '^conv ' <<<"$top_out")" -eq 3 \
+        -a "$(grep -c '^idle ' <<<"$top_out")" -eq 3
+check "vnumactl top -n 3 on a pipe: no terminal control" not grep -q $'\e' <<<"$top_out"
 t0=$SECONDS
 converged=0
 while [ $((SECONDS - t0)) -lt 240 ]; do
@@ -95,6 +105,16 @@ for v in g["vcpus"]:
 PY
 fi
 check "numa_maps: every cell of conv and idle >= 95 % on one node" truth local "$S/after.json" 0.95 conv idle
+# vnumactl wait agrees with the kernel: the guests numa_maps has >= 95 % local are so for vnumad.
+rc=0
+vl_ctl wait --locality 0.95 --timeout 60 conv idle || rc=$?
+check "vnumactl wait --locality 0.95 --timeout 60 conv idle: exit 0 once numa_maps has them local (saw $rc)" \
+        test "$rc" -eq 0
+rc=0
+t_w=$SECONDS
+vl_ctl wait --timeout 3 conv no-such-vm 2>"$S/wait.err" || rc=$?
+check "vnumactl wait for a VM vnumad does not manage: exit 1 after its 3 s timeout (saw $rc after $((SECONDS - t_w)) s: $(cat "$S/wait.err"))" \
+        test "$rc" -eq 1 -a $((SECONDS - t_w)) -ge 3
 check "numa_maps: conv's cells on different nodes (2 busy vCPUs, 1 CPU per node)" truth distinct "$S/after.json" conv
 check "Cpus_allowed_list: every vCPU of conv and idle = the CPUs of its cell's node" \
         truth pinned "$S/after.json" conv idle
@@ -143,6 +163,21 @@ mode = auto
 [vm conv]
 mode = strict
 nodes = 1"
+# vnumactl rebalance --wait follows the move of the misplaced cell(s) to node 1 on a pipe: plain
+# progress lines, and exit 0 only once nothing is left to move, which numa_maps must confirm.
+rc=0
+t_rb=$SECONDS
+vl_ctl rebalance --wait --timeout 120 conv >"$S/rebalance-wait.out" 2>&1 || rc=$?
+cat "$S/rebalance-wait.out"
+check "vnumactl rebalance --wait --timeout 120 conv: exit 0 (saw $rc after $((SECONDS - t_rb)) s)" test "$rc" -eq 0
+check "vnumactl rebalance --wait: plain progress lines \"period P: conv: N of M MiB moved\"" \
+        grep -Eq '^period [0-9]+: conv: [0-9.]+ of [0-9.]+ MiB moved' "$S/rebalance-wait.out"
+check "vnumactl rebalance --wait on a pipe: no terminal control" not grep -q $'\e' "$S/rebalance-wait.out"
+if [ "$rc" -eq 0 ]; then
+        truth snapshot "$map" conv >"$S/rebalanced.json"
+        check "numa_maps when rebalance --wait returned: all of conv on node 1 (>= 98.5 % of each cell)" \
+                truth on-node "$S/rebalanced.json" 1 conv --min 0.985
+fi
 deadline=$((SECONDS + 120))
 while [ $SECONDS -lt $deadline ]; do
         truth snapshot "$map" conv >"$S/strict.json"

@@ -31,7 +31,7 @@ SCHEMA_DIR = os.path.join(SRC, "contrib", "schema")
 COMPLETION = os.path.join(SRC, "contrib", "completion", "vnumactl.bash")
 LIBVIRT_TEST = "test:///default"  # libvirt's test driver: a running domain "test", no daemon
 VERBS = ["show", "topology", "status", "rebalance", "explain", "metrics", "policy-get", "policy-set",
-         "policy-clear", "advise"]
+         "policy-clear", "advise", "top", "wait"]
 
 
 def load_schemas(t):
@@ -77,6 +77,18 @@ def run_json(t, sock, *args, env=None, expect=0):
     except ValueError:
         t.check(False, "vnumactl --json %s prints one JSON document: %r" % (" ".join(args), p.stdout[:300]))
         return {}
+
+
+def run_json_lines(t, sock, *args):
+    """vnumactl --json ARGS printing JSON lines (top): one document per line."""
+    argv = [VNUMACTL, "--socket", sock, "--json"] + list(args)
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    t.check(p.returncode == 0, "vnumactl --json %s: exit %d %s" % (" ".join(args), p.returncode, p.stderr.strip()[:300]))
+    try:
+        return [json.loads(line) for line in p.stdout.splitlines()]
+    except ValueError:
+        t.check(False, "vnumactl --json %s prints one JSON document a line: %r" % (" ".join(args), p.stdout[:300]))
+        return []
 
 
 def complete(words, env=None):
@@ -145,7 +157,14 @@ def main():
                 docs["show alpha"] = run_json(t, sock, "show", "alpha")
                 docs["rebalance"] = run_json(t, sock, "rebalance", "alpha")
                 docs["rebalance --dry-run"] = run_json(t, sock, "rebalance", "--dry-run", "alpha")
+                docs["rebalance --wait"] = run_json(t, sock, "rebalance", "--wait", "--timeout", "60", "alpha")
                 docs["explain"] = run_json(t, sock, "explain", "alpha")
+                docs["wait"] = run_json(t, sock, "wait", "--timeout", "60", "alpha")
+                docs["wait timeout"] = run_json(t, sock, "wait", "--timeout", "0.5", "nosuchvm", expect=1)
+                lines = run_json_lines(t, sock, "top", "-n", "2", "-d", "0.2")
+                t.check(len(lines) == 2, "top --json -n 2: two JSON lines: %d" % len(lines))
+                for i, line in enumerate(lines):
+                    docs["top %d" % (i + 1)] = line
                 docs["metrics"] = run_json(t, sock, "metrics")
                 docs["advise daemon"] = run_json(t, sock, "advise", "-w", "1:64")
                 t.check(docs["advise daemon"].get("source") == "daemon", "advise with vnumad: vnumad answers: %s"
@@ -156,6 +175,11 @@ def main():
                     verb = label.split()[0]
                     if verb != "topology":
                         validate(t, schemas, verb, doc, label)
+                docs["top"] = docs.get("top 2", {})
+                t.check(docs["rebalance --wait"].get("wait", {}).get("done") is True and
+                        docs["wait"].get("reached") is True and docs["wait timeout"].get("reached") is False,
+                        "rebalance --wait done, wait reached, wait on an unknown VM not: %s %s %s" %
+                        (docs["rebalance --wait"].get("wait"), docs["wait"], docs["wait timeout"]))
                 t.check(docs["show"]["domains"][0].get("policy", {}).get("mode") == "auto" and
                         docs["show"]["domains"][0].get("source") == "qmp",
                         "vnumad's show adds policy and source")
@@ -164,8 +188,9 @@ def main():
                 # One key for a VM.
                 names = [docs["status"]["vms"][0]["name"], docs["show"]["domains"][0]["name"],
                          docs["rebalance"].get("name"), docs["explain"].get("name"),
-                         docs["policy-get daemon"].get("name")]
-                t.check(names == ["alpha"] * 5, "status, show, rebalance, explain, policy get: name %s" % names)
+                         docs["policy-get daemon"].get("name"), docs["top"].get("vms", [{}])[0].get("name"),
+                         docs["wait"].get("vms", [{}])[0].get("name")]
+                t.check(names == ["alpha"] * 7, "status, show, rebalance, explain, policy get, top, wait: name %s" % names)
                 t.check(all("domain" not in doc for doc in docs.values()), "no document says \"domain\"")
 
                 # A refusal is exit status 1, with a message that starts "vnumactl:" on a pipe.
@@ -237,6 +262,16 @@ def main():
         ("policy-clear", docs["policy-clear"], setter(["schema_version"], "2"), "schema_version a string"),
         ("advise", docs["advise host"], setter(["nodeset"], "node 0"), "a nodeset that is not a list"),
         ("advise", docs["advise too big"], setter(["errors"], []), "no nodeset and no error"),
+        ("status", docs["status"], setter(["vms", 0, "off_home_bytes"], -1), "negative off-home bytes"),
+        ("status", docs["status"], lambda d: d["vms"][0]["guest_nodes"][0].pop("home_node"), "a cell without home_node"),
+        ("explain", docs["explain"], setter(["summary"], [{"type": "migrate", "text": "x"}]), "a summary line without its fields"),
+        ("explain", docs["explain"], setter(["migrate_rate_source"], "vnumad"), "an unknown migrate_rate_source"),
+        ("rebalance", docs["rebalance --wait"], setter(["wait", "done"], "yes"), "wait.done a string"),
+        ("top", docs["top"], setter(["vms", 0, "locality_ratio"], 1.5), "locality 1.5"),
+        ("top", docs["top"], setter(["iteration"], 0), "iteration 0"),
+        ("top", docs["top"], setter(["sort"], "size"), "an unknown sort key"),
+        ("wait", docs["wait"], setter(["vms"], []), "no VM"),
+        ("wait", docs["wait"], lambda d: d["vms"][0].pop("reached"), "a VM without reached"),
     ]
     for verb in VERBS:
         sample = next(doc for label, doc in docs.items() if label.split()[0] == verb)

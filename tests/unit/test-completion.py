@@ -75,6 +75,12 @@ def main():
     check(got == {"strict"}, "policy set mode= values: %s" % sorted(got))
     got = complete("policy", "set", "test", "pin=")
     check(got == {"vcpus", "none"}, "policy set pin= values: %s" % sorted(got))
+    got = complete("top", "-s", "")
+    check(got == {"locality", "off-home", "rate", "wait", "name"}, "top -s: the sort keys: %s" % sorted(got))
+    got = complete("wait", "--locality", "")
+    check(got == set(), "--locality takes a ratio: nothing offered: %s" % sorted(got))
+    got = complete("top", "-d", "1", "-n", "3", "-s", "name", "--socket", "/nonexistent.sock", "")
+    check(got == set(), "top's option arguments are skipped, VM names asked of the daemon (none here): %s" % sorted(got))
     # advise has numad's -w and its own options (vnumactl advise --help).
     p = subprocess.run([VNUMACTL, "advise", "--help"], capture_output=True, text=True, timeout=30)
     advise_opts = set(re.findall(r"^  (-\w|--[a-z-]+)", p.stdout, re.M))

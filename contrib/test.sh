@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Runs every test vnumad has: installs missing Debian packages, builds, then runs the unit,
 # QEMU, libvirt (a real libvirtd, which the tests start), lab and brain-slow (policy
-# properties) suites, the unit and libvirt suites again under ASan+UBSan, and the unit suite
+# properties) suites, the unit, QEMU (vnumad end to end) and libvirt suites again under
+# ASan+UBSan (a sanitizer report in a daemon log fails its test), and the unit suite
 # under valgrind.
 # Ends with a line "N passed, N failed". Usage: contrib/test.sh [--quick]  (--quick: unit only)
 set -uo pipefail
@@ -54,7 +55,7 @@ if [ $quick -eq 1 ]; then
 else
         run_meson_test build-test "" unit qemu libvirt lab brain-slow
         build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbenchmarks=false
-        run_meson_test build-asan sanitize unit libvirt
+        run_meson_test build-asan sanitize unit qemu libvirt
         run_meson_test build-test valgrind unit
 fi
 

@@ -566,7 +566,8 @@ int live_rebalance_wait(const struct live_opts *o, char **args, int n_args)
         uint64_t start_migrated, last_period = UINT64_MAX, quiet_period = UINT64_MAX, quiet_migrated = 0;
         unsigned quiet = 0, settle;
         struct json_object *vm, *w;
-        const char *name, *mode;
+        _cleanup_free_ char *mode = NULL; /* a copy: st, which holds the string, is replaced below */
+        const char *name;
         char line[512];
         int r;
 
@@ -582,7 +583,9 @@ int live_rebalance_wait(const struct live_opts *o, char **args, int n_args)
         if (!vm)
                 return log_error_errno(-ENODEV, "No VM named \"%s\" is managed.", name);
         start_migrated = json_uint64_or(vm, "bytes_migrated", 0);
-        mode = vm_mode(vm);
+        mode = strdup(vm_mode(vm));
+        if (!mode)
+                return log_error_errno(-ENOMEM, "Out of memory.");
 
         req = json_object_new_object();
         if (!req)

@@ -91,6 +91,25 @@ def wait_for(cond, timeout=20.0, step=0.05):
         time.sleep(step)
 
 
+# Markers of a sanitizer's report (a build with -Db_sanitize=address,undefined under the
+# "sanitize" test setup): a daemon that logged one fails the test, even when its exit status or
+# the test's own checks did not show it (LeakSanitizer reports at exit, UBSan may continue).
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error: ",
+                     "SUMMARY: UndefinedBehaviorSanitizer")
+_sanitizer_reports = []
+
+
+def _fail_on_sanitizer_reports():
+    if _sanitizer_reports:
+        for path, excerpt in _sanitizer_reports:
+            print("FAIL: sanitizer report in %s:\n%s" % (path, excerpt), flush=True)
+        sys.stdout.flush()
+        os._exit(1)
+
+
+atexit.register(_fail_on_sanitizer_reports)  # registered first: runs after every Daemon.stop
+
+
 class Daemon:
     """vnumad in the foreground with a socket, log and (optionally) config of its own in workdir.
 
@@ -149,6 +168,12 @@ class Daemon:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+        text = self.text()
+        for marker in SANITIZER_MARKERS:
+            at = text.find(marker)
+            if at >= 0:
+                _sanitizer_reports.append((self.log_path, text[max(0, at - 200):at + 3000]))
+                break
         return self.proc.returncode
 
 

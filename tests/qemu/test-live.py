@@ -178,7 +178,9 @@ def scenario_top(t, work):
                 return bool(re.search(pattern, out))
 
             t.check(read_until(rb"(?s)\x1b\[H\x1b\[2J.*alpha"), "tty: the screen is cleared, alpha shown: %r" % out[-300:])
-            t.check(b"sort: locality" in out and b"q quit" in out, "tty: default sort locality, the keys listed")
+            # The header and the key line are written in pieces: wait for the whole screen.
+            t.check(read_until(rb"(?s)sort: locality.*q quit"), "tty: default sort locality, the keys listed: %r"
+                    % out[-300:])
             os.write(master, b"c")
             t.check(read_until(rb"cell 1 \(home node \d+\)"), "tty: c shows a row per cell: %r" % out[-400:])
             os.write(master, b"n")

@@ -7,13 +7,14 @@ The domain's <emulator> is a wrapper (write_wrapper) that hands libvirt's monito
 listening `-chardev socket,id=charmonitor,fd=N` libvirt passes, or its path=) to this relay, then
 execs the real QEMU with the monitor moved to a socket of its own, so libvirt's pid for the domain
 is the real QEMU's. The relay (`lying_monitor.py serve CONTROL LIE_FILE`, a child of the test, out
-of libvirt's cgroups) forwards libvirt's QMP traffic both ways; while LIE_FILE exists, the
-"thread-id" values of every reply that carries them (query-cpus-fast) are replaced by the thread
-ids listed in LIE_FILE. The test creates LIE_FILE only after `virsh start` returned, so libvirt's
-own start-up queries (which place the vCPU threads in their cgroups) see the truth.
-Prints "ready" once it listens."""
+of libvirt's cgroups) forwards libvirt's QMP traffic to that QEMU and back. Once LIE_FILE names
+another QEMU's QMP socket, every command libvirt sends from then on (vnumad's, through
+virDomainQemuMonitorCommand) is answered by that other, innocent QEMU: its vCPU threads, its
+memory backends, its addresses, a consistent lie a compromised QEMU could tell. The innocent's
+events are dropped; the real QEMU's still reach libvirt. The test writes LIE_FILE only after
+`virsh start` returned, so libvirt's own start-up queries (which place the vCPU threads in their
+cgroups) see the truth. Prints "ready" once it listens."""
 import array
-import json
 import os
 import socket
 import sys
@@ -60,68 +61,92 @@ def write_wrapper(path, real_qemu, control, mondir):
 
 
 def read_lie(lie_file):
+    """The QMP socket of the QEMU to answer for the real one, or None (tell the truth)."""
     try:
         with open(lie_file) as f:
-            return [int(x) for x in f.read().split()]
-    except (FileNotFoundError, ValueError):
+            return f.read().strip() or None
+    except FileNotFoundError:
         return None
 
 
-def rewrite(line, lie_file):
-    """One QMP message from QEMU: the thread ids of a reply swapped for the lie, if one is set."""
-    tids = read_lie(lie_file)
-    if not tids:
-        return line
-    try:
-        msg = json.loads(line)
-    except ValueError:
-        return line
-    ret = msg.get("return") if isinstance(msg, dict) else None
-    if not isinstance(ret, list) or not any(isinstance(e, dict) and "thread-id" in e for e in ret):
-        return line
-    for i, e in enumerate(ret):
-        if isinstance(e, dict) and "thread-id" in e:
-            e["thread-id"] = tids[i % len(tids)]
-    print("lied: %s" % [e.get("thread-id") for e in ret if isinstance(e, dict)], flush=True)
-    return (json.dumps(msg) + "\r\n").encode()
+class Lines:
+    """QMP messages (one a line) from a socket."""
+
+    def __init__(self, sock):
+        self.sock, self.buf = sock, b""
+
+    def __iter__(self):
+        while True:
+            while b"\n" not in self.buf:
+                try:
+                    data = self.sock.recv(65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    return
+                self.buf += data
+            line, self.buf = self.buf.split(b"\n", 1)
+            yield line + b"\n"
 
 
-def close_both(a, b):
-    for s in (a, b):
+class Session:
+    """One connection of libvirt's: to the real QEMU, or, once lying, to the innocent one."""
+
+    def __init__(self, libvirt, qemu, lie_file):
+        self.libvirt, self.qemu, self.lie_file = libvirt, qemu, lie_file
+        self.innocent = None
+        self.lock = threading.Lock()
+
+    def to_libvirt(self, line):
+        with self.lock:
+            self.libvirt.sendall(line)
+
+    def target(self):
+        path = read_lie(self.lie_file)
+        if path is None:
+            return self.qemu
+        if self.innocent is None:
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(path)
+            lines = iter(Lines(s))
+            next(lines)  # the greeting
+            s.sendall(b'{"execute": "qmp_capabilities"}\r\n')
+            while b'"return"' not in next(lines):
+                pass
+            threading.Thread(target=self.down, args=(lines, True), daemon=True).start()
+            self.innocent = s
+            print("now answering with %s" % path, flush=True)
+        return self.innocent
+
+    def up(self):
+        """libvirt -> QEMU, a message at a time, to whichever QEMU answers now."""
         try:
-            s.shutdown(socket.SHUT_RDWR)
+            for line in Lines(self.libvirt):
+                if b'"query-cpus-fast"' in line and read_lie(self.lie_file):
+                    print("query-cpus-fast answered by the innocent QEMU", flush=True)
+                self.target().sendall(line)
+        except (OSError, StopIteration):
+            pass
+        self.close()
+
+    def down(self, lines, innocent):
+        try:
+            for line in lines:
+                if innocent and b'"event"' in line:
+                    continue
+                self.to_libvirt(line)
         except OSError:
             pass
+        if not innocent:
+            self.close()
 
-
-def pump_up(src, dst):
-    """libvirt -> QEMU, as is."""
-    try:
-        while True:
-            data = src.recv(65536)
-            if not data:
-                break
-            dst.sendall(data)
-    except OSError:
-        pass
-    close_both(src, dst)
-
-
-def pump_down(src, dst, lie_file):
-    """QEMU -> libvirt, a line (one QMP message) at a time."""
-    buf = b""
-    try:
-        while True:
-            data = src.recv(65536)
-            if not data:
-                break
-            buf += data
-            while b"\n" in buf:
-                line, buf = buf.split(b"\n", 1)
-                dst.sendall(rewrite(line + b"\n", lie_file))
-    except OSError:
-        pass
-    close_both(src, dst)
+    def close(self):
+        for s in (self.libvirt, self.qemu, self.innocent):
+            try:
+                if s:
+                    s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 def serve_monitor(lsock, qemu_path, lie_file):
@@ -145,8 +170,9 @@ def serve_monitor(lsock, qemu_path, lie_file):
                 time.sleep(0.02)
         if q is None:
             continue
-        threading.Thread(target=pump_up, args=(c, q), daemon=True).start()
-        threading.Thread(target=pump_down, args=(q, c, lie_file), daemon=True).start()
+        sess = Session(c, q, lie_file)
+        threading.Thread(target=sess.up, daemon=True).start()
+        threading.Thread(target=sess.down, args=(iter(Lines(q)), False), daemon=True).start()
 
 
 def serve(control, lie_file):

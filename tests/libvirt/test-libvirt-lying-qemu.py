@@ -6,9 +6,10 @@ and the process they belong to is never touched.
 
 The lie comes through libvirt's own monitor (vnumad queries QEMU with
 virDomainQemuMonitorCommand): the lying domain's <emulator> is a wrapper that puts a relay in
-front of the real QEMU's monitor (lying_monitor.py); once the domain runs, the relay answers
-query-cpus-fast with the vCPU thread ids of an innocent QEMU this test started outside libvirt
-(its command line is one vnumad accepts, so a vnumad that believed the lie would act on it). Both
+front of the real QEMU's monitor (lying_monitor.py); once the domain runs, the relay has every
+further command answered by an innocent QEMU this test started outside libvirt, with the
+memory-backend ids libvirt uses: its vCPU threads, backends and addresses make a consistent lie
+that a vnumad believing QEMU would act on. Both
 domains carry a strict policy with vCPU pins, so an accepted VM would be acted on. Everything is judged by
 readers vnumad does not control: `virsh qemu-monitor-command` (the lie is what libvirt
 delivers), sched_getaffinity, /proc/TID/cgroup and /proc/PID/numa_maps of the innocent process,
@@ -118,7 +119,7 @@ def run(t, work):
     mondir = os.path.join(work, "mon")
     os.mkdir(mondir)
     os.chmod(mondir, 0o1777)
-    control, lie_file = os.path.join(work, "lie.ctl"), os.path.join(work, "lie.tids")
+    control, lie_file = os.path.join(work, "lie.ctl"), os.path.join(work, "lie.target")
     wrapper = os.path.join(work, "qemu-lying")
     lying_monitor.write_wrapper(wrapper, lh.QEMU, control, mondir)
     relay_log = os.path.join(work, "relay.log")
@@ -150,7 +151,7 @@ def run(t, work):
                 (liar, qpid, comm, truth))
         liar_narrow = narrow(liar)
         with open(lie_file, "w") as f:
-            f.write(" ".join(str(x) for x in tids))
+            f.write(innocent.qmp_path)
         lie = monitor_cpus(liar)
         t.check(lie == tids, "through libvirt's monitor the liar now names the innocent's threads: %s" % lie)
 

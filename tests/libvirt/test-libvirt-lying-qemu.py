@@ -193,18 +193,22 @@ def run(t, work):
         if t.errors:
             print("---- vnumad log (tail) ----\n" + d.text()[-4000:] + "---- end of log ----")
             print("---- relay log ----\n" + open(relay_log).read()[-2000:] + "---- end of log ----")
-    finally:
-        if d:
-            t.check(d.stop() == 0, "vnumad: SIGTERM exit status")
-        doms.cleanup()
-        if innocent:
-            innocent.stop()
-        relay.kill()
-        relay.wait()
+    finally:  # each step even when one before it fails
         try:
-            os.unlink(caps_cache_file(wrapper))
-        except FileNotFoundError:
-            pass
+            if d:
+                t.check(d.stop() == 0, "vnumad: SIGTERM exit status")
+        finally:
+            try:
+                doms.cleanup()
+            finally:
+                if innocent:
+                    innocent.stop()
+                relay.kill()
+                relay.wait()
+                try:
+                    os.unlink(caps_cache_file(wrapper))
+                except FileNotFoundError:
+                    pass
 
 
 def main():

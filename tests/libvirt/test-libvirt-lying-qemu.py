@@ -183,7 +183,8 @@ def run(t, work):
                              (RETRY_PERIODS + 3) * PERIOD_MS / 1000 * 4)
         t.check(passed is not None, "%d periods passed (from %d to %d)" %
                 (RETRY_PERIODS + 3, p0, status(d.sock)["period"]))
-        t.check(vm_of(status(d.sock), liar) is None, "liar not managed: %s" % [x["name"] for x in status(d.sock)["vms"]])
+        t.check(vm_of(status(d.sock), liar) is None,
+                "liar not managed: %s" % [x["name"] for x in status(d.sock)["vms"]])
         t.check(liar not in ctl(d.sock, "status").stdout, "vnumactl status does not list %s" % liar)
         warns = [ln for ln in d.text().splitlines() if liar in ln and ln.startswith("<4>")]
         t.check(len(warns) == 1, "one warning for %s: %s" % (liar, warns))

@@ -150,9 +150,10 @@ def libvirtd_pids():
     return [pid for pid in pids if _comm(_ppid(pid) or 0) != "libvirtd"]
 
 
-def domain_xml(name, vcpupin=None, metadata=None, dimm_slots=0):
+def domain_xml(name, vcpupin=None, metadata=None, dimm_slots=0, emulator=None):
     """Two guest cells of 64 MiB and one vCPU each; TCG; no disks (SeaBIOS idles). dimm_slots > 0
-    leaves room for that many 128 MiB DIMMs to be hot-plugged."""
+    leaves room for that many 128 MiB DIMMs to be hot-plugged. emulator: another <emulator> than
+    the real QEMU (a wrapper that ends in it)."""
     cputune = ""
     if vcpupin:
         cputune = "<cputune>%s</cputune>" % "".join("<vcpupin vcpu='%d' cpuset='%s'/>" % (v, c)
@@ -167,7 +168,8 @@ def domain_xml(name, vcpupin=None, metadata=None, dimm_slots=0):
             "<cell id='1' cpus='1' memory='64' unit='MiB'/></numa></cpu>"
             "<on_poweroff>destroy</on_poweroff><on_reboot>restart</on_reboot><on_crash>destroy</on_crash>"
             "<devices><emulator>%s</emulator><memballoon model='none'/></devices>"
-            "</domain>" % (name, meta, cputune, "<features><acpi/></features>" if dimm_slots else "", QEMU))
+            "</domain>" % (name, meta, cputune, "<features><acpi/></features>" if dimm_slots else "",
+                          emulator or QEMU))
 
 
 def _pid_alive(pid):
@@ -211,11 +213,12 @@ class Domains:
         self.n += 1
         return name
 
-    def define(self, name=None, vcpupin=None, metadata=None, dimm_slots=0):
+    def define(self, name=None, vcpupin=None, metadata=None, dimm_slots=0, emulator=None):
         name = name or self.new_name()
         path = os.path.join(self.workdir, name + ".xml")
         with open(path, "w") as f:
-            f.write(domain_xml(name, vcpupin=vcpupin, metadata=metadata, dimm_slots=dimm_slots))
+            f.write(domain_xml(name, vcpupin=vcpupin, metadata=metadata, dimm_slots=dimm_slots,
+                               emulator=emulator))
         if name not in self.names:
             self.names.append(name)
         virsh("define", path)

@@ -251,8 +251,9 @@ END_TEST
 
 /* An overcommitted host (issue #12, scenario c): two VMs of two busy cells each on two 1-CPU nodes,
  * all memory on node 0. No node has room for any cell, yet every cell gets a home (nothing left
- * unplaced with its memory remote), two cells per node, so no CPU idles (perf-model.h). (A VM
- * whose own demand exceeds a node's CPUs is never placed whole, overcommitted host or not.) */
+ * unplaced with its memory remote), two cells per node, so no CPU idles (perf-model.h), and each
+ * VM whole on its node: split or whole the CPUs are shared, and whole its vCPUs share them with
+ * each other (auto-group.c). The VM placed first keeps its memory where it is. */
 START_TEST(test_overcommitted_cells_balance)
 {
         struct snapshot *s = tb_snapshot(2, 1, 16 * TB_GIB, 2, 0, false);
@@ -282,6 +283,11 @@ START_TEST(test_overcommitted_cells_balance)
                 }
         ck_assert_uint_eq(per_node[0], 2);
         ck_assert_uint_eq(per_node[1], 2);
+        for (unsigned vi = 0; vi < 2; vi++)
+                ck_assert_msg(st->vms[vi].cells[0].home_cpu == st->vms[vi].cells[1].home_cpu,
+                              "VM %u whole: cell homes %x and %x", vi, st->vms[vi].cells[0].home_cpu,
+                              st->vms[vi].cells[1].home_cpu);
+        ck_assert_uint_ne(st->vms[0].cells[0].home_cpu, st->vms[1].cells[0].home_cpu);
         plan_done(&p);
         policy_state_free(st);
         snapshot_free(s);

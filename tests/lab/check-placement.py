@@ -17,8 +17,8 @@ def main():
     cells, home = int(sys.argv[1]), sys.argv[2]
     names = sys.argv[3:]
     doc = json.load(sys.stdin)
-    if doc.get("version") != 1:
-        sys.exit(f"FAIL: vnumactl JSON version {doc.get('version')!r}, expected 1")
+    if doc.get("schema_version") != 2:
+        sys.exit(f"FAIL: vnumactl JSON schema_version {doc.get('schema_version')!r}, expected 2")
     doms = {d["name"]: d for d in doc["domains"]}
     failed = False
     for name in names:

@@ -1,11 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vnumactl's live views. top: a refreshing table of the managed VMs (numatop's for vnumad);
- * wait: until VMs reach a locality (chronyc waitsync's); rebalance --wait: a rebalance followed
- * until nothing is left off home. Each step is one status request: they show what vnumad
- * measured in its last period. Terminal controls (clearing, rewriting a line) are written around
- * the stdout filter, and only to a terminal; the text between them is neutralized like the rest
- * of vnumactl's output. */
-#include "vnumactl-live.h"
+ * wait and rebalance --wait are in vnumactl-live-wait.c. Each step is one status request: they show what
+ * vnumad measured in its last period. Terminal controls (clearing, rewriting a line) are written around the
+ * stdout filter, and only to a terminal; the text between them is neutralized like the rest of vnumactl's
+ * output. */
+#include "vnumactl-live-internal.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -33,7 +32,7 @@ bool live_sort_key_valid(const char *key)
                streq(key, "wait") || streq(key, "name");
 }
 
-static double now_s(void)
+double live_now_s(void)
 {
         struct timespec ts;
 
@@ -42,7 +41,7 @@ static double now_s(void)
 }
 
 /* A number member, NAN when missing, null or not a number. */
-static double num(struct json_object *o, const char *key)
+double live_num(struct json_object *o, const char *key)
 {
         struct json_object *v;
 
@@ -52,17 +51,17 @@ static double num(struct json_object *o, const char *key)
         return json_object_get_double(v);
 }
 
-static struct json_object *num_json(double v)
+struct json_object *live_num_json(double v)
 {
         return isnan(v) ? NULL : json_object_new_double(v);
 }
 
-static struct json_object *bytes_json(double v)
+struct json_object *live_bytes_json(double v)
 {
         return isnan(v) ? NULL : json_object_new_uint64((uint64_t)v);
 }
 
-static int get_status(const struct live_opts *o, struct json_object **ret)
+int live_get_status(const struct live_opts *o, struct json_object **ret)
 {
         _cleanup_json_ struct json_object *req = json_object_new_object();
 
@@ -71,7 +70,7 @@ static int get_status(const struct live_opts *o, struct json_object **ret)
         return daemon_call(o->daemon, "status", req, ret);
 }
 
-static struct json_object *find_vm(struct json_object *st, const char *name)
+struct json_object *live_find_vm(struct json_object *st, const char *name)
 {
         struct json_object *vms = NULL;
 
@@ -85,7 +84,7 @@ static struct json_object *find_vm(struct json_object *st, const char *name)
         return NULL;
 }
 
-static const char *vm_mode(struct json_object *vm)
+const char *live_vm_mode(struct json_object *vm)
 {
         struct json_object *policy = NULL;
 
@@ -95,7 +94,7 @@ static const char *vm_mode(struct json_object *vm)
 
 /* How often wait and rebalance --wait ask: each period, at least every second, at most ten
  * times a second. */
-static double poll_interval_s(struct json_object *st)
+double live_poll_interval_s(struct json_object *st)
 {
         double ms = (double)json_uint64_or(st, "period_ms", 1000);
 
@@ -103,7 +102,7 @@ static double poll_interval_s(struct json_object *st)
 }
 
 /* Text with the terminal controls neutralized, then the controls given around it, to fd 1. */
-static void write_terminal(const char *before, char *text, const char *after)
+void live_write_terminal(const char *before, char *text, const char *after)
 {
         fflush(stdout);
         string_neutralize_controls(text, strlen(text), true);
@@ -192,10 +191,10 @@ static int top_rows(struct json_object *st, char **names, int n_names, struct se
                 *r = (struct row){
                         .vm = vm,
                         .name = json_string_or(vm, "name", "?"),
-                        .locality = num(vm, "locality_ratio"),
-                        .off_home = num(vm, "off_home_bytes"),
+                        .locality = live_num(vm, "locality_ratio"),
+                        .off_home = live_num(vm, "off_home_bytes"),
                         .rate = NAN,
-                        .wait = num(vm, "vcpu_wait_ratio"),
+                        .wait = live_num(vm, "vcpu_wait_ratio"),
                 };
                 for (size_t j = 0; j < *n_prev && dt > 0; j++)
                         if ((*prev)[j].id == id && migrated >= (*prev)[j].bytes_migrated)
@@ -211,7 +210,7 @@ static int top_rows(struct json_object *st, char **names, int n_names, struct se
         return 0;
 }
 
-static void fmt_pct(char *buf, size_t size, double v)
+void live_fmt_pct(char *buf, size_t size, double v)
 {
         if (isnan(v))
                 snprintf(buf, size, "-");
@@ -246,12 +245,12 @@ static void top_print_text(struct json_object *st, const struct row *rows, size_
                 struct json_object *guest_nodes = NULL;
                 char loc[16], off[24], rate[24], wait[16];
 
-                fmt_pct(loc, sizeof(loc), rows[i].locality);
+                live_fmt_pct(loc, sizeof(loc), rows[i].locality);
                 fmt_mib(off, sizeof(off), rows[i].off_home);
                 fmt_mib(rate, sizeof(rate), rows[i].rate);
-                fmt_pct(wait, sizeof(wait), rows[i].wait);
+                live_fmt_pct(wait, sizeof(wait), rows[i].wait);
                 printf("%-24s  %7s  %12s  %8s  %11s  %s\n", rows[i].name, loc, off, rate, wait,
-                       vm_mode(rows[i].vm));
+                       live_vm_mode(rows[i].vm));
                 if (!cells)
                         continue;
                 json_member_array(rows[i].vm, "guest_nodes", &guest_nodes);
@@ -266,9 +265,9 @@ static void top_print_text(struct json_object *st, const struct row *rows, size_
                         else
                                 snprintf(label, sizeof(label), "  cell %" PRIi64,
                                          json_int64_or(g, "id", -1));
-                        fmt_pct(loc, sizeof(loc), num(g, "locality_ratio"));
-                        fmt_mib(off, sizeof(off), num(g, "off_home_bytes"));
-                        fmt_pct(wait, sizeof(wait), num(g, "vcpu_wait_ratio"));
+                        live_fmt_pct(loc, sizeof(loc), live_num(g, "locality_ratio"));
+                        fmt_mib(off, sizeof(off), live_num(g, "off_home_bytes"));
+                        live_fmt_pct(wait, sizeof(wait), live_num(g, "vcpu_wait_ratio"));
                         printf("%-24s  %7s  %12s  %8s  %11s\n", label, loc, off, "", wait);
                 }
         }
@@ -300,15 +299,16 @@ static void top_print_json(struct json_object *st, const struct row *rows, size_
                 struct json_object *v = json_object_new_object(), *g = NULL;
 
                 json_object_object_add(v, "name", json_object_new_string(rows[i].name));
-                json_object_object_add(v, "mode", json_object_new_string(vm_mode(rows[i].vm)));
-                json_object_object_add(v, "locality_ratio", num_json(rows[i].locality));
-                json_object_object_add(v, "off_home_bytes", bytes_json(rows[i].off_home));
-                json_object_object_add(v, "present_bytes", bytes_json(num(rows[i].vm, "present_bytes")));
-                json_object_object_add(v, "migrated_bytes_per_second", num_json(rows[i].rate));
+                json_object_object_add(v, "mode", json_object_new_string(live_vm_mode(rows[i].vm)));
+                json_object_object_add(v, "locality_ratio", live_num_json(rows[i].locality));
+                json_object_object_add(v, "off_home_bytes", live_bytes_json(rows[i].off_home));
+                json_object_object_add(v, "present_bytes",
+                                       live_bytes_json(live_num(rows[i].vm, "present_bytes")));
+                json_object_object_add(v, "migrated_bytes_per_second", live_num_json(rows[i].rate));
                 json_object_object_add(
                         v, "bytes_migrated",
                         json_object_new_uint64(json_uint64_or(rows[i].vm, "bytes_migrated", 0)));
-                json_object_object_add(v, "vcpu_wait_ratio", num_json(rows[i].wait));
+                json_object_object_add(v, "vcpu_wait_ratio", live_num_json(rows[i].wait));
                 json_member_array(rows[i].vm, "guest_nodes", &g);
                 json_object_object_add(v, "guest_nodes", g ? json_object_get(g) : json_object_new_array());
                 json_object_array_add(vms, v);
@@ -354,13 +354,13 @@ static bool setup_keys(void)
 }
 
 /* Sleeps up to seconds; a key read meanwhile ends it early. 0 when none came. */
-static int pause_for(double seconds, bool keys)
+int live_pause_for(double seconds, bool keys)
 {
-        double end = now_s() + seconds;
+        double end = live_now_s() + seconds;
 
         while (!top_stop) {
                 struct pollfd p = {.fd = STDIN_FILENO, .events = POLLIN};
-                double left = end - now_s();
+                double left = end - live_now_s();
                 char c;
 
                 if (left <= 0)
@@ -396,10 +396,10 @@ int live_top(const struct live_opts *o, char **args, int n_args)
                 size_t n;
                 int key;
 
-                r = get_status(o, &st);
+                r = live_get_status(o, &st);
                 if (r < 0)
                         break;
-                t = now_s();
+                t = live_now_s();
                 dt = last > 0 ? t - last : 0;
                 last = t;
                 r = top_rows(st, args, n_args, &prev, &n_prev, dt, &rows, &n);
@@ -412,7 +412,7 @@ int live_top(const struct live_opts *o, char **args, int n_args)
                 else {
                         if (tty) {
                                 char none[] = "";
-                                write_terminal("\033[H\033[2J", none, "");
+                                live_write_terminal("\033[H\033[2J", none, "");
                         } else if (i > 1)
                                 putchar('\n');
                         top_print_text(st, rows, n, cells, keys);
@@ -420,7 +420,7 @@ int live_top(const struct live_opts *o, char **args, int n_args)
                 fflush(stdout);
                 if (o->iterations && i >= o->iterations)
                         break;
-                key = pause_for(o->delay_s, keys);
+                key = live_pause_for(o->delay_s, keys);
                 switch (key) {
                 case 'q':
                         top_stop = 1;
@@ -446,266 +446,5 @@ int live_top(const struct live_opts *o, char **args, int n_args)
                 }
         }
         restore_terminal();
-        return r;
-}
-
-/* ---- wait ---- */
-
-int live_wait(const struct live_opts *o, char **args, int n_args)
-{
-        _cleanup_json_ struct json_object *st = NULL, *doc = NULL;
-        bool tty = isatty(STDOUT_FILENO) && !o->daemon->json, done = false, shown = false;
-        double start = now_s(), elapsed;
-        char line[1024];
-        int r;
-
-        if (n_args == 0) {
-                log_error("wait: expected one or more VM names.");
-                return -EINVAL;
-        }
-        for (;;) {
-                size_t len = 0;
-
-                json_object_put(st);
-                st = NULL;
-                r = get_status(o, &st);
-                if (r < 0) {
-                        if (shown)
-                                putchar('\n');
-                        return r;
-                }
-                elapsed = now_s() - start;
-                done = true;
-                len = (size_t)snprintf(line, sizeof(line),
-                                       "Waiting for locality >= %.1f %%:", o->locality * 100.0);
-                for (int i = 0; i < n_args; i++) {
-                        struct json_object *vm = find_vm(st, args[i]);
-                        double loc = num(vm, "locality_ratio");
-                        char pct[16];
-
-                        fmt_pct(pct, sizeof(pct), loc);
-                        done = done && vm && !isnan(loc) && loc >= o->locality;
-                        if (len < sizeof(line))
-                                len += (size_t)snprintf(line + len, sizeof(line) - len, " %s %s", args[i],
-                                                        !vm          ? "(not managed)"
-                                                        : isnan(loc) ? "(not measured)"
-                                                                     : pct);
-                }
-                if (done || (o->timeout_s > 0 && elapsed >= o->timeout_s))
-                        break;
-                if (tty) {
-                        if (len < sizeof(line))
-                                snprintf(line + len, sizeof(line) - len, "  %.0f s", elapsed);
-                        write_terminal("\r", line, "\033[K");
-                        shown = true;
-                }
-                pause_for(o->timeout_s > 0 ? MIN(poll_interval_s(st), o->timeout_s - elapsed)
-                                           : poll_interval_s(st),
-                          false);
-        }
-        if (shown)
-                putchar('\n');
-
-        doc = show_json_document();
-        if (!doc)
-                return log_error_errno(-ENOMEM, "Out of memory.");
-        struct json_object *vms = json_object_new_array(), *errors = NULL;
-        json_member_array(doc, "errors", &errors);
-        json_object_object_add(doc, "locality_target", json_object_new_double(o->locality));
-        json_object_object_add(doc, "timeout_ns",
-                               o->timeout_s > 0 ? json_object_new_uint64((uint64_t)(o->timeout_s * 1e9))
-                                                : NULL);
-        json_object_object_add(doc, "elapsed_ns", json_object_new_uint64((uint64_t)(elapsed * 1e9)));
-        json_object_object_add(doc, "reached", json_object_new_boolean(done));
-        for (int i = 0; i < n_args; i++) {
-                struct json_object *vm = find_vm(st, args[i]), *v = json_object_new_object();
-                double loc = num(vm, "locality_ratio");
-                bool reached = vm && !isnan(loc) && loc >= o->locality;
-                char msg[256], pct[16];
-
-                fmt_pct(pct, sizeof(pct), loc);
-                json_object_object_add(v, "name", json_object_new_string(args[i]));
-                json_object_object_add(v, "managed", json_object_new_boolean(vm != NULL));
-                json_object_object_add(v, "locality_ratio", num_json(loc));
-                json_object_object_add(v, "reached", json_object_new_boolean(reached));
-                json_object_array_add(vms, v);
-                if (reached)
-                        continue;
-                if (!vm)
-                        snprintf(msg, sizeof(msg), "not managed by vnumad after %.0f s", elapsed);
-                else if (isnan(loc))
-                        snprintf(msg, sizeof(msg), "locality not measured after %.0f s", elapsed);
-                else
-                        snprintf(msg, sizeof(msg), "locality %s %% < %.1f %% after %.0f s", pct,
-                                 o->locality * 100.0, elapsed);
-                show_json_add_error(doc, args[i], msg);
-                log_error("%s: %s", args[i], msg);
-        }
-        json_object_object_add(doc, "vms", vms);
-        if (o->daemon->json)
-                print_doc(doc);
-        else if (tty && done)
-                printf("Locality >= %.1f %% reached by %s%s in %.0f s.\n", o->locality * 100.0, args[0],
-                       n_args > 1 ? " and the others" : "", elapsed);
-        return done ? 0 : -ETIME;
-}
-
-/* ---- rebalance --wait ---- */
-
-static bool gathers_cells(const char *mode)
-{
-        /* observe and off move nothing; interleave spreads a cell on purpose. */
-        return !streq(mode, "observe") && !streq(mode, "off") && !streq(mode, "interleave");
-}
-
-int live_rebalance_wait(const struct live_opts *o, char **args, int n_args)
-{
-        _cleanup_json_ struct json_object *st = NULL, *req = NULL, *reb = NULL;
-        bool tty = isatty(STDOUT_FILENO) && !o->daemon->json, done = false, dry = false, shown = false;
-        double start, elapsed = 0, moved = 0, left = NAN, rate = 0;
-        uint64_t start_migrated, last_period = UINT64_MAX, quiet_period = UINT64_MAX, quiet_migrated = 0;
-        unsigned quiet = 0, settle;
-        struct json_object *vm, *w;
-        _cleanup_free_ char *mode = NULL; /* a copy: st, which holds the string, is replaced below */
-        const char *name;
-        char line[512];
-        int r;
-
-        if (n_args != 1) {
-                log_error("rebalance: expected one VM name.");
-                return -EINVAL;
-        }
-        name = args[0];
-        r = get_status(o, &st);
-        if (r < 0)
-                return r;
-        vm = find_vm(st, name);
-        if (!vm)
-                return log_error_errno(-ENODEV, "No VM named \"%s\" is managed.", name);
-        start_migrated = json_uint64_or(vm, "bytes_migrated", 0);
-        mode = strdup(vm_mode(vm));
-        if (!mode)
-                return log_error_errno(-ENOMEM, "Out of memory.");
-
-        req = json_object_new_object();
-        if (!req)
-                return log_error_errno(-ENOMEM, "Out of memory.");
-        json_object_object_add(req, "domain", json_object_new_string(name));
-        r = daemon_call(o->daemon, "rebalance", req, &reb);
-        if (r < 0)
-                return r;
-        print_errors(reb);
-        if (!o->daemon->json)
-                print_rebalance(reb);
-        fflush(stdout);
-        json_member_bool(reb, "dry_run", &dry);
-        start = now_s();
-
-        if (dry)
-                r = log_error_errno(-EOPNOTSUPP,
-                                    "vnumad runs with dry-run: nothing moves, nothing to wait for.");
-        else if (!gathers_cells(mode)) {
-                /* Not an error: the policy wants nothing gathered. */
-                if (!o->daemon->json)
-                        printf("%s: policy mode %s does not gather cells on their home nodes: nothing to "
-                               "wait "
-                               "for.\n",
-                               name, mode);
-                done = true;
-        }
-        while (r == 0 && !done) {
-                json_object_put(st);
-                st = NULL;
-                r = get_status(o, &st);
-                if (r < 0)
-                        break;
-                vm = find_vm(st, name);
-                if (!vm) {
-                        r = log_error_errno(-ENODEV, "%s is no longer managed (its QEMU exited?).", name);
-                        break;
-                }
-                elapsed = now_s() - start;
-                /* A VM dropped and added again starts counting anew. */
-                if (json_uint64_or(vm, "bytes_migrated", 0) < start_migrated)
-                        start_migrated = 0;
-                moved = (double)(json_uint64_or(vm, "bytes_migrated", 0) - start_migrated);
-                left = num(vm, "off_home_bytes");
-                rate = elapsed > 0 ? moved / elapsed : 0;
-                /* Nothing left to move: nothing off home; or what is left stays, by the policy's
-                 * own word: periods measured after the rebalance in which it planned no
-                 * migration for the VM and none happened, more of them than its hysteresis. */
-                settle = (unsigned)json_uint64_or(json_object_object_get(st, "settings"),
-                                                  "hysteresis_periods", 3) +
-                         2;
-                if (json_uint64_or(vm, "snapshot_period", 0) > json_uint64_or(reb, "period", 0) &&
-                    json_uint64_or(vm, "snapshot_period", 0) != quiet_period) {
-                        bool still = json_uint64_or(vm, "planned_migrate_bytes", 1) == 0 &&
-                                     json_uint64_or(vm, "bytes_migrated", 0) == quiet_migrated;
-
-                        quiet = still ? quiet + 1 : 0;
-                        quiet_period = json_uint64_or(vm, "snapshot_period", 0);
-                        quiet_migrated = json_uint64_or(vm, "bytes_migrated", 0);
-                }
-                /* Only a measurement made after the rebalance's actions (its pins move homes) says
-                 * what is left. */
-                done = json_uint64_or(vm, "snapshot_period", 0) > json_uint64_or(reb, "period", 0) &&
-                       (left == 0 || (!isnan(left) && quiet >= settle));
-                if (isnan(left))
-                        snprintf(line, sizeof(line), "%s: %.1f MiB moved, off-home bytes not measured yet",
-                                 name, moved / 1048576.0);
-                else if (rate > 0)
-                        snprintf(line, sizeof(line), "%s: %.1f of %.1f MiB moved, %.1f MiB/s, ETA %.0f s",
-                                 name, moved / 1048576.0, (moved + left) / 1048576.0, rate / 1048576.0,
-                                 left / rate);
-                else
-                        snprintf(line, sizeof(line), "%s: %.1f of %.1f MiB moved, %.1f MiB/s", name,
-                                 moved / 1048576.0, (moved + left) / 1048576.0, rate / 1048576.0);
-                if (tty) {
-                        write_terminal("\r", line, "\033[K");
-                        shown = true;
-                } else if (!o->daemon->json &&
-                           json_uint64_or(vm, "snapshot_period", UINT64_MAX) != last_period) {
-                        /* Piped: one plain line per period measured. */
-                        last_period = json_uint64_or(vm, "snapshot_period", UINT64_MAX);
-                        printf("period %" PRIu64 ": %s\n", json_uint64_or(st, "period", 0), line);
-                        fflush(stdout);
-                }
-                if (done)
-                        break;
-                if (o->timeout_s > 0 && elapsed >= o->timeout_s) {
-                        r = -ETIME;
-                        break;
-                }
-                pause_for(o->timeout_s > 0 ? MIN(poll_interval_s(st), o->timeout_s - elapsed)
-                                           : poll_interval_s(st),
-                          false);
-        }
-        if (shown)
-                putchar('\n');
-        if (r == -ETIME)
-                log_error("%s: %.1f MiB still off home after %.0f s (%.1f MiB moved).", name,
-                          left / 1048576.0, elapsed, moved / 1048576.0);
-        else if (r == 0 && !o->daemon->json && gathers_cells(mode) && left == 0)
-                printf("%s: nothing left to move: %.1f MiB moved in %.0f s.\n", name, moved / 1048576.0,
-                       elapsed);
-        else if (r == 0 && !o->daemon->json && gathers_cells(mode))
-                printf("%s: nothing left to move: %.1f MiB moved in %.0f s; %.1f MiB stays off home (vnumad "
-                       "planned no migration for %u periods).\n",
-                       name, moved / 1048576.0, elapsed, left / 1048576.0, quiet);
-        if (o->daemon->json) {
-                w = json_object_new_object();
-                json_object_object_add(w, "done", json_object_new_boolean(r == 0 && done));
-                json_object_object_add(w, "elapsed_ns", json_object_new_uint64((uint64_t)(elapsed * 1e9)));
-                json_object_object_add(w, "bytes_moved", json_object_new_uint64((uint64_t)moved));
-                json_object_object_add(w, "off_home_bytes", bytes_json(left));
-                json_object_object_add(w, "bytes_per_second", json_object_new_double(rate));
-                json_object_object_add(reb, "wait", w);
-                if (r == -ETIME) {
-                        snprintf(line, sizeof(line), "%.0f bytes still off home after %.0f s", left,
-                                 elapsed);
-                        show_json_add_error(reb, name, line);
-                }
-                print_doc(reb);
-        }
         return r;
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* vnumactl's live views (vnumactl-live.c): top, wait and rebalance --wait. Each asks vnumad's
+/* vnumactl's live views (vnumactl-live.c: top; vnumactl-live-wait.c: wait, rebalance --wait). Each asks vnumad's
  * status at every step: what they show is what vnumad measured in its last period. */
 
 #include "vnumactl-daemon.h"

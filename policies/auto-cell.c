@@ -270,9 +270,10 @@ static int place_final(const struct snapshot *s, unsigned vi, unsigned cell, str
 
 /* A cell settled on a node whose CPU demand overflows its CPUs (its siblings or neighbours turned
  * busy after it was placed) moves when another node takes it with at least half the cell's own
- * demand less work lost host-wide (perf-model.h), for hysteresis_periods in a row: the gain must be
- * worth the memory it moves, and small overflows that come and go move nothing. Returns that node,
- * or -1. */
+ * demand less work lost host-wide (perf-model.h), and at least RULE_CPU_SLACK, for
+ * hysteresis_periods in a row: the gain must be worth the memory it moves (an idle cell gains
+ * nothing by moving; the emulator threads spill instead, policy-pin.c), and small overflows that
+ * come and go move nothing. Returns that node, or -1. */
 static int overloaded_move(const struct snapshot *s, unsigned vi, unsigned cell, struct policy_state *st,
                            struct vm_state *vs, nodemask_t allowed)
 {
@@ -285,7 +286,7 @@ static int overloaded_move(const struct snapshot *s, unsigned vi, unsigned cell,
             (t = least_overflow(s, vi, cell, st, vs, allowed)) >= 0 && t != cpu &&
             auto_overflow_after(s, &st->ledger, none, -1, 0) -
                             auto_overflow_after(s, &st->ledger, cs->demand_on, t, demand) >=
-                    demand / 2) {
+                    MAX(demand / 2, RULE_CPU_SLACK)) {
                 if (++cs->overloaded_periods >= MAX(st->params.hysteresis_periods, 1u))
                         return t;
                 return -1;

@@ -136,7 +136,7 @@ static int auto_plan_vm(const struct snapshot *s, unsigned vi, struct policy_sta
                 if (r < 0)
                         return r;
         }
-        r = vm_emit_emulator_pin(s, vi, vs, out);
+        r = vm_emit_emulator_pin(s, vi, vs, vm_emulator_spill(s, st, vs, allowed), out);
         if (r < 0)
                 return r;
         return vm_migrate_pass(s, vi, st, vs, &pass, out);

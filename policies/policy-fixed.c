@@ -58,7 +58,7 @@ int fixed_plan_vm(const struct snapshot *s, unsigned vi, struct policy_state *st
                 if (r < 0)
                         return r;
         }
-        r = vm_emit_emulator_pin(s, vi, vs, out);
+        r = vm_emit_emulator_pin(s, vi, vs, 0, out);
         if (r < 0)
                 return r;
         return vm_migrate_pass(s, vi, st, vs, pass, out);

@@ -104,7 +104,11 @@ bool cell_may_return_mask(const struct policy_params *p, const struct cell_state
 int cell_emit_pins(const struct snapshot *s, unsigned vm_index, struct vm_state *vs, unsigned cell,
                    struct plan *out);
 /* Pins the emulator threads near the VM's first cell home. */
-int vm_emit_emulator_pin(const struct snapshot *s, unsigned vm_index, struct vm_state *vs, struct plan *out);
+/* Nodes beyond the VM's homes its emulator threads may also use this period (see policy-pin.c). */
+nodemask_t vm_emulator_spill(const struct snapshot *s, const struct policy_state *st,
+                             const struct vm_state *vs, nodemask_t allowed);
+int vm_emit_emulator_pin(const struct snapshot *s, unsigned vm_index, struct vm_state *vs, nodemask_t spill,
+                         struct plan *out);
 
 /* Destination for a chunk under the policy, or -1 when the chunk is where it belongs. */
 typedef int (*chunk_dest_fn)(const struct snapshot *s, const struct snap_vm *vm, const struct vm_state *vs,

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vCPU and emulator pinning toward a cell's home: first touch then lands locally too. */
+#include "vnuma/policies/policy-rules.h"
+
 #include "policy-internal.h"
 
 static struct idset cpus_of(const struct snap_host *h, nodemask_t mask)
@@ -47,22 +49,55 @@ int cell_emit_pins(const struct snapshot *s, unsigned vm_index, struct vm_state 
         return 1;
 }
 
+static nodemask_t vm_home_cpu(const struct vm_state *vs)
+{
+        nodemask_t home = 0;
+
+        for (unsigned c = 0; c < vs->n_cells; c++)
+                home |= vs->cells[c].home_cpu;
+        return home;
+}
+
+/* When a home node's CPUs are overloaded, the emulator threads may also run on allowed nodes with
+ * a spare CPU share: there they stop taking CPU from the vCPUs next to their memory. The other
+ * remedy, moving a cell away to make room, migrates its memory; the lab's one-busy-cell guest
+ * (QEMU's main loop takes a third of a CPU under TCG) moved its idle cell's 192 MiB for it. */
+nodemask_t vm_emulator_spill(const struct snapshot *s, const struct policy_state *st,
+                             const struct vm_state *vs, nodemask_t allowed)
+{
+        const struct snap_host *h = &s->host;
+        nodemask_t home = vm_home_cpu(vs), spill = 0;
+        bool overloaded = false;
+
+        for (unsigned n = 0; n < h->n_nodes; n++)
+                if (NODEMASK_TEST(home, n) && st->ledger.cpu_load[n] > h->node[n].n_cpus + RULE_CPU_SLACK)
+                        overloaded = true;
+        if (!overloaded)
+                return 0;
+        for (unsigned n = 0; n < h->n_nodes; n++)
+                if (NODEMASK_TEST(allowed & ~home, n) && h->node[n].n_cpus > 0 &&
+                    st->ledger.cpu_load[n] + RULE_CPU_SLACK <= h->node[n].n_cpus)
+                        spill |= NODEMASK_BIT(n);
+        return spill;
+}
+
 /* The emulator threads (QEMU's main loop, I/O) may run on every node the VM's cells call home:
  * pinned next to one cell they would take CPU from that cell's vCPUs while another home node has
- * room (one busy cell, one idle), and the scheduler balances them within the VM's nodes. */
-int vm_emit_emulator_pin(const struct snapshot *s, unsigned vm_index, struct vm_state *vs, struct plan *out)
+ * room (one busy cell, one idle), and the scheduler balances them within the VM's nodes. Nodes
+ * they spilled to stay in the mask while the homes stay: the spill unloads the home, and taking
+ * it back would overload it again. */
+int vm_emit_emulator_pin(const struct snapshot *s, unsigned vm_index, struct vm_state *vs, nodemask_t spill,
+                         struct plan *out)
 {
         const struct snap_vm *vm = &s->vms[vm_index];
-        nodemask_t target = 0;
+        nodemask_t home = vm_home_cpu(vs), target = home | spill;
         struct action *a;
         int r;
 
-        if (vm->policy.pin != VM_PIN_VCPUS)
+        if (vm->policy.pin != VM_PIN_VCPUS || home == 0)
                 return 0;
-        for (unsigned c = 0; c < vs->n_cells; c++)
-                target |= vs->cells[c].home_cpu;
-        if (target == 0)
-                return 0;
+        if (vs->emulator_mask && vs->emulator_home == home)
+                target |= vs->emulator_mask;
         /* Pinned there already, and not seen running elsewhere since. */
         if (vs->emulator_mask == target &&
             (vm->emulator_node < 0 || NODEMASK_TEST(target, vm->emulator_node)))
@@ -75,7 +110,12 @@ int vm_emit_emulator_pin(const struct snapshot *s, unsigned vm_index, struct vm_
         a->node = nodemask_first(target);
         a->node_id = s->host.node[a->node].id;
         a->node_mask = target;
-        action_set_reason(a, "emulator threads on the VM's home nodes (first node %d)", a->node_id);
+        if (target != home)
+                action_set_reason(
+                        a, "emulator threads on the VM's home nodes, overloaded, and spare CPUs elsewhere");
+        else
+                action_set_reason(a, "emulator threads on the VM's home nodes (first node %d)", a->node_id);
         vs->emulator_mask = target;
+        vs->emulator_home = home;
         return 1;
 }

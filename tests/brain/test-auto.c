@@ -206,6 +206,54 @@ START_TEST(test_split_vcpu_no_phantom_load)
 }
 END_TEST
 
+/* The lab's scenario b (issue #12): one busy cell, one idle, all memory on node 0, one CPU per
+ * node, and QEMU's emulator threads taking 0.3 of a CPU wherever they are allowed to run (on the
+ * node without the busy vCPU when they may, as the scheduler would). Keeping the VM whole next to
+ * its memory and letting the emulator spill to the idle node is the model's best; moving the idle
+ * cell away to make room migrates 192 MiB for nothing. Nothing moves, and the pins settle. */
+START_TEST(test_idle_cell_stays_emulator_spills)
+{
+        struct snapshot *s = tb_snapshot(2, 1, 16 * TB_GIB, 1, 0, false);
+        struct policy_state *st = new_state();
+        uint64_t moved = 0, late_pins = 0;
+        struct plan p;
+
+        plan_init(&p);
+        tb_vm(s, 0, 12, 2, 1, 192 * TB_MIB, 2 * TB_MIB);
+        tb_cell_on(s, 0, 0, 0);
+        tb_cell_on(s, 0, 1, 0);
+        for (uint64_t t = 0; t < 24; t++) {
+                bool known = st->n_vms > 0;
+                nodemask_t em = known ? st->vms[0].emulator_mask : 0;
+                int busy = known && home_pos(st, 0, 0) >= 0 ? home_pos(st, 0, 0) : 0;
+                int idle = known && home_pos(st, 0, 1) >= 0 ? home_pos(st, 0, 1) : 0;
+                int emu = em == 0                      ? 0
+                          : (em & ~NODEMASK_BIT(busy)) ? __builtin_ctz(em & ~NODEMASK_BIT(busy))
+                                                       : busy;
+                double share = emu == busy ? 1.0 / 1.3 : 1.0;
+
+                tb_vcpus_on(s, 0, 0, busy, share);
+                tb_vcpus_on(s, 0, 1, idle, 0.03); /* an idle guest CPU still ticks */
+                tb_finish(s);
+                s->vms[0].vcpus[0].wait_ns = (uint64_t)((1.0 - share) * TB_PERIOD_NS);
+                s->vms[0].emulator_node = emu;
+                s->host.node[emu].cpu_load += 0.3;
+                plan_period(s, st, &p, t);
+                moved += plan_migrate_bytes_vm(&p, 12);
+                if (t >= 14)
+                        late_pins += count(&p, ACTION_PIN_VCPUS, 12) + count(&p, ACTION_PIN_EMULATOR, 12);
+        }
+        ck_assert_uint_eq(moved, 0);
+        ck_assert_int_eq(home_pos(st, 0, 0), 0);
+        ck_assert_int_eq(home_pos(st, 0, 1), 0);
+        ck_assert_uint_eq(st->vms[0].emulator_mask, 0x3u);
+        ck_assert_uint_eq(late_pins, 0);
+        plan_done(&p);
+        policy_state_free(st);
+        snapshot_free(s);
+}
+END_TEST
+
 /* A VM placed together while idle (one node is plenty), whose two vCPUs then both turn busy and
  * wait for the one CPU: it has outgrown its home, and its cells end on different nodes. */
 START_TEST(test_group_outgrows_home_and_splits)
@@ -543,6 +591,7 @@ static Suite *auto_suite(void)
         tcase_add_test(tc, test_capacity_refusal);
         tcase_add_test(tc, test_packed_vm_waits_and_splits);
         tcase_add_test(tc, test_split_vcpu_no_phantom_load);
+        tcase_add_test(tc, test_idle_cell_stays_emulator_spills);
         tcase_add_test(tc, test_group_outgrows_home_and_splits);
         tcase_add_test(tc, test_overcommitted_cells_balance);
         tcase_add_test(tc, test_budgets);

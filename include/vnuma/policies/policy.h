@@ -99,6 +99,7 @@ struct vm_state {
         int group_candidate;
         unsigned group_candidate_periods;
         nodemask_t emulator_mask; /* nodes the emulator was last pinned to, 0 none */
+        nodemask_t emulator_home; /* the VM's home nodes when emulator_mask was chosen */
         uint64_t budget_left;     /* bytes this VM may still migrate this period */
         uint64_t periods_seen;
         bool split;         /* placed cell by cell: it fit no single node when it was placed */

@@ -25,6 +25,7 @@ MiB/s" on the guest serial console), summed over the guest's nodes, averaged ove
 the record's 10 s and summed over the guests."""
 import argparse
 import csv
+import glob
 import json
 import math
 import os
@@ -190,13 +191,15 @@ def load_rows(outdir):
     with open(os.path.join(outdir, "lab-peers.csv")) as f:
         for r in csv.DictReader(f):
             rows.append({"scenario": r["scenario"], "mode": r["mode"], "t": int(r["t"]),
-                         "locality": fnum(r["locality"]), "work": fnum(r["work"])})
+                         "locality": fnum(r["locality"]), "work": fnum(r["work"]),
+                         "run": int(r.get("run") or 1)})
     cells = []
     path = os.path.join(outdir, "lab-peers-cells.csv")
     if os.path.exists(path):
         with open(path) as f:
             for r in csv.DictReader(f):
                 r["t"] = int(r["t"])
+                r["run"] = int(r.get("run") or 1)
                 cells.append(r)
     return rows, cells
 
@@ -213,10 +216,11 @@ def fmt(x, spec=".3f"):
     return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec)
 
 
-def split_at(cells, scenario, t):
-    """True when, at record t of vnumad in scenario, every guest's busy cells have their memory
-    (the node holding most of it) on different nodes; None without detail rows."""
-    rs = [c for c in cells if c["scenario"] == scenario and c["mode"] == "vnumad" and c["t"] == t]
+def split_at(cells, scenario, t, run):
+    """True when, at record t of vnumad's run in scenario, every guest's busy cells have their
+    memory (the node holding most of it) on different nodes; None without detail rows."""
+    rs = [c for c in cells
+          if c["scenario"] == scenario and c["mode"] == "vnumad" and c["t"] == t and c["run"] == run]
     if not rs:
         return None
     by_guest = {}
@@ -232,7 +236,7 @@ def summarize(rows, cells, seconds, scenarios, modes):
     for s in scenarios:
         per = {}
         for m in MODES:
-            rs = sorted((r for r in rows if r["scenario"] == s and r["mode"] == m), key=lambda r: r["t"])
+            rs = sorted((r for r in rows if r["scenario"] == s and r["mode"] == m), key=lambda r: (r["run"], r["t"]))
             if not rs:
                 if m in modes:
                     failed.append(f"scenario {s}: no measurements of mode {m} (see its lab logs)")
@@ -248,8 +252,9 @@ def summarize(rows, cells, seconds, scenarios, modes):
                 "model_work": median([r["work"] * (r["locality"] + (1 - r["locality"]) * 10 / LAB_DISTANCE)
                                       for r in last if not math.isnan(r["locality"])]),
                 "locality": median([r["locality"] for r in last]),
-                "loc30": at30[0]["locality"] if at30 else float("nan"),
+                "loc30": median([r["locality"] for r in at30]),
                 "end": end,
+                "runs": sorted({r["run"] for r in rs}),
                 "rows": rs,
             }
         peers = [(per[m]["work"], m) for m in PEERS if m in per and not math.isnan(per[m]["work"])]
@@ -266,26 +271,37 @@ def summarize(rows, cells, seconds, scenarios, modes):
                 notes.append(f"scenario {s}: vnumad was not run, its checks were skipped")
             continue
         v = per["vnumad"]
-        if seconds and v["end"] < seconds:
-            failed.append(f"scenario {s}: vnumad's run ended at t={v['end']}s, before {seconds}s")
+        for run in v["runs"]:
+            end = max(r["t"] for r in v["rows"] if r["run"] == run)
+            if seconds and end < seconds:
+                failed.append(f"scenario {s}: vnumad's run {run} ended at t={end}s, before {seconds}s")
         if best is None:
             notes.append(f"scenario {s}: no peer was run, the work check was skipped")
         elif not v["ratio"] >= WORK_RATIO_MIN:
             failed.append(f"scenario {s}: vnumad's work {fmt(v['work'], '.1f')} MiB/s is {fmt(v['ratio'], '.3f')} "
                           f"of the best peer's ({best[1]}, {best[0]:.1f} MiB/s); expected >= {WORK_RATIO_MIN}")
-        if s in ("a", "d"):
-            # t = 0 is the state before the mode started: it does not count.
-            early = [r for r in v["rows"] if 0 < r["t"] <= LOCALITY_BY and r["locality"] >= LOCALITY_MIN]
+        for run in v["runs"] if s in ("a", "d") else ():
+            # Every run must converge. t = 0 is the state before the mode started: it does not count.
+            rs = [r for r in v["rows"] if r["run"] == run and 0 < r["t"] <= LOCALITY_BY]
+            early = [r for r in rs if r["locality"] >= LOCALITY_MIN]
             if s == "a":
-                early = [r for r in early if split_at(cells, s, r["t"])]
+                early = [r for r in early if split_at(cells, s, r["t"], run)]
             if not early:
                 seen = ", ".join(f"t={r['t']}s {fmt(r['locality'])}"
-                                 + ({True: " split", False: " together", None: ""}[split_at(cells, s, r["t"])]
+                                 + ({True: " split", False: " together", None: ""}[split_at(cells, s, r["t"], run)]
                                     if s == "a" else "")
-                                 for r in v["rows"] if 0 < r["t"] <= LOCALITY_BY)
+                                 for r in rs)
                 failed.append(f"scenario {s}: vnumad's locality did not reach {LOCALITY_MIN} within {LOCALITY_BY} s"
-                              + (" with the cells on different nodes" if s == "a" else "") + f" (saw {seen})")
+                              + (" with the cells on different nodes" if s == "a" else "")
+                              + (f" in run {run}" if len(v["runs"]) > 1 else "") + f" (saw {seen})")
     return out, failed, notes
+
+
+def per_t(rows, keep=lambda t: True):
+    """One record per time: the median over runs (the plot and the phase-change lines)."""
+    ts = sorted({r["t"] for r in rows if keep(r["t"])})
+    return [{"t": t, **{k: median([r[k] for r in rows if r["t"] == t]) for k in ("locality", "work")}}
+            for t in ts]
 
 
 def tables(summary, seconds):
@@ -293,6 +309,10 @@ def tables(summary, seconds):
     for s, sm in summary.items():
         lines.append(f"### Scenario {s}: {SCENARIOS.get(s, s)}")
         lines.append("")
+        nruns = max((len(st["runs"]) for st in sm["modes"].values()), default=1)
+        if nruns > 1:
+            lines.append(f"Medians over the records of {nruns} runs per mode, the modes interleaved.")
+            lines.append("")
         best = sm["best"]
         lines.append(f"| mode | work after {SETTLED} s, median (MiB/s) | x best peer{f' ({best[1]})' if best else ''} "
                      f"| locality after {SETTLED} s, median | locality at {LOCALITY_BY} s "
@@ -309,7 +329,7 @@ def tables(summary, seconds):
             # Not a check: how each mode followed the phase change (locality per record after it).
             tp = seconds // 2
             for m, st in sm["modes"].items():
-                after = [r for r in st["rows"] if tp < r["t"] <= tp + LOCALITY_BY]
+                after = per_t(st["rows"], lambda t: tp < t <= tp + LOCALITY_BY)
                 lines.append(f"- {m}: locality after the phase change at {tp} s: "
                              + ", ".join(f"t={r['t']}s {fmt(r['locality'], '.2f')}" for r in after))
             lines.append("")
@@ -365,7 +385,7 @@ def svg_plot(summary, seconds):
                 if not st:
                     continue
                 pts = [(ox + pw * r["t"] / tmax, oy + ph - ph * min(r[key], ymax) / ymax)
-                       for r in st["rows"] if not math.isnan(r[key])]
+                       for r in per_t(st["rows"]) if not math.isnan(r[key])]
                 if pts:
                     e.append(f'<polyline fill="none" stroke="{COLORS[m]}" stroke-width="1.8" points="'
                              + " ".join(f"{px:.1f},{py:.1f}" for px, py in pts) + '"/>')
@@ -385,15 +405,17 @@ def balancer_cpu(outdir):
     """The balancers' own CPU seconds per scenario (MODE/balancer-cpu.csv, written in the lab)."""
     rows = []
     for m in MODES:
-        try:
-            with open(os.path.join(outdir, m, "balancer-cpu.csv")) as f:
-                rows += [line.strip().split(",") for line in f if line.strip()]
-        except OSError:
-            pass
+        for d in sorted(glob.glob(os.path.join(outdir, m)) + glob.glob(os.path.join(outdir, m + "-r*"))):
+            run = d[len(os.path.join(outdir, m)):].replace("-r", " run ")
+            try:
+                with open(os.path.join(d, "balancer-cpu.csv")) as f:
+                    rows += [[*line.strip().split(","), run] for line in f if line.strip()]
+            except OSError:
+                pass
     if not rows:
         return ""
     return ("\nBalancer CPU time over each scenario (seconds, utime + stime of the daemon; the kernel's "
-            "AutoNUMA is not counted):\n\n" + "\n".join(f"- {s} {m}: {c}" for s, m, c in rows) + "\n")
+            "AutoNUMA is not counted):\n\n" + "\n".join(f"- {s} {m}{run}: {c}" for s, m, c, run in rows) + "\n")
 
 
 def cmd_report(args):

@@ -13,9 +13,12 @@
 # --seconds, the guests' access locality and their own work rate are recorded
 # (contrib/bench/lab-peers.py says exactly how).
 #
-# Output in --out DIR: lab-peers.csv (scenario,mode,t,locality,work), lab-peers-cells.csv (per
-# guest cell), lab-peers.md (the tables), lab-peers.svg (the plot), and per mode the guests'
-# serial logs and vnumad's or numad's log. Exits 1 when one of the benchmark's own checks failed
+# With --repeat N the modes run N times, interleaved (all modes once, then again), so a slow
+# spell of the machine hits every mode alike; the medians pool the records of every run.
+#
+# Output in --out DIR: lab-peers.csv (scenario,mode,t,locality,work,run), lab-peers-cells.csv (per
+# guest cell), lab-peers.md (the tables), lab-peers.svg (the plot), and per mode and run (MODE,
+# MODE-r2, ..) the guests' serial logs and vnumad's or numad's log. Exits 1 when one of the benchmark's own checks failed
 # (vnumad's work >= 0.95 x the best peer's in every scenario; locality >= 0.95 within 30 s in a,
 # with the cells on different nodes, and in d), 2 when a lab run failed.
 set -euo pipefail
@@ -36,6 +39,7 @@ Usage: contrib/bench/lab-peers.sh [OPTIONS]
                        d  one guest, cell 0 busy, then cell 1 from half of --seconds: a phase change
   --modes LIST       comma-separated, of none,autonuma,numad,vnumad (default all four)
   --warmup S         seconds the guests' workload runs before the mode starts (default 20)
+  --repeat N         run every mode N times, interleaved; medians pool all runs (default 1)
   --placement P      how the guests' memory is put on host node 0 (default first-touch):
                        first-touch  the QEMU starts on node 0's CPU, its RAM is prealloc'd there,
                                     then its threads are unpinned; the default memory policy
@@ -55,12 +59,14 @@ EOF
 }
 
 seconds=150 scenarios=a,b,c,d modes=none,autonuma,numad,vnumad warmup=20 placement=first-touch build="" out="" kernel=()
+repeat=1
 while [ $# -gt 0 ]; do
         case "$1" in
         --seconds) seconds=${2:?}; shift 2 ;;
         --scenarios) scenarios=${2:?}; shift 2 ;;
         --modes) modes=${2:?}; shift 2 ;;
         --warmup) warmup=${2:?}; shift 2 ;;
+        --repeat) repeat=${2:?}; shift 2 ;;
         --placement) placement=${2:?}; shift 2 ;;
         --build) build=${2:?}; shift 2 ;;
         --out) out=${2:?}; shift 2 ;;
@@ -81,6 +87,7 @@ progress() {
 
 [[ $seconds =~ ^[1-9][0-9]*$ && $seconds -ge 30 ]] || die "--seconds must be a number >= 30, not '$seconds'"
 [[ $warmup =~ ^[0-9]+$ ]] || die "--warmup must be a number of seconds, not '$warmup'"
+[[ $repeat =~ ^[1-9][0-9]*$ ]] || die "--repeat must be a number >= 1, not '$repeat'"
 case "$placement" in membind | first-touch) ;; *) die "--placement must be membind or first-touch, not '$placement'" ;; esac
 for s in ${scenarios//,/ }; do
         case "$s" in a | b | c | d) ;; *) die "unknown scenario '$s' (a, b, c, d)" ;; esac
@@ -117,54 +124,58 @@ nscn=$(tr ',' '\n' <<<"$scenarios" | grep -c .)
 # Boot of the nested guests (up to 20 minutes, see lab-peers-inside.sh), warm-up and the run.
 timeout=$((nscn * (seconds + warmup + 1260) + 120))
 
-echo "scenario,mode,t,locality,work" >"$out/lab-peers.csv"
-echo "scenario,mode,t,guest,cell,work,home,node_bytes,vcpu_node,vcpu_samples,locality" >"$out/lab-peers-cells.csv"
-progress "results in $out; $seconds s per scenario ($scenarios) and mode ($modes), memory placed by $placement"
+echo "scenario,mode,t,locality,work,run" >"$out/lab-peers.csv"
+echo "scenario,mode,t,guest,cell,work,home,node_bytes,vcpu_node,vcpu_samples,locality,run" >"$out/lab-peers-cells.csv"
+progress "results in $out; $seconds s per scenario ($scenarios) and mode ($modes), $repeat run(s), memory placed by $placement"
 t_all=$SECONDS
 lab_failed=0
 monitor=
 trap '[ -z "$monitor" ] || kill "$monitor" 2>/dev/null || true' EXIT
-for mode in ${modes//,/ }; do
-        others=$(pgrep -c qemu-system || true)
-        progress "mode $mode: booting a lab (2 nodes x 1 CPU); other QEMU processes on this machine now: $others"
-        mkdir -p "$out/$mode"
-        t_mode=$SECONDS
-        # Is the machine quiet? Every QEMU on it, this benchmark's own lab included, every 15 s.
-        (while :; do echo "$(date +%s) $(pgrep -c qemu-system || true)"; sleep 15; done) >"$out/$mode/qemu-count.txt" &
-        monitor=$!
-        # The run directory (kept) holds what the inside script wrote to $LAB_RUN_DIR/bench.
-        set +e
-        "$LAB" run --nodes 2 --cpus-per-node 1 --mem-per-node 2G --timeout "$timeout" --keep "${kernel[@]}" \
-                --env SCN_GUEST_INITRD="$initrd" --env VNUMA_BUILD_ROOT="$build" \
-                -- bash "$here/lab-peers-inside.sh" "$mode" "$scenarios" "$seconds" "$warmup" "$placement" \
-                2>"$out/$mode/lab-stderr.log" | tee "$out/$mode/lab-stdout.log" |
-                while IFS= read -r line; do
-                        case "$line" in
-                        lab-peers:* | scenario:*) echo "lab-peers: $(date +%H:%M:%S) ${line#lab-peers: }" ;;
-                        esac
-                done
-        rc=${PIPESTATUS[0]}
-        set -e
-        if [ "$rc" -ne 0 ]; then
-                tail -n 20 "$out/$mode/lab-stderr.log" "$out/$mode/lab-stdout.log" >&2 || true
-        fi
-        rundir=$(sed -n 's/^lab: run directory: //p' "$out/$mode/lab-stderr.log" | tail -n1)
-        if [ -n "$rundir" ] && [ -d "$rundir" ]; then
-                cp -r "$rundir/bench/." "$out/$mode/" 2>/dev/null || true
-                cp "$rundir/console.log" "$out/$mode/lab-console.log" 2>/dev/null || true
-                rm -rf "$rundir"
-        fi
-        [ -f "$out/$mode/lab-peers.csv" ] && cat "$out/$mode/lab-peers.csv" >>"$out/lab-peers.csv"
-        [ -f "$out/$mode/lab-peers-cells.csv" ] && cat "$out/$mode/lab-peers-cells.csv" >>"$out/lab-peers-cells.csv"
-        if [ "$rc" -ne 0 ]; then
-                progress "mode $mode: the lab run failed (status $rc); see $out/$mode/lab-stdout.log"
-                lab_failed=1
-        fi
-        kill "$monitor" 2>/dev/null || true
-        wait "$monitor" 2>/dev/null || true
-        busy=$(awk '$2 > 1 { n++ } $2 - 1 > max { max = $2 - 1 } END { printf "%d of %d readings, up to %d", n, NR, max }' "$out/$mode/qemu-count.txt")
-        echo "mode $mode: other QEMU processes during the run: $busy" >>"$out/machine.txt"
-        progress "mode $mode done in $((SECONDS - t_mode)) s; other QEMU processes on this machine during it: $busy"
+for run in $(seq 1 "$repeat"); do
+        for mode in ${modes//,/ }; do
+                mdir=$mode
+                [ "$run" -eq 1 ] || mdir=$mode-r$run
+                others=$(pgrep -c qemu-system || true)
+                progress "mode $mode, run $run of $repeat: booting a lab (2 nodes x 1 CPU); other QEMU processes on this machine now: $others"
+                mkdir -p "$out/$mdir"
+                t_mode=$SECONDS
+                # Is the machine quiet? Every QEMU on it, this benchmark's own lab included, every 15 s.
+                (while :; do echo "$(date +%s) $(pgrep -c qemu-system || true)"; sleep 15; done) >"$out/$mdir/qemu-count.txt" &
+                monitor=$!
+                # The run directory (kept) holds what the inside script wrote to $LAB_RUN_DIR/bench.
+                set +e
+                "$LAB" run --nodes 2 --cpus-per-node 1 --mem-per-node 2G --timeout "$timeout" --keep "${kernel[@]}" \
+                        --env SCN_GUEST_INITRD="$initrd" --env VNUMA_BUILD_ROOT="$build" \
+                        -- bash "$here/lab-peers-inside.sh" "$mode" "$scenarios" "$seconds" "$warmup" "$placement" \
+                        2>"$out/$mdir/lab-stderr.log" | tee "$out/$mdir/lab-stdout.log" |
+                        while IFS= read -r line; do
+                                case "$line" in
+                                lab-peers:* | scenario:*) echo "lab-peers: $(date +%H:%M:%S) ${line#lab-peers: }" ;;
+                                esac
+                        done
+                rc=${PIPESTATUS[0]}
+                set -e
+                if [ "$rc" -ne 0 ]; then
+                        tail -n 20 "$out/$mdir/lab-stderr.log" "$out/$mdir/lab-stdout.log" >&2 || true
+                fi
+                rundir=$(sed -n 's/^lab: run directory: //p' "$out/$mdir/lab-stderr.log" | tail -n1)
+                if [ -n "$rundir" ] && [ -d "$rundir" ]; then
+                        cp -r "$rundir/bench/." "$out/$mdir/" 2>/dev/null || true
+                        cp "$rundir/console.log" "$out/$mdir/lab-console.log" 2>/dev/null || true
+                        rm -rf "$rundir"
+                fi
+                [ -f "$out/$mdir/lab-peers.csv" ] && sed "s/\$/,$run/" "$out/$mdir/lab-peers.csv" >>"$out/lab-peers.csv"
+                [ -f "$out/$mdir/lab-peers-cells.csv" ] && sed "s/\$/,$run/" "$out/$mdir/lab-peers-cells.csv" >>"$out/lab-peers-cells.csv"
+                if [ "$rc" -ne 0 ]; then
+                        progress "mode $mode, run $run: the lab run failed (status $rc); see $out/$mdir/lab-stdout.log"
+                        lab_failed=1
+                fi
+                kill "$monitor" 2>/dev/null || true
+                wait "$monitor" 2>/dev/null || true
+                busy=$(awk '$2 > 1 { n++ } $2 - 1 > max { max = $2 - 1 } END { printf "%d of %d readings, up to %d", n, NR, max }' "$out/$mdir/qemu-count.txt")
+                echo "mode $mode, run $run: other QEMU processes during the run: $busy" >>"$out/machine.txt"
+                progress "mode $mode, run $run done in $((SECONDS - t_mode)) s; other QEMU processes on this machine during it: $busy"
+        done
 done
 progress "all modes done in $((SECONDS - t_all)) s; other QEMU processes now: $(pgrep -c qemu-system || true)"
 

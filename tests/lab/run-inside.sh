@@ -7,7 +7,8 @@
 #   --workload   build the nested guest's initramfs with tests/lab/guest-workload and hand it to
 #                the scenario as SCN_GUEST_INITRD
 # VNUMAD, when set, replaces the vnumad the scenario runs (e.g. tests/lab/vnumad-never-acts.sh,
-# which shows that a scenario fails against a vnumad that never acts).
+# which shows that a scenario fails against a vnumad that never acts). SOAK_SECONDS and
+# SOAK_CYCLE pass through to the soak (inside-soak.sh).
 . "$(dirname "$0")/lib.sh"
 
 here=$(dirname "$(readlink -f "$0")")
@@ -26,6 +27,9 @@ for p in vnumad vnumactl; do
         [ -x "$VNUMA_BUILD_ROOT/src/$p" ] || fail "no $p in $VNUMA_BUILD_ROOT/src (it is built by meson)"
 done
 [ -z "${VNUMAD:-}" ] || envs+=(--env VNUMAD="$VNUMAD")
+for v in SOAK_SECONDS SOAK_CYCLE; do
+        [ -z "${!v:-}" ] || envs+=(--env "$v=${!v}")
+done
 
 out=$LAB_TEST_TMP/out
 lab_run "$out" "$@" "${envs[@]}" -- bash "$here/$inside" || fail "the check inside the lab failed (status $?)"

@@ -320,8 +320,7 @@ static struct json_object *action_json(const struct action *a, const struct host
         struct json_object *o = json_object_new_object();
         char line[256];
 
-        if (action_format(a, line, sizeof(line)) < 0)
-                line[0] = '\0';
+        daemon_action_text(a, topo, line, sizeof(line));
         add(o, "type", str(action_type_to_string(a->type)));
         add(o, "cell", json_object_new_int(a->cell));
         add(o, "node", json_object_new_int(a->node_id));

@@ -97,52 +97,78 @@ static void periods_format(const struct history_entry *h, size_t n, const int *m
                 strcpy(buf + size - 4, "...");
 }
 
-static void group_text(const struct group *g, const char *periods, const struct host_topology *topo,
-                       char *buf, size_t size)
+/* What an action (or a group of n like it, bytes in all) did, in words: kernel node ids. */
+static void what_text(const struct action *a, const struct host_topology *topo, int from, int to,
+                      uint64_t bytes, unsigned n, char *what, size_t size)
 {
-        const struct action *a = &g->latest->action;
-        char cpus[128] = "", nodes[64] = "", what[160], times[32] = "", cell[24];
+        char cpus[128] = "", nodes[64] = "";
 
-        if (g->cell >= 0)
-                snprintf(cell, sizeof(cell), "cell %d", g->cell);
-        else
-                snprintf(cell, sizeof(cell), "whole VM");
         if (idset_format(&a->cpus, cpus, sizeof(cpus)) < 0)
                 snprintf(cpus, sizeof(cpus), "...");
-        if (g->n > 1)
-                snprintf(times, sizeof(times), ", %u times", g->n);
-        switch (g->type) {
+        mask_format(topo, a->node_mask, nodes, sizeof(nodes));
+        switch (a->type) {
         case ACTION_MIGRATE:
-                snprintf(what, sizeof(what), "%.1f MiB from node %d to node %d, %u chunk%s",
-                         (double)g->bytes / 1048576.0, g->from, g->to, g->n, g->n == 1 ? "" : "s");
-                times[0] = '\0';
+                snprintf(what, size, "%.1f MiB from node %d to node %d, %u chunk%s",
+                         (double)bytes / 1048576.0, from, to, n, n == 1 ? "" : "s");
                 break;
         case ACTION_PIN_VCPUS: {
                 char vcpus[64] = "";
 
                 if (idset_format(&a->vcpus, vcpus, sizeof(vcpus)) < 0)
                         snprintf(vcpus, sizeof(vcpus), "...");
-                snprintf(what, sizeof(what), "vCPUs %s pinned to node %d (CPUs %s)", vcpus, g->to, cpus);
+                snprintf(what, size, "vCPUs %s pinned to node %d (CPUs %s)", vcpus, to, cpus);
                 break;
         }
         case ACTION_PIN_EMULATOR:
-                snprintf(what, sizeof(what), "emulator threads pinned to node %d (CPUs %s)", g->to, cpus);
+                /* Several nodes when the emulator threads spill off an overloaded home. */
+                if (a->node_mask & (a->node_mask - 1))
+                        snprintf(what, size, "emulator threads pinned to nodes %s (CPUs %s)", nodes, cpus);
+                else
+                        snprintf(what, size, "emulator threads pinned to node %d (CPUs %s)", to, cpus);
                 break;
         case ACTION_SET_HOME:
-                mask_format(topo, a->node_mask, nodes, sizeof(nodes));
                 if (a->node_mask & (a->node_mask - 1))
-                        snprintf(what, sizeof(what), "home set to nodes %s", nodes);
+                        snprintf(what, size, "home set to nodes %s", nodes);
                 else
-                        snprintf(what, sizeof(what), "home set to node %d", g->to);
+                        snprintf(what, size, "home set to node %d", to);
                 break;
         case ACTION_SET_REGION_POLICY:
-                mask_format(topo, a->node_mask, nodes, sizeof(nodes));
-                snprintf(what, sizeof(what), "memory policy %s on nodes %s",
+                snprintf(what, size, "memory policy %s on nodes %s",
                          strna(region_policy_to_string(a->region_policy)), nodes);
                 break;
         default:
-                snprintf(what, sizeof(what), "%s", strna(action_type_to_string(g->type)));
+                snprintf(what, size, "%s", strna(action_type_to_string(a->type)));
         }
+}
+
+static void cell_text(int cell, char *buf, size_t size)
+{
+        if (cell >= 0)
+                snprintf(buf, size, "cell %d", cell);
+        else
+                snprintf(buf, size, "whole VM");
+}
+
+void daemon_action_text(const struct action *a, const struct host_topology *topo, char *buf, size_t size)
+{
+        char what[192], cell[24];
+        int from = a->type == ACTION_MIGRATE ? daemon_node_id(topo, a->from_node) : -1;
+
+        cell_text(a->cell, cell, sizeof(cell));
+        what_text(a, topo, from, a->node_id, a->type == ACTION_MIGRATE ? a->bytes : 0, 1, what,
+                  sizeof(what));
+        snprintf(buf, size, "%s: %s: %s", cell, what, a->reason);
+}
+
+static void group_text(const struct group *g, const char *periods, const struct host_topology *topo,
+                       char *buf, size_t size)
+{
+        char what[192], times[32] = "", cell[24];
+
+        cell_text(g->cell, cell, sizeof(cell));
+        if (g->n > 1 && g->type != ACTION_MIGRATE)
+                snprintf(times, sizeof(times), ", %u times", g->n);
+        what_text(&g->latest->action, topo, g->from, g->to, g->bytes, g->n, what, sizeof(what));
         snprintf(buf, size, "%s: %s%s, period%s %s%s%s", cell, what, times,
                  strchr(periods, ',') || strchr(periods, '-') ? "s" : "", periods,
                  g->failed ? ", FAILED: " : "", g->failed ? strerror(-g->latest->result) : "");

@@ -15,6 +15,8 @@
 
 /* The kernel id of the host node at position pos of topo, -1 if out of range. */
 int daemon_node_id(const struct host_topology *topo, int pos);
+/* One action in words for people ("cell 1: vCPUs 1 pinned to node 1 (CPUs 1): why"). */
+void daemon_action_text(const struct action *a, const struct host_topology *topo, char *buf, size_t size);
 /* [{"type", "cell", "from_node", "node", "bytes", "actions", "failed", "first_period",
  * "last_period", "periods", "reason", "text"}], h oldest first (as engine_history gives it). */
 struct json_object *daemon_explain_summary(const struct history_entry *h, size_t n,

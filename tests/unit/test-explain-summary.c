@@ -123,5 +123,24 @@ START_TEST(test_pins_and_homes_use_kernel_ids)
 }
 END_TEST
 
+/* One action's line (explain's "actions" and rebalance): kernel ids, no internal VM id, and an
+ * emulator pin spilled over two nodes names both. */
+START_TEST(test_action_text_uses_kernel_ids)
+{
+        struct history_entry m = migrate(4, 1, 0, 1, 2 << 20, 0);
+        struct action e = {
+                .type = ACTION_PIN_EMULATOR, .cell = -1, .node = 0, .node_id = 0, .node_mask = 0x3};
+        char line[256];
+
+        daemon_action_text(&m.action, &sparse, line, sizeof(line));
+        ck_assert_str_eq(line, "cell 1: 2.0 MiB from node 0 to node 2, 1 chunk: cell 1 is hot on node 2");
+        idset_add(&e.cpus, 0);
+        idset_add(&e.cpus, 4);
+        snprintf(e.reason, sizeof(e.reason), "spill");
+        daemon_action_text(&e, &sparse, line, sizeof(line));
+        ck_assert_str_eq(line, "whole VM: emulator threads pinned to nodes 0,2 (CPUs 0,4): spill");
+}
+END_TEST
+
 TEST_MAIN("explain-summary", test_migrations_fold_per_cell_and_period_range,
-          test_pins_and_homes_use_kernel_ids)
+          test_pins_and_homes_use_kernel_ids, test_action_text_uses_kernel_ids)

@@ -164,8 +164,8 @@ for run in $(seq 1 "$repeat"); do
                         cp "$rundir/console.log" "$out/$mdir/lab-console.log" 2>/dev/null || true
                         rm -rf "$rundir"
                 fi
-                [ -f "$out/$mdir/lab-peers.csv" ] && sed "s/\$/,$run/" "$out/$mdir/lab-peers.csv" >>"$out/lab-peers.csv"
-                [ -f "$out/$mdir/lab-peers-cells.csv" ] && sed "s/\$/,$run/" "$out/$mdir/lab-peers-cells.csv" >>"$out/lab-peers-cells.csv"
+                [ -f "$out/$mdir/lab-peers.csv" ] && sed "s/\r\$//; s/\$/,$run/" "$out/$mdir/lab-peers.csv" >>"$out/lab-peers.csv"
+                [ -f "$out/$mdir/lab-peers-cells.csv" ] && sed "s/\r\$//; s/\$/,$run/" "$out/$mdir/lab-peers-cells.csv" >>"$out/lab-peers-cells.csv"
                 if [ "$rc" -ne 0 ]; then
                         progress "mode $mode, run $run: the lab run failed (status $rc); see $out/$mdir/lab-stdout.log"
                         lab_failed=1

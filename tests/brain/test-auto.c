@@ -208,9 +208,11 @@ END_TEST
 
 /* The lab's scenario b (issue #12): one busy cell, one idle, all memory on node 0, one CPU per
  * node, and QEMU's emulator threads taking 0.3 of a CPU wherever they are allowed to run (on the
- * node without the busy vCPU when they may, as the scheduler would). Keeping the VM whole next to
- * its memory and letting the emulator spill to the idle node is the model's best; moving the idle
- * cell away to make room migrates 192 MiB for nothing. Nothing moves, and the pins settle. */
+ * node without the busy vCPU when they may, as the scheduler would); the idle vCPU ticks (0.03).
+ * Keeping the VM whole next to its memory and letting the emulator threads and the idle vCPU
+ * use the idle node's CPU is the model's best; moving the idle cell away to make room migrates
+ * 192 MiB for nothing. Nothing moves, the pins settle, and the idle cell, once busy, is pinned
+ * to its home alone again. */
 START_TEST(test_idle_cell_stays_emulator_spills)
 {
         struct snapshot *s = tb_snapshot(2, 1, 16 * TB_GIB, 1, 0, false);
@@ -225,12 +227,14 @@ START_TEST(test_idle_cell_stays_emulator_spills)
         for (uint64_t t = 0; t < 24; t++) {
                 bool known = st->n_vms > 0;
                 nodemask_t em = known ? st->vms[0].emulator_mask : 0;
-                int busy = known && home_pos(st, 0, 0) >= 0 ? home_pos(st, 0, 0) : 0;
-                int idle = known && home_pos(st, 0, 1) >= 0 ? home_pos(st, 0, 1) : 0;
-                int emu = em == 0                      ? 0
-                          : (em & ~NODEMASK_BIT(busy)) ? __builtin_ctz(em & ~NODEMASK_BIT(busy))
-                                                       : busy;
-                double share = emu == busy ? 1.0 / 1.3 : 1.0;
+                nodemask_t ip = known ? st->vms[0].cells[1].pinned : 0;
+                nodemask_t bp = known ? st->vms[0].cells[0].pinned : 0;
+                /* Threads run where their pins let them; unpinned, where they were (node 0). */
+                int busy = bp ? __builtin_ctz(bp) : 0;
+                nodemask_t other = ~NODEMASK_BIT(busy);
+                int emu = em == 0 ? 0 : (em & other) ? __builtin_ctz(em & other) : busy;
+                int idle = ip == 0 ? 0 : (ip & other) ? __builtin_ctz(ip & other) : busy;
+                double share = 1.0 / (1.0 + (emu == busy ? 0.3 : 0) + (idle == busy ? 0.03 : 0));
 
                 tb_vcpus_on(s, 0, 0, busy, share);
                 tb_vcpus_on(s, 0, 1, idle, 0.03); /* an idle guest CPU still ticks */
@@ -247,7 +251,15 @@ START_TEST(test_idle_cell_stays_emulator_spills)
         ck_assert_int_eq(home_pos(st, 0, 0), 0);
         ck_assert_int_eq(home_pos(st, 0, 1), 0);
         ck_assert_uint_eq(st->vms[0].emulator_mask, 0x3u);
+        ck_assert_uint_eq(st->vms[0].cells[0].pinned, 0x1u);
+        ck_assert_uint_eq(st->vms[0].cells[1].pinned, 0x3u);
         ck_assert_uint_eq(late_pins, 0);
+
+        /* The idle cell turns busy: its vCPUs are pinned to its home alone (or it moves). */
+        tb_vcpus_on(s, 0, 1, 1, 0.6);
+        tb_finish(s);
+        plan_period(s, st, &p, 24);
+        ck_assert_uint_eq(st->vms[0].cells[1].pinned, st->vms[0].cells[1].home_cpu);
         plan_done(&p);
         policy_state_free(st);
         snapshot_free(s);

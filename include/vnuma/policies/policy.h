@@ -52,8 +52,12 @@ struct cell_state {
         int pref;                     /* argmax of mem, -1 before any evidence */
         nodemask_t home_mem;          /* where the memory belongs; 0 = no home yet */
         nodemask_t home_cpu;          /* where the vCPUs belong (CPU nodes only) */
-        nodemask_t pinned;            /* home_cpu as last pinned; 0 = never pinned */
-        int candidate;                /* hysteresis: challenger node, -1 none */
+        nodemask_t pinned;            /* home_cpu (| vcpu_spill) as last pinned; 0 = never pinned */
+        /* Nodes beyond the home an idle cell's vCPUs may also run on while the home's CPUs are
+         * overloaded (policy-pin.c), and the home they were chosen for. */
+        nodemask_t vcpu_spill;
+        nodemask_t vcpu_spill_home;
+        int candidate; /* hysteresis: challenger node, -1 none */
         unsigned candidate_periods;
         unsigned scan_period; /* periods between scans of this cell */
         uint64_t next_scan;   /* period number of the next scan */

@@ -49,3 +49,18 @@ lab_run() {
         set -e
         return "$rc"
 }
+
+# lab_check_kernel OUTFILE: the lab that wrote OUTFILE booted the kernel asked for, judged by
+# the `lab: kernel $(uname -r)` line `lab run` prints inside, against the package
+# contrib/lab/kernels pins for VNUMA_LAB_KERNEL (or its first line): a test named -k612 that
+# silently booted 6.1 would prove nothing about 6.12.
+lab_check_kernel() {
+        local out=$1 kernels=$VNUMA_SOURCE_ROOT/contrib/lab/kernels series pkg got
+        series=${VNUMA_LAB_KERNEL:-$(awk '!/^#/ && NF == 2 { print $1; exit }' "$kernels")}
+        pkg=$(awk -v s="$series" '!/^#/ && NF == 2 && $1 == s { print $2; exit }' "$kernels")
+        [ -n "$pkg" ] || fail "no kernel series '$series' in $kernels"
+        got=$(tr -d '\r' <"$out" | sed -n 's/^lab: kernel \([^ ,]*\),.*/\1/p' | head -n1)
+        [ "$got" = "${pkg#linux-image-}" ] ||
+                fail "the lab ran kernel '${got:-none}', expected ${pkg#linux-image-} (series $series)"
+        echo "kernel: $got (series $series)"
+}

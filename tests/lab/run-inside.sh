@@ -33,4 +33,5 @@ done
 
 out=$LAB_TEST_TMP/out
 lab_run "$out" "$@" "${envs[@]}" -- bash "$here/$inside" || fail "the check inside the lab failed (status $?)"
+lab_check_kernel "$out"
 grep -q '^PASS' "$out" || fail "no PASS line from inside the lab"

@@ -15,6 +15,7 @@ note "lab run ${opts[*]} -- numactl -H"
 lab_run "$out" "${opts[@]}" -- sh -c 'numactl -H && echo "numa_balancing=$(cat /proc/sys/kernel/numa_balancing)"' ||
         fail "lab run exited with status $?"
 
+lab_check_kernel "$out"
 grep -qx "available: $total nodes (0-$((total - 1)))" "$out" || fail "expected $total nodes"
 
 for ((i = 0; i < total; i++)); do

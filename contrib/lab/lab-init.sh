@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Stage 1 of the lab host, /init of its busybox initramfs. Loads the virtio/9p/overlay
 # modules, mounts the build machine's root read-only over 9p under a tmpfs-backed overlay,
-# and switches to stage 2 (lab-stage2.sh, read from that root). proc, sysfs and devtmpfs
+# and switches to stage 2 (lab-stage2.sh, read from that root), or with lab.init=systemd to the
+# root's systemd after lab-systemd-setup.sh (beside stage 2) wrote the lab's units into the
+# overlay. proc, sysfs and devtmpfs
 # are unmounted before switch_root: mounting them only afterwards is what lets stage 2
 # write /proc/sysrq-trigger (see LAB-NOTES.md).
 
@@ -25,9 +27,11 @@ for m in $(cat /lib/modules/order); do
 done
 
 stage2=
+init=stage2
 for arg in $(cat /proc/cmdline); do
         case "$arg" in
         lab.stage2=*) stage2=${arg#lab.stage2=} ;;
+        lab.init=*) init=${arg#lab.init=} ;;
         esac
 done
 [ -n "$stage2" ] || fail "no lab.stage2= on the kernel command line"
@@ -43,6 +47,14 @@ mount -t overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work lab-root
         fail "cannot mount the overlay root"
 [ -x "/newroot$stage2" ] || fail "stage 2 $stage2 is not executable in the host root"
 
+next=$stage2
+if [ "$init" = systemd ]; then
+        labdir=${stage2%/*}
+        sh "/newroot$labdir/lab-systemd-setup.sh" /newroot "$labdir" || fail "lab-systemd-setup.sh failed"
+        next=/lib/systemd/systemd
+        [ -x "/newroot$next" ] || fail "no $next in the host root"
+fi
+
 umount /proc /sys
 umount -l /dev
-exec switch_root /newroot "$stage2"
+exec switch_root /newroot "$next"

@@ -14,6 +14,25 @@
 #define ADVISE_VCPUS_MAX   4096
 #define ADVISE_MEM_MIB_MAX (UINT64_C(1) << 32) /* 4 PiB */
 
+/* What the advice was computed from, per node: the planner's load and free memory (with its
+ * commitments) next to the period's measured load. */
+static void log_ledger(const struct snapshot *s, const struct policy_ledger *l)
+{
+        char text[1024];
+        size_t n = 0;
+
+        if (log_get_max_level() < LOG_DEBUG)
+                return;
+        text[0] = '\0';
+        for (unsigned i = 0; i < s->host.n_nodes && n < sizeof(text); i++)
+                n += (size_t)snprintf(
+                        text + n, sizeof(text) - n,
+                        "%snode %d: load %.2f (measured %.2f) of %u CPUs, %" PRId64 " MiB free",
+                        i ? "; " : "", s->host.node[i].id, l->cpu_load[i], s->host.node[i].cpu_load,
+                        s->host.node[i].n_cpus, l->mem_free[i] >> 20);
+        log_debug("advise: from %s.", text);
+}
+
 int daemon_cmd_advise(void *userdata, struct json_object *args, bool may_write, struct json_object **ret,
                       char **ret_error)
 {
@@ -60,6 +79,7 @@ int daemon_cmd_advise(void *userdata, struct json_object *args, bool may_write, 
         }
         log_info("advise: %" PRIu64 " vCPUs, %" PRIu64 " MiB -> nodes %s (period %" PRIu64 ").", vcpus, mib,
                  set, s->period);
+        log_ledger(s, &st->ledger);
         json_object_object_add(o, "nodeset", json_object_new_string(set));
         json_object_object_add(o, "period", json_object_new_uint64(s->period));
         *ret = o;

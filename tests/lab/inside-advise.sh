@@ -127,7 +127,7 @@ advise_steady() { # label want
 }
 
 # Waits until the kernel has every cell of busy >= 98.5 % on NODE and its vCPUs pinned to NODE's
-# CPUs; then until vnumad has run 4 more periods (its ledger is then from after the move).
+# CPUs; then until vnumad has run 30 more periods (15 s: its averaged load is from after the move).
 wait_placed() { # node
         local node=$1 deadline=$((SECONDS + 120)) t0=$SECONDS p
         while [ $SECONDS -lt $deadline ]; do
@@ -144,11 +144,12 @@ wait_placed() { # node
                 truth on-node "$S/now.json" "$node" busy --min 0.985
         check "Cpus_allowed_list: busy's vCPUs pinned to node $node's CPUs" \
                 truth pinned "$S/now.json" busy --homes "$node,$node"
+        # The advice's load is averaged over ~5 s (vnumad(8)): 3 time constants of periods.
         p=$(vl_period)
-        deadline=$((SECONDS + 30))
-        while [ "$(vl_period)" -lt $((p + 4)) ]; do
-                [ $SECONDS -lt $deadline ] || die "vnumad ran no 4 periods in 30 s"
-                sleep 0.5
+        deadline=$((SECONDS + 60))
+        while [ "$(vl_period)" -lt $((p + 30)) ]; do
+                [ $SECONDS -lt $deadline ] || die "vnumad ran no 30 periods in 60 s"
+                sleep 1
         done
 }
 

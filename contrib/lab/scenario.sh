@@ -23,6 +23,9 @@
 #                       "vnw.size=64M vnw.pattern=hot". Without it the guest sits in firmware.
 #   --prealloc          fault all guest RAM in at start (QEMU prealloc), so placement is
 #                       measurable at once
+#   --spin              (plain QEMU only) firmware that is one `jmp $` at the reset vector: vCPU 0
+#                       is busy from the first instruction (the others wait for a SIPI that never
+#                       comes), with no boot to wait for
 #
 # Environment: LAB_GUEST_KERNEL or LAB_KERNEL (set by lab run), SCN_GUEST_INITRD (lab guest-initrd output),
 # VNUMACTL (default: vnumactl in $VNUMA_BUILD_ROOT/src or PATH).
@@ -81,6 +84,7 @@ EOF
 # Parses guest options into scn_* variables.
 scn_parse_guest() {
         scn_cells=2 scn_cell_mib=128 scn_vpc=1 scn_host_node=0 scn_workload="" scn_use_workload=0 scn_prealloc=0
+        scn_spin=0
         while [ $# -gt 0 ]; do
                 case "$1" in
                 --cells) scn_cells=$2; shift 2 ;;
@@ -89,12 +93,14 @@ scn_parse_guest() {
                 --host-node) scn_host_node=$2; shift 2 ;;
                 --workload) scn_workload=$2; scn_use_workload=1; shift 2 ;;
                 --prealloc) scn_prealloc=1; shift ;;
+                --spin) scn_spin=1; shift ;;
                 *) scn_err "unknown guest option '$1'"; return ;;
                 esac
         done
         [[ $scn_cells =~ ^[1-8]$ && $scn_cell_mib =~ ^[0-9]+$ && $scn_vpc =~ ^[1-8]$ && $scn_host_node =~ ^[0-9]+$ ]] ||
                 scn_err "invalid guest options (cells $scn_cells, cell MiB $scn_cell_mib, vCPUs per cell $scn_vpc, host node $scn_host_node)" ||
                 return
+        [ $((scn_spin & scn_use_workload)) -eq 0 ] || scn_err "--spin and --workload exclude each other" || return
         if [ $scn_use_workload -eq 1 ]; then
                 scn_kernel=${LAB_GUEST_KERNEL:-${LAB_KERNEL:-}}
                 [ -r "$scn_kernel" ] || scn_err "--workload needs LAB_GUEST_KERNEL or LAB_KERNEL (set by lab run)" || return
@@ -167,6 +173,7 @@ scn_domain_start() { # name [guest options]
         local name=$1
         shift
         scn_parse_guest "$@" || return
+        [ $scn_spin -eq 0 ] || scn_err "--spin is for plain QEMU guests (scn_qemu_start)" || return
         mkdir -p "$SCN_STATE" "$SCN_QMP_DIR"
         scn_domain_xml "$name" >"$SCN_STATE/$name.xml"
         virsh -q define "$SCN_STATE/$name.xml" >/dev/null || scn_err "virsh define $name failed" || return
@@ -206,6 +213,13 @@ scn_qemu_start() { # name [guest options]
         done
         if [ $scn_use_workload -eq 1 ]; then
                 args+=(-kernel "$scn_kernel" -initrd "$SCN_GUEST_INITRD" -append "$(scn_guest_append)")
+        fi
+        if [ $scn_spin -eq 1 ]; then
+                # 64 KiB (QEMU's BIOS granule), mapped below 4 GiB: EB FE (jmp $) at 0xfff0 is
+                # the reset vector.
+                { head -c $((0xfff0)) /dev/zero; printf '\xeb\xfe'; head -c 14 /dev/zero; } >"$SCN_STATE/spin.bin" ||
+                        scn_err "cannot write the spin firmware" || return
+                args+=(-bios "$SCN_STATE/spin.bin")
         fi
         numactl --membind="$scn_host_node" qemu-system-x86_64 "${args[@]}" ||
                 scn_err "plain QEMU $name did not start" || return

@@ -12,7 +12,52 @@
 #include "vnuma/policies/policy-advise.h"
 
 #define ADVISE_VCPUS_MAX   4096
-#define ADVISE_MEM_MIB_MAX (UINT64_C(1) << 32) /* 4 PiB */
+#define ADVISE_MEM_MIB_MAX (UINT64_C(1) << 32)  /* 4 PiB */
+#define ADVISE_LOAD_TAU_NS UINT64_C(5000000000) /* time constant of the advice's load average */
+
+/* The advice places a guest for its whole life, so one period's burst on a node (a short-lived
+ * command, vnumad's own scan) must not decide it: the lab saw an idle node measure a full CPU for
+ * one 0.5 s period and the advice flip to the node a busy guest occupies. The planner has
+ * hysteresis for that; the advice gets the ledger's load averaged over about 5 s instead. */
+void daemon_advise_note_period(struct daemon *d)
+{
+        const struct snapshot *s = engine_last_snapshot(d->engine);
+        const struct policy_state *st = engine_policy_state(d->engine);
+        double a;
+
+        if (!s || !st || s->host.n_nodes == 0 || s->host.n_nodes > SNAP_NODES_MAX)
+                return;
+        if (d->advise_load_nodes != s->host.n_nodes) {
+                for (unsigned i = 0; i < s->host.n_nodes; i++)
+                        d->advise_load[i] = st->ledger.cpu_load[i];
+                d->advise_load_nodes = s->host.n_nodes;
+                return;
+        }
+        a = (double)s->period_ns / (double)(s->period_ns + ADVISE_LOAD_TAU_NS);
+        for (unsigned i = 0; i < s->host.n_nodes; i++)
+                d->advise_load[i] += a * (st->ledger.cpu_load[i] - d->advise_load[i]);
+}
+
+/* What the advice was computed from, per node: the averaged load and the free memory (with the
+ * planner's commitments), next to the last period's ledger load and measured load. */
+static void log_ledger(const struct snapshot *s, const struct policy_ledger *l,
+                       const struct policy_ledger *last)
+{
+        char text[1024];
+        size_t n = 0;
+
+        if (log_get_max_level() < LOG_DEBUG)
+                return;
+        text[0] = '\0';
+        for (unsigned i = 0; i < s->host.n_nodes && n < sizeof(text); i++)
+                n += (size_t)snprintf(
+                        text + n, sizeof(text) - n,
+                        "%snode %d: load %.2f (last period %.2f, measured %.2f) of %u CPUs, %" PRId64
+                        " MiB free",
+                        i ? "; " : "", s->host.node[i].id, l->cpu_load[i], last->cpu_load[i],
+                        s->host.node[i].cpu_load, s->host.node[i].n_cpus, l->mem_free[i] >> 20);
+        log_debug("advise: from %s.", text);
+}
 
 int daemon_cmd_advise(void *userdata, struct json_object *args, bool may_write, struct json_object **ret,
                       char **ret_error)
@@ -23,6 +68,7 @@ int daemon_cmd_advise(void *userdata, struct json_object *args, bool may_write, 
         struct json_object *o;
         uint64_t vcpus = 0, mib = 0;
         struct advise_request req;
+        struct policy_ledger ledger;
         nodemask_t m;
         char set[256];
         int r;
@@ -44,7 +90,11 @@ int daemon_cmd_advise(void *userdata, struct json_object *args, bool may_write, 
                 return 0;
         }
         req = (struct advise_request){.vcpus = (unsigned)vcpus, .mem_bytes = mib << 20};
-        r = policy_advise(&s->host, &st->ledger, engine_params(d->engine), &req, &m);
+        ledger = st->ledger;
+        if (d->advise_load_nodes == s->host.n_nodes)
+                for (unsigned i = 0; i < s->host.n_nodes; i++)
+                        ledger.cpu_load[i] = d->advise_load[i];
+        r = policy_advise(&s->host, &ledger, engine_params(d->engine), &req, &m);
         if (r == -ENOSPC) {
                 json_object_put(o);
                 log_notice("advise: %" PRIu64 " vCPUs, %" PRIu64 " MiB: no set of nodes has the memory "
@@ -60,6 +110,7 @@ int daemon_cmd_advise(void *userdata, struct json_object *args, bool may_write, 
         }
         log_info("advise: %" PRIu64 " vCPUs, %" PRIu64 " MiB -> nodes %s (period %" PRIu64 ").", vcpus, mib,
                  set, s->period);
+        log_ledger(s, &ledger, &st->ledger);
         json_object_object_add(o, "nodeset", json_object_new_string(set));
         json_object_object_add(o, "period", json_object_new_uint64(s->period));
         *ret = o;

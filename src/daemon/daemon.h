@@ -89,6 +89,9 @@ struct daemon {
         unsigned n_failures;
 
         struct engine_step_result last_step;
+        /* The advice's CPU load per node: the ledger's, averaged over periods (daemon-advise.c). */
+        double advise_load[SNAP_NODES_MAX];
+        unsigned advise_load_nodes; /* 0 before the first period */
         uint64_t total_bytes_migrated;
         uint64_t total_actions;
         uint64_t total_failed_actions;
@@ -102,6 +105,7 @@ struct daemon {
 
 extern const struct control_command daemon_commands[];
 /* daemon-advise.c: the "advise" command (vnumactl advise, numad's -w). */
+void daemon_advise_note_period(struct daemon *d);
 int daemon_cmd_advise(void *userdata, struct json_object *args, bool may_write, struct json_object **ret,
                       char **ret_error);
 extern const size_t daemon_n_commands;

@@ -186,6 +186,7 @@ static int run_period(struct daemon *d)
         if (r < 0)
                 return log_error_errno(r, "Period %" PRIu64 ": %m", d->period);
         d->last_step = res;
+        daemon_advise_note_period(d);
         d->total_actions += res.n_applied;
         d->total_failed_actions += res.n_failed;
 

@@ -41,19 +41,10 @@ mkdir -p /sys/fs/cgroup/unified
 mount -t cgroup2 cgroup2 /sys/fs/cgroup/unified
 
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 labrun /run/lab || fail "cannot mount the run share"
-[ -r /run/lab/cmd.sh ] || fail "no /run/lab/cmd.sh in the run share"
 
 hostname lab
 ip link set lo up 2>/dev/null
 
-out=/dev/ttyS1
-stty -F "$out" raw -echo 2>/dev/null || fail "no second serial port for the command's output"
-
-echo "lab-stage2: running the command" >/dev/console
-setsid bash /run/lab/cmd.sh </dev/null >"$out" 2>&1
-rc=$?
-# stty sets the line with TCSADRAIN: it returns once the UART has sent everything queued.
-stty -F "$out" raw -echo 2>/dev/null
-echo "$rc" >/run/lab/status.tmp && mv /run/lab/status.tmp /run/lab/status
-echo "lab-stage2: command exited with status $rc" >/dev/console
-poweroff_now
+# shellcheck source=contrib/lab/lab-command.sh
+. "$(dirname "$0")/lab-command.sh"
+lab_run_command lab-stage2

@@ -22,17 +22,7 @@ fail() {
 booted=$(cut -d' ' -f1 /proc/uptime)
 mkdir -p /run/lab
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 labrun /run/lab || fail "cannot mount the run share"
-[ -r /run/lab/cmd.sh ] || fail "no /run/lab/cmd.sh in the run share"
-
-out=/dev/ttyS1
-stty -F "$out" raw -echo 2>/dev/null || fail "no second serial port for the command's output"
-
-echo "lab: systemd $(systemctl --version | sed -n '1s/^systemd \([0-9]*\).*/\1/p') is PID 1, command starts ${booted} s after the kernel" >"$out"
-echo "lab-systemd: running the command" >/dev/console
-setsid bash /run/lab/cmd.sh </dev/null >"$out" 2>&1
-rc=$?
-# stty sets the line with TCSADRAIN: it returns once the UART has sent everything queued.
-stty -F "$out" raw -echo 2>/dev/null
-echo "$rc" >/run/lab/status.tmp && mv /run/lab/status.tmp /run/lab/status
-echo "lab-systemd: command exited with status $rc" >/dev/console
-poweroff_now
+# shellcheck source=contrib/lab/lab-command.sh
+. "$(dirname "$0")/lab-command.sh"
+lab_run_command lab-systemd \
+        "lab: systemd $(systemctl --version | sed -n '1s/^systemd \([0-9]*\).*/\1/p') is PID 1, command starts ${booted} s after the kernel"

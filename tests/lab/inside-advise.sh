@@ -38,53 +38,13 @@ echo "numa_balancing $(cat /proc/sys/kernel/numa_balancing 2>/dev/null || echo a
         "$(cat /sys/devices/system/node/node0/cpulist), node 1 CPUs $(cat /sys/devices/system/node/node1/cpulist)"
 
 # Busy CPUs per node over 1 s, from /proc/stat (the kernel's accounting, not vnumad's): "B0 B1".
-node_busy() {
-        python3 - <<'PY'
-import time
-
-def ids(text):
-    out = set()
-    for part in text.strip().split(","):
-        if part:
-            lo, _, hi = part.partition("-")
-            out.update(range(int(lo), int(hi or lo) + 1))
-    return out
-
-def times():
-    t = {}
-    for line in open("/proc/stat"):
-        w = line.split()
-        if w[0].startswith("cpu") and w[0] != "cpu":
-            v = [int(x) for x in w[1:]]
-            t[int(w[0][3:])] = (sum(v) - v[3] - v[4], sum(v))  # busy (all but idle, iowait), all
-    return t
-
-nodes = [ids(open("/sys/devices/system/node/node%d/cpulist" % n).read()) for n in (0, 1)]
-a = times()
-time.sleep(1)
-b = times()
-out = []
-for cpus in nodes:
-    busy = sum(b[c][0] - a[c][0] for c in cpus)
-    total = sum(b[c][1] - a[c][1] for c in cpus)
-    out.append("%.2f" % (len(cpus) * busy / total if total else 0))
-print(" ".join(out))
-PY
-}
+node_busy() { truth node-busy 1; }
 
 node_memfree_mib() { # node
         awk '/MemFree:/ { print int($4 / 1024) }' "/sys/devices/system/node/node$1/meminfo"
 }
 
-node_ncpus() { # node
-        python3 -c '
-import sys
-n = 0
-for part in open("/sys/devices/system/node/node%s/cpulist" % sys.argv[1]).read().strip().split(","):
-    lo, _, hi = part.partition("-")
-    n += int(hi or lo) - int(lo) + 1
-print(n)' "$1"
-}
+node_ncpus() { truth node-cpus "$1"; }
 
 # Checks `vnumactl advise -w 1:128 --json` (printed on stdout by the caller's command) against the
 # human answer: same nodeset, the given source, the request echoed, no errors.
@@ -193,51 +153,41 @@ scn_measure busy -- --json >"$map" || die "vnumactl show --qmp busy failed"
 truth_snapshot "$map" "$S/start.json" busy || die "cannot read numa_maps of busy"
 truth on-node "$S/start.json" 1 busy >/dev/null || die "precondition: busy's RAM should start on node 1"
 
-vl_start_daemon "[daemon]
-period = 500ms
-[policy]
-mode = auto
-migrate-rate = 256MiB
-[vm busy]
-mode = strict
-nodes = 0" || die "vnumad did not start"
+# vnumad's config: busy held on NODE by operator policy.
+busy_on() { # node
+        printf '[daemon]\nperiod = 500ms\n[policy]\nmode = auto\nmigrate-rate = 256MiB\n[vm busy]\nmode = strict\nnodes = %s\n' "$1"
+}
+
+vl_start_daemon "$(busy_on 0)" || die "vnumad did not start"
 vl_wait_managed 30 busy || die "vnumad does not manage busy"
 
+# One phase: busy placed on NODE by vnumad (policy strict nodes=NODE, already in force); the
+# daemon's advice must be the other node and stay so. Sets g, other and ADVICE.
+daemon_phase() { # node
+        echo "--- t=${SECONDS}s: busy placed on node $1 by vnumad"
+        wait_placed "$1"
+        g=$(guest_node) || die "busy is not on one node"
+        other=$((1 - g))
+        check "numa_maps: the node busy occupies is node $1, the policy's (saw $g)" test "$g" = "$1"
+        check_load "busy on node $g" "$g"
+        advise "daemon, busy on node $g" daemon vl_ctl
+        check "daemon, busy on node $g: the advice is node $other, the emptiest fitting node (saw \"$ADVICE\")" \
+                test "$ADVICE" = "$other"
+        advise_steady "daemon, busy on node $g" "$other"
+}
+
 # --- 1: busy on node 0 -> the advice is node 1.
-echo "--- t=${SECONDS}s: busy placed on node 0 by vnumad"
-wait_placed 0
-g=$(guest_node) || die "busy is not on one node"
-other=$((1 - g))
-check "numa_maps: the node busy occupies is node 0, the policy's (saw $g)" test "$g" = 0
-check_load "busy on node $g" "$g"
-advise "daemon, busy on node $g" daemon vl_ctl
+daemon_phase 0
 a1=$ADVICE
-check "daemon, busy on node $g: the advice is node $other, the emptiest fitting node (saw \"$a1\")" test "$a1" = "$other"
-advise_steady "daemon, busy on node $g" "$other"
 check "vnumad logged the advice it gave" grep -q "advise: $REQ_VCPUS vCPUs, $REQ_MIB MiB -> nodes $other " "$VL_LOG"
 advise "one-shot (no socket), busy on node $g" host "$VNUMACTL" --socket "$NO_SOCK"
 o1=$ADVICE
 check "one-shot (no socket), busy on node $g: the advice is node $other too (saw \"$o1\")" test "$o1" = "$other"
 
 # --- 2: the operator moves busy to node 1 -> the advice flips to node 0.
-echo "--- t=${SECONDS}s: busy placed on node 1 by vnumad"
-vl_reconfigure "[daemon]
-period = 500ms
-[policy]
-mode = auto
-migrate-rate = 256MiB
-[vm busy]
-mode = strict
-nodes = 1" || die "vnumad did not reload"
-wait_placed 1
-g=$(guest_node) || die "busy is not on one node"
-other=$((1 - g))
-check "numa_maps: the node busy occupies is node 1, the policy's (saw $g)" test "$g" = 1
-check_load "busy on node $g" "$g"
-advise "daemon, busy on node $g" daemon vl_ctl
+vl_reconfigure "$(busy_on 1)" || die "vnumad did not reload"
+daemon_phase 1
 a2=$ADVICE
-check "daemon, busy on node $g: the advice is node $other, the emptiest fitting node (saw \"$a2\")" test "$a2" = "$other"
-advise_steady "daemon, busy on node $g" "$other"
 check "the advice changed with the guest's node (saw \"$a1\" then \"$a2\")" test "$a1" != "$a2"
 
 # --- 3: no daemon. vnumad leaves its pins and pages behind; the kernel says so.

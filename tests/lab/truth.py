@@ -32,12 +32,16 @@ comes from /proc/PID/numa_maps, /proc/PID/task/TID/status, /proc/TID/cgroup and 
     truth.py interleave SNAP NAME NODES [--tolerance F]
                                             every cell split evenly over NODES (each share
                                             within F (0.05) of 1/len), nothing elsewhere
+    truth.py node-busy SECONDS              busy CPUs per node over SECONDS, from /proc/stat:
+                                            "B0 B1 ..." in node order
+    truth.py node-cpus NODE                 the number of CPUs of NODE
 
 Checks print one line per cell or vCPU, a line naming what was expected and what was seen
 for each failure, and exit 1 when anything failed."""
 import json
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
 from vnumatest import numa_maps_node_bytes  # noqa: E402
@@ -365,6 +369,38 @@ def load(path):
         return json.load(f)
 
 
+def node_cpus(node):
+    with open(os.path.join(NODE_DIR, "node%s" % node, "cpulist")) as f:
+        return ids(f.read())
+
+
+def cpu_times():
+    """Per CPU: (busy, all) jiffies; busy is all but idle and iowait."""
+    t = {}
+    with open("/proc/stat") as f:
+        for line in f:
+            w = line.split()
+            if w[0].startswith("cpu") and w[0] != "cpu":
+                v = [int(x) for x in w[1:]]
+                t[int(w[0][3:])] = (sum(v) - v[3] - v[4], sum(v))
+    return t
+
+
+def cmd_node_busy(seconds):
+    with open(os.path.join(NODE_DIR, "online")) as f:
+        nodes = sorted(ids(f.read()))
+    cpus = [node_cpus(n) for n in nodes]
+    a = cpu_times()
+    time.sleep(seconds)
+    b = cpu_times()
+    out = []
+    for cs in cpus:
+        busy = sum(b[c][0] - a[c][0] for c in cs)
+        total = sum(b[c][1] - a[c][1] for c in cs)
+        out.append("%.2f" % (len(cs) * busy / total if total else 0))
+    print(" ".join(out))
+
+
 def main():
     if len(sys.argv) < 3:
         sys.exit(__doc__)
@@ -393,6 +429,10 @@ def main():
     elif cmd == "same":
         tolerance = float_arg(args, "--tolerance", 0)
         cmd_same(load(args[0]), load(args[1]), args[2:], tolerance)
+    elif cmd == "node-busy":
+        cmd_node_busy(float(args[0]))
+    elif cmd == "node-cpus":
+        print(len(node_cpus(args[0])))
     elif cmd == "interleave":
         tolerance = float_arg(args, "--tolerance", 0.05)
         cmd_interleave(load(args[0]), args[1], args[2].split(","), tolerance)

@@ -24,7 +24,8 @@ struct sampler_damon {
         size_t n_vms; /* the running targets, in order */
         struct damon_vm *vms;
 
-        bool valid; /* this period's regions were read and split */
+        bool pending; /* this period's regions are to be read when a VM first needs them */
+        bool valid;   /* this period's regions were read and split */
         struct damon_region *regions;
         size_t n_regions;
         size_t *first, *count; /* per target */
@@ -221,26 +222,37 @@ int sampler_damon_refresh(struct sampler *s, struct sampler_damon *d, const stru
                                                  damon_ctl_dir(d->ctl), n, strerror(-r));
                 }
         }
-        if (d->n_vms == 0)
-                return 0;
-        r = read_period(s, d);
-        return r == -ENOMEM ? r : 0;
+        /* Read on first use: a period where every VM is settled (no window scanned) then costs
+         * no request, which would sleep up to two aggregation intervals. */
+        d->pending = d->n_vms > 0;
+        return 0;
 }
 
-void sampler_damon_vm_regions(const struct sampler_damon *d, uint64_t vm_id, const struct damon_region **ret,
-                              size_t *ret_n, uint32_t *ret_max_acc)
+int sampler_damon_vm_regions(struct sampler *s, struct sampler_damon *d, uint64_t vm_id,
+                             const struct damon_region **ret, size_t *ret_n, uint32_t *ret_max_acc)
 {
         *ret = NULL;
         *ret_n = 0;
         *ret_max_acc = d ? d->max_acc : 0;
-        if (!d || !d->valid)
-                return;
+        if (!d)
+                return 0;
+        if (d->pending) {
+                int r;
+
+                d->pending = false;
+                r = read_period(s, d);
+                if (r < 0)
+                        return r;
+        }
+        if (!d->valid)
+                return 0;
         for (size_t i = 0; i < d->n_vms; i++)
                 if (d->vms[i].id == vm_id) {
                         *ret = d->regions + d->first[i];
                         *ret_n = d->count[i];
-                        return;
+                        return 0;
                 }
+        return 0;
 }
 
 const char *sampler_damon_dir(const struct sampler_damon *d)

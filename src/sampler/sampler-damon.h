@@ -49,15 +49,16 @@ int sampler_damon_new(const char *sysfs_root, struct sampler_damon **ret, char *
 struct sampler_damon *sampler_damon_free(struct sampler_damon *d);
 
 /* Once per period, before the VMs are read: (re)starts the kdamond when the set of VMs or their
- * ranges changed or it stopped, then reads this period's regions. A failure is recorded as an
- * issue and leaves every VM's hotness 0 this period. A first start that fails returns its error
- * (the sampler then falls back); later ones are retried next period. */
+ * ranges changed or it stopped; this period's regions are read when a VM first asks for them. A
+ * failure is recorded as an issue and leaves every VM's hotness 0 this period. A first start that fails
+ * returns its error (the sampler then falls back); later ones are retried next period. */
 int sampler_damon_refresh(struct sampler *s, struct sampler_damon *d, const struct sampler_vm *vms,
                           size_t n_vms, uint64_t period_ns);
 
 /* The kdamond's sysfs directory, for messages. */
 const char *sampler_damon_dir(const struct sampler_damon *d);
 
-/* This period's regions of a VM (sorted), or none. */
-void sampler_damon_vm_regions(const struct sampler_damon *d, uint64_t vm_id, const struct damon_region **ret,
-                              size_t *ret_n, uint32_t *ret_max_acc);
+/* This period's regions of a VM (sorted), or none. The first call of a period reads them from the
+ * kdamond (a failure is an issue, and no VM has regions this period); only -ENOMEM fails. */
+int sampler_damon_vm_regions(struct sampler *s, struct sampler_damon *d, uint64_t vm_id,
+                             const struct damon_region **ret, size_t *ret_n, uint32_t *ret_max_acc);

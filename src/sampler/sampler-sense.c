@@ -396,8 +396,12 @@ int sampler_sense_vm(struct sampler *s, const struct host_topology *topo, const 
                 if (r < 0)
                         return r;
         }
-        if (s->flags & SAMPLER_USE_DAMON)
-                sampler_damon_vm_regions(s->damon, in->id, &scan.damon, &scan.n_damon, &scan.damon_max_acc);
+        if (s->flags & SAMPLER_USE_DAMON) {
+                r = sampler_damon_vm_regions(s, s->damon, in->id, &scan.damon, &scan.n_damon,
+                                             &scan.damon_max_acc);
+                if (r < 0)
+                        return r;
+        }
         for (unsigned c = 0; c < vs->n_cells && r >= 0; c++)
                 r = sense_cell(s, topo, in, vs, c, &scan, sv);
         if (r >= 0 && scan.pagemap_fd >= 0)

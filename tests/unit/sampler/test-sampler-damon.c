@@ -2,11 +2,15 @@
 /* The DAMON sampler: hotness from overlapping regions, the monitoring attributes per period, a
  * VM's target ranges, and the auto choice with its fallback on fixture sysfs trees. */
 #include <check.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "../test-util.h"
 #include "sampler-damon.h"
+#include "vnuma/host/topology.h"
 #include "vnuma/sampler/sampler.h"
 
 #define MB (UINT64_C(1) << 20)
@@ -186,4 +190,172 @@ START_TEST(test_auto_choice)
 }
 END_TEST
 
-TEST_MAIN("sampler-damon", test_hotness, test_attrs, test_ranges, test_auto_choice)
+static void put(const char *root, const char *rel, const char *fmt, ...) _printf_(3, 4);
+static void put(const char *root, const char *rel, const char *fmt, ...)
+{
+        _cleanup_free_ char *path = NULL, *cmd = NULL;
+        va_list ap;
+        FILE *f;
+
+        ck_assert_int_eq(path_join_root(root, rel, &path), 0);
+        ck_assert_int_ge(asprintf(&cmd, "mkdir -p \"$(dirname '%s')\"", path), 0);
+        ck_assert_int_eq(system(cmd), 0);
+        f = fopen(path, "w");
+        ck_assert_ptr_nonnull(f);
+        va_start(ap, fmt);
+        vfprintf(f, fmt, ap);
+        va_end(ap);
+        fclose(f);
+}
+
+#define KD  "kernel/mm/damon/admin/kdamonds/0/"
+#define TR  KD "contexts/0/schemes/0/tried_regions/"
+#define TGT KD "contexts/0/targets/0/"
+
+/* tried_regions as the kernel would list them for one target: (start offset, end offset, acc). */
+static void put_regions(const char *sys, uint64_t base, const uint64_t (*r)[3], unsigned n)
+{
+        _cleanup_free_ char *dir = NULL, *cmd = NULL;
+
+        ck_assert_int_eq(path_join_root(sys, TR, &dir), 0);
+        ck_assert_int_ge(asprintf(&cmd, "rm -rf '%s'/[0-9]*", dir), 0);
+        ck_assert_int_eq(system(cmd), 0);
+        for (unsigned i = 0; i < n; i++) {
+                char rel[256];
+
+                snprintf(rel, sizeof(rel), TR "%u/start", i);
+                put(sys, rel, "%llu\n", (unsigned long long)(base + r[i][0]));
+                snprintf(rel, sizeof(rel), TR "%u/end", i);
+                put(sys, rel, "%llu\n", (unsigned long long)(base + r[i][1]));
+                snprintf(rel, sizeof(rel), TR "%u/nr_accesses", i);
+                put(sys, rel, "%llu\n", (unsigned long long)r[i][2]);
+                snprintf(rel, sizeof(rel), TR "%u/age", i);
+                put(sys, rel, "3\n");
+        }
+}
+
+/* The sampler's DAMON path end to end on this process's own memory (a one-cell "guest"), with
+ * the kdamond's sysfs files a fixture tree: the targets it writes, the regions it reads, the
+ * hotness per chunk, the access per node, and a period whose regions do not tile. */
+START_TEST(test_sense_with_fixture_kdamond)
+{
+        const size_t size = 16 * MB, chunk = 2 * MB;
+        _cleanup_free_ char *sys = copy_tree("ours-running"), *text = NULL;
+        _cleanup_(sampler_freep) struct sampler *s = NULL;
+        struct host_topology *topo = NULL;
+        struct snapshot *snap = NULL;
+        const struct sampler_issue *issues;
+        struct sampler_config cfg;
+        void *raw;
+        char *mem;
+
+        raw = mmap(NULL, size + chunk, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        ck_assert_ptr_ne(raw, MAP_FAILED);
+        mem = (char *)(((uintptr_t)raw + chunk - 1) & ~(uintptr_t)(chunk - 1));
+        for (size_t off = 0; off < size; off += 4096)
+                ((volatile char *)mem)[off] = 1;
+        struct guest_region region = {.backend_id = (char *)"m0",
+                                      .size_bytes = size,
+                                      .page_size = 4096,
+                                      .hva_start = (uint64_t)(uintptr_t)mem};
+        struct guest_cell cell = {.id = 0, .size_bytes = size, .n_regions = 1, .regions = &region};
+        struct guest_vcpu vcpu = {.index = 0, .tid = gettid(), .cell = 0};
+        idset_add(&cell.vcpus, 0);
+        struct guest_model model = {.name = (char *)"self",
+                                    .pid = getpid(),
+                                    .n_cells = 1,
+                                    .cells = &cell,
+                                    .n_vcpus = 1,
+                                    .vcpus = &vcpu};
+        struct sampler_vm vm = {.id = 7, .name = "self", .model = &model};
+        vm_policy_init(&vm.policy);
+
+        /* What writing nr_targets and nr_regions makes the kernel create. */
+        put(sys, TGT "pid_target", "0\n");
+        put(sys, TGT "regions/nr_regions", "0\n");
+        put(sys, TGT "regions/0/start", "0\n");
+        put(sys, TGT "regions/0/end", "0\n");
+        put(sys, KD "state", "off\n");
+        const uint64_t regions[][3] = {{0, 4 * MB, 20}, {4 * MB, 12 * MB, 0}, {12 * MB, 16 * MB, 10}};
+        put_regions(sys, (uint64_t)(uintptr_t)mem, regions, 3);
+
+        /* The host's own nodes below the fixture root: the sampler reads their MemFree there. */
+        {
+                _cleanup_free_ char *cmd = NULL;
+                ck_assert_int_ge(asprintf(&cmd, "ln -s /sys/devices '%s/devices'", sys), 0);
+                ck_assert_int_eq(system(cmd), 0);
+        }
+        ck_assert_int_eq(host_topology_read(NULL, &topo), 0);
+        sampler_config_init(&cfg);
+        cfg.sysfs_root = sys;
+        cfg.kind = SAMPLER_DAMON;
+        cfg.chunk_bytes = chunk;
+        ck_assert_int_eq(sampler_new(&cfg, &s), 0);
+        ck_assert_str_eq(sampler_describe(s), "residency+damon");
+
+        ck_assert_int_eq(sampler_sense(s, topo, &vm, 1, 1, UINT64_C(500000000), &snap), 0);
+        ck_assert_uint_eq(sampler_issues(s, &issues), 0);
+        /* The kdamond was started on this process's range, with the attributes for 500 ms. */
+        text = file_of(sys, TGT "pid_target");
+        ck_assert_int_eq(atoi(text), getpid());
+        free(text);
+        text = file_of(sys, TGT "regions/0/start");
+        ck_assert_uint_eq(strtoull(text, NULL, 10), (uint64_t)(uintptr_t)mem);
+        free(text);
+        text = file_of(sys, TGT "regions/0/end");
+        ck_assert_uint_eq(strtoull(text, NULL, 10), (uint64_t)(uintptr_t)mem + size);
+        free(text);
+        text = file_of(sys, KD "contexts/0/monitoring_attrs/intervals/aggr_us");
+        ck_assert_str_eq(text, "50000");
+        free(text);
+        /* The request for regions went to the state file (a plain file keeps the last word). */
+        text = file_of(sys, KD "state");
+        ck_assert_str_eq(text, "update_schemes_tried_regions");
+        free(TAKE_PTR(text));
+
+        /* Chunks 0-1 wholly hot (20 of 20), 2-5 cold, 6-7 at 10 of 20. */
+        ck_assert_uint_eq(snap->n_vms, 1);
+        const struct snap_cell *c = &snap->vms[0].cells[0];
+        uint64_t access = 0;
+        ck_assert_uint_eq(c->n_chunks, 8);
+        for (unsigned i = 0; i < 8; i++) {
+                uint32_t want = i < 2 ? 512 : i >= 6 ? 256 : 0;
+                ck_assert_msg(c->chunks[i].hotness == want, "chunk %u: hotness %u, want %u", i,
+                              c->chunks[i].hotness, want);
+                ck_assert_int_ge(c->chunks[i].node, 0);
+        }
+        for (unsigned h = 0; h < snap->host.n_nodes; h++)
+                access += c->access[h];
+        ck_assert_uint_eq(access, 2 * 512 + 2 * 256);
+        snap = snapshot_free(snap);
+
+        /* A region missing: they no longer tile the target; an issue, and hotness 0. */
+        put(sys, KD "state", "on\n");
+        put_regions(sys, (uint64_t)(uintptr_t)mem, regions, 2);
+        ck_assert_int_eq(sampler_sense(s, topo, &vm, 1, 2, UINT64_C(500000000), &snap), 0);
+        ck_assert_uint_eq(sampler_issues(s, &issues), 1);
+        ck_assert_int_eq(issues[0].kind, SAMPLER_ISSUE_DAMON);
+        ck_assert_int_eq(issues[0].error, -EBADMSG);
+        c = &snap->vms[0].cells[0];
+        for (unsigned i = 0; i < c->n_chunks; i++)
+                ck_assert_uint_eq(c->chunks[i].hotness, 0);
+        snap = snapshot_free(snap);
+
+        /* Freed: the kdamond is turned off and removed. */
+        put(sys, KD "state", "on\n");
+        s = sampler_free(s);
+        text = file_of(sys, KD "state");
+        ck_assert_str_eq(text, "off");
+        free(text);
+        text = file_of(sys, "kernel/mm/damon/admin/kdamonds/nr_kdamonds");
+        ck_assert_str_eq(text, "0");
+        free(TAKE_PTR(text));
+
+        host_topology_free(topo);
+        munmap(raw, size + chunk);
+        ck_assert_int_eq(test_remove_tree(sys), 0);
+}
+END_TEST
+
+TEST_MAIN("sampler-damon", test_hotness, test_attrs, test_ranges, test_auto_choice,
+          test_sense_with_fixture_kdamond)

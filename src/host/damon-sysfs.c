@@ -24,7 +24,15 @@ struct damon_ctl {
         char *kdamond; /* .../kdamonds/0 */
         uint64_t token;
         bool on; /* as far as we turned it */
+        bool taken_over, was_on;
 };
+
+bool damon_ctl_taken_over(const struct damon_ctl *c, bool *ret_was_on)
+{
+        if (ret_was_on)
+                *ret_was_on = c->was_on;
+        return c->taken_over;
+}
 
 const char *damon_ctl_dir(const struct damon_ctl *c)
 {
@@ -211,6 +219,8 @@ int damon_ctl_claim(const char *sysfs_root, struct damon_ctl **ret, char **ret_e
                                              "(kdamond 0 is %s); left alone",
                                              c->admin, n, on ? "on" : "off");
                 /* A kdamond of an earlier vnumad (or of the sampler a reload replaces): ours now. */
+                c->taken_over = true;
+                c->was_on = on;
                 if (on) {
                         r = write_str(c->kdamond, "state", "off");
                         if (r < 0)

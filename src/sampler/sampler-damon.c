@@ -259,3 +259,8 @@ const char *sampler_damon_dir(const struct sampler_damon *d)
 {
         return damon_ctl_dir(d->ctl);
 }
+
+bool sampler_damon_taken_over(const struct sampler_damon *d, bool *ret_was_on)
+{
+        return damon_ctl_taken_over(d->ctl, ret_was_on);
+}

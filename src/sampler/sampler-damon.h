@@ -5,6 +5,7 @@
  * asked once per period for its regions; a chunk's hotness is the nr_accesses of the regions
  * overlapping it, weighted by the overlap. */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -57,6 +58,8 @@ int sampler_damon_refresh(struct sampler *s, struct sampler_damon *d, const stru
 
 /* The kdamond's sysfs directory, for messages. */
 const char *sampler_damon_dir(const struct sampler_damon *d);
+/* Whether the claim took over a kdamond left by an earlier vnumad (and whether it ran). */
+bool sampler_damon_taken_over(const struct sampler_damon *d, bool *ret_was_on);
 
 /* This period's regions of a VM (sorted), or none. The first call of a period reads them from the
  * kdamond (a failure is an issue, and no VM has regions this period); only -ENOMEM fails. */

@@ -33,6 +33,7 @@ void sampler_config_init(struct sampler_config *c)
 static int sampler_use_damon(struct sampler *s, enum sampler_kind kind)
 {
         _cleanup_free_ char *why = NULL;
+        bool was_on = false;
         int r;
 
         r = sampler_damon_new(s->sysfs_root, &s->damon, &why);
@@ -48,6 +49,9 @@ static int sampler_use_damon(struct sampler *s, enum sampler_kind kind)
         if (kind == SAMPLER_AUTO)
                 log_info("Sampler auto: %s (DAMON with tried_regions, kdamond %s).", sampler_describe(s),
                          sampler_damon_dir(s->damon));
+        if (sampler_damon_taken_over(s->damon, &was_on))
+                log_info("Sampler damon: took over %s, left by an earlier vnumad (it was %s).",
+                         sampler_damon_dir(s->damon), was_on ? "running" : "stopped");
         return 0;
 }
 

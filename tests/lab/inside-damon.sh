@@ -13,7 +13,9 @@
 # Between the runs the guest's RAM goes back to node 0 (migratepages).
 # Verdicts: DAMON chosen (vnumad's log line, and the kernel's kdamond state in sysfs and its
 # thread in /proc), the hot set on node 1 ahead of the cold part with DAMON, and no kdamond left
-# (nr_kdamonds 0 and no kdamond thread) after vnumad exits.
+# (nr_kdamonds 0 and no kdamond thread) after vnumad exits. Then: a kdamond a SIGKILLed vnumad
+# left running is taken over by the next one (and removed when it exits); someone else's
+# kdamond is left alone, with one log line.
 set -euo pipefail
 here=$(dirname "$(readlink -f "$0")")
 . "$here/checks.sh"
@@ -151,6 +153,44 @@ migratepages "$qpid" 1 0
 run_sampler soft-dirty soft-dirty
 left=$(kdamond_threads | tr '\n' ' ')
 check "soft-dirty: no kdamond ever (saw: ${left:-none})" test -z "$left"
+
+echo "--- a kdamond left by a SIGKILLed vnumad is taken over; someone else's is left alone"
+vl_start_daemon "[daemon]
+period = 500ms
+[policy]
+mode = observe"
+vl_wait_managed 60 hot || die "vnumad does not manage hot"
+scn_wait_for 20 grep -q '^on' $ADMIN/kdamonds/0/state || die "no kdamond running under vnumad"
+kill -9 "$VL_PID"
+wait "$VL_PID" 2>/dev/null || true
+VL_PID=
+check "a SIGKILLed vnumad leaves its kdamond on (sysfs state $(cat $ADMIN/kdamonds/0/state))" \
+        test "$(cat $ADMIN/kdamonds/0/state)" = on
+vl_start_daemon "[daemon]
+period = 500ms
+[policy]
+mode = observe"
+check "the next vnumad says it took that kdamond over" \
+        grep -E 'Sampler damon: took over .*kdamonds/0, left by an earlier vnumad \(it was running\)' "$VL_LOG"
+vl_wait_managed 60 hot || die "vnumad does not manage hot"
+check "and runs it on hot's QEMU (sysfs state on, pid_target $qpid)" \
+        scn_wait_for 20 sh -c "grep -q '^on' $ADMIN/kdamonds/0/state && grep -qx $qpid $ADMIN/kdamonds/0/contexts/0/targets/0/pid_target"
+vl_stop_daemon
+left=$(kdamond_threads | tr '\n' ' ')
+check "after it exits: nr_kdamonds 0 (saw $(cat $ADMIN/kdamonds/nr_kdamonds)) and no kdamond thread (saw: ${left:-none})" \
+        test "$(cat $ADMIN/kdamonds/nr_kdamonds)" = 0 -a -z "$left"
+echo 1 >$ADMIN/kdamonds/nr_kdamonds # someone else's, configured and off
+vl_start_daemon "[daemon]
+period = 500ms
+[policy]
+mode = observe"
+grep 'Sampler auto' "$VL_LOG" || true
+check "auto leaves someone else's kdamond alone and says so in one line" \
+        test "$(grep -cE 'Sampler auto: residency(\+soft-dirty)? \(DAMON: .*someone else' "$VL_LOG")" = 1
+vl_stop_daemon
+check "someone else's kdamond is still configured after vnumad exits (nr_kdamonds $(cat $ADMIN/kdamonds/nr_kdamonds))" \
+        test "$(cat $ADMIN/kdamonds/nr_kdamonds)" = 1
+echo 0 >$ADMIN/kdamonds/nr_kdamonds
 
 echo "--- vnumad log (last lines)"
 tail -8 "$VL_LOG"

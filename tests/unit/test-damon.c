@@ -156,6 +156,9 @@ START_TEST(test_take_over_read_release)
 
         /* A kdamond with vnumad's mark, on: an earlier vnumad's, taken over and turned off. */
         ck_assert_int_eq(damon_ctl_claim(root, &c, &why), 0);
+        bool was_on = false;
+        ck_assert(damon_ctl_taken_over(c, &was_on));
+        ck_assert(was_on);
         assert_file(root, KD "state", "off");
         assert_file(root, KD "contexts/0/operations", "fvaddr");
         assert_file(root, SCH "action", "stat");
@@ -266,6 +269,7 @@ START_TEST(test_claim_fresh_and_missing_features)
         put(root, ADMIN "kdamonds/nr_kdamonds", "0\n");
         put(root, KD "state", "off\n");
         ck_assert_int_eq(damon_ctl_claim(root, &c, &why), 0);
+        ck_assert(!damon_ctl_taken_over(c, NULL));
         assert_file(root, ADMIN "kdamonds/nr_kdamonds", "1");
         c = damon_ctl_free(c);
         assert_file(root, ADMIN "kdamonds/nr_kdamonds", "0");

@@ -122,5 +122,8 @@ int damon_ctl_running(struct damon_ctl *c, bool *ret);
  * bounded (-EBADMSG, -E2BIG). The array is the caller's to free. */
 int damon_ctl_update(struct damon_ctl *c, struct damon_region **ret, size_t *ret_n);
 
+/* Whether the claim took over a kdamond with vnumad's mark (it was on: *ret_was_on). */
+bool damon_ctl_taken_over(const struct damon_ctl *c, bool *ret_was_on);
+
 /* The kdamond's directory (SYSFS/kernel/mm/damon/admin/kdamonds/N), for messages. */
 const char *damon_ctl_dir(const struct damon_ctl *c);

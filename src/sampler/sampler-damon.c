@@ -4,9 +4,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "sampler-damon.h"
 #include "sampler-internal.h"
+#include "vnuma/basic/log.h"
 
 struct damon_vm {
         uint64_t id;
@@ -168,13 +170,19 @@ static int restart(struct sampler *s, struct sampler_damon *d, struct damon_vm *
 static int read_period(struct sampler *s, struct sampler_damon *d)
 {
         _cleanup_free_ struct damon_target *t = calloc(d->n_vms, sizeof(*t));
+        struct timespec t0, t1;
         int r;
 
         d->first = calloc(d->n_vms, sizeof(*d->first));
         d->count = calloc(d->n_vms, sizeof(*d->count));
         if (!t || !d->first || !d->count)
                 return -ENOMEM;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         r = damon_ctl_update(d->ctl, &d->regions, &d->n_regions);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        /* The request sleeps in the kernel until the kdamond has listed its regions. */
+        log_debug("damon: %zu regions in %.1f ms", d->n_regions,
+                  (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
         if (r < 0)
                 return sampler_add_issue(s, 0, SAMPLER_ISSUE_DAMON, r,
                                          "%s: cannot read the tried regions: %s; hotness 0 this period",

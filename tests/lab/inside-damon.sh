@@ -135,6 +135,12 @@ nodes = 1" || die "reload failed"
         done
         [ -n "$m32" ] || echo "$label: cell 1 did not reach 32 MiB on node 1 within 120 s ($((m / MIB)) MiB)"
         grep -E 'VM hot: .*migrat' "$VL_LOG" | head -5 || true
+        if [ "$label" = damon ]; then
+                # How long vnumad's request for the regions sleeps in the kernel, per period.
+                grep -oE 'damon: [0-9]+ regions in [0-9.]+ ms' "$VL_LOG" | awk '{ print $5, $2 }' | sort -n | awk '
+                        { t[NR] = $1; n[NR] = $2 }
+                        END { if (NR) printf "damon: tried-regions request over %d periods: median %.1f ms, max %.1f ms (regions then %d)\n", NR, t[int((NR + 1) / 2)], t[NR], n[int((NR + 1) / 2)] }' || true
+        fi
         vl_stop_daemon
         echo "RESULT $label cpu_ms_per_period=$med kdamond_ms_per_period=$kmed hot@16=${hot16:-?} cold@16=${cold16:-?} moved@16=$((${m16:-0} / MIB))MiB hot@32=${hot32:-?} cold@32=${cold32:-?} moved@32=$((${m32:-0} / MIB))MiB"
         eval "R_${label//-/_}_hot16=\${hot16:-0} R_${label//-/_}_cold16=\${cold16:-1}"

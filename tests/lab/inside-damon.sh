@@ -10,7 +10,8 @@
 #  (b) hottest first: under strict nodes=1 at 8 MiB/s, how much of cell 1's hot set is on node 1
 #      once 16 MiB (the hot set's size) and 32 MiB of the cell have arrived, by move_pages queries
 #      of every page of the cell (hotset.py), against the cold part.
-# Between the runs the guest's RAM goes back to node 0 (migratepages).
+# Then the same with sampler = residency (no hotness: the baseline both add to). Between the runs
+# the guest's RAM goes back to node 0 (migratepages).
 # Verdicts: DAMON chosen (vnumad's log line, and the kernel's kdamond state in sysfs and its
 # thread in /proc), the hot set on node 1 ahead of the cold part with DAMON, and no kdamond left
 # (nr_kdamonds 0 and no kdamond thread) after vnumad exits. Then: a kdamond a SIGKILLed vnumad
@@ -142,6 +143,7 @@ nodes = 1" || die "reload failed"
                         END { if (NR) printf "damon: tried-regions request over %d periods: median %.1f ms, max %.1f ms (regions then %d)\n", NR, t[int((NR + 1) / 2)], t[NR], n[int((NR + 1) / 2)] }' || true
         fi
         vl_stop_daemon
+        echo "RESULT $label cpu_ms_per_period=$med kdamond_ms_per_period=$kmed hot@16=${hot16:-?} cold@16=${cold16:-?} moved@16=$((${m16:-0} / MIB))MiB hot@32=${hot32:-?} cold@32=${cold32:-?} moved@32=$((${m32:-0} / MIB))MiB" >"$S/result-$label"
         echo "RESULT $label cpu_ms_per_period=$med kdamond_ms_per_period=$kmed hot@16=${hot16:-?} cold@16=${cold16:-?} moved@16=$((${m16:-0} / MIB))MiB hot@32=${hot32:-?} cold@32=${cold32:-?} moved@32=$((${m32:-0} / MIB))MiB"
         eval "R_${label//-/_}_hot16=\${hot16:-0} R_${label//-/_}_cold16=\${cold16:-1}"
 }
@@ -159,6 +161,10 @@ migratepages "$qpid" 1 0
 run_sampler soft-dirty soft-dirty
 left=$(kdamond_threads | tr '\n' ' ')
 check "soft-dirty: no kdamond ever (saw: ${left:-none})" test -z "$left"
+# The baseline both add to: residency alone (no hotness; moves in offset order).
+migratepages "$qpid" 1 0
+run_sampler residency residency
+grep -h '^RESULT' "$S"/result-* 2>/dev/null || true
 
 echo "--- a kdamond left by a SIGKILLed vnumad is taken over; someone else's is left alone"
 vl_start_daemon "[daemon]

@@ -39,15 +39,25 @@ const char *damon_ctl_dir(const struct damon_ctl *c)
         return c->kdamond;
 }
 
+/* DAMON's sysfs files answer -EBUSY while another reader or writer holds its lock (a request
+ * for tried regions holds it in turns until done): try again a little later. */
+#define BUSY_TRIES    50
+#define BUSY_SLEEP_US 10000
+
 /* Reads a small file of dirfd (AT_FDCWD with an absolute path). */
 static int read_small_at(int dirfd, const char *path, char buf[SMALL])
 {
         _cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        ssize_t n;
+        ssize_t n = -1;
 
         if (fd < 0)
                 return negative_errno();
-        n = read(fd, buf, SMALL - 1);
+        for (unsigned i = 0; i < BUSY_TRIES; i++) {
+                n = pread(fd, buf, SMALL - 1, 0);
+                if (n >= 0 || errno != EBUSY)
+                        break;
+                usleep(BUSY_SLEEP_US);
+        }
         if (n < 0)
                 return negative_errno();
         if (n == SMALL - 1)
@@ -84,9 +94,18 @@ static int write_str(const char *dir, const char *rel, const char *value)
         fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return negative_errno();
-        if (write(fd, value, len) != (ssize_t)len)
-                return errno ? negative_errno() : -EIO;
-        return 0;
+        for (unsigned i = 0; i < BUSY_TRIES; i++) {
+                ssize_t n = pwrite(fd, value, len, 0);
+
+                if (n == (ssize_t)len)
+                        return 0;
+                if (n >= 0)
+                        return -EIO;
+                if (errno != EBUSY)
+                        break;
+                usleep(BUSY_SLEEP_US);
+        }
+        return negative_errno();
 }
 
 static int write_u64(const char *dir, const char *rel, uint64_t v)

@@ -204,7 +204,6 @@ int sampler_damon_refresh(struct sampler *s, struct sampler_damon *d, const stru
                           size_t n_vms, uint64_t period_ns)
 {
         struct damon_vm *v = NULL;
-        struct damon_attrs a;
         size_t n = 0;
         bool running = false;
         int r;
@@ -213,10 +212,11 @@ int sampler_damon_refresh(struct sampler *s, struct sampler_damon *d, const stru
         r = collect(s, vms, n_vms, &v, &n);
         if (r < 0)
                 return r;
-        sampler_damon_attrs(period_ns, total_chunks(s, v, n), &a);
-        /* The kdamond stops by itself once all its processes exited; a dead pid makes "on" fail. */
-        if (same_targets(d, v, n) && memcmp(&a, &d->attrs, sizeof(a)) == 0 &&
-            (n == 0 || (damon_ctl_running(d->ctl, &running) >= 0 && running))) {
+        /* The kdamond stops by itself once all its processes exited; a dead pid makes "on" fail.
+         * The attributes follow the period measured at the last (re)start only: period_ns is the
+         * measured length of this period, and a restart loses what DAMON learned. A state that
+         * cannot be read (-EBUSY) is taken as running. */
+        if (same_targets(d, v, n) && (n == 0 || damon_ctl_running(d->ctl, &running) < 0 || running)) {
                 damon_vms_free(v, n);
         } else {
                 r = restart(s, d, v, n, period_ns);

@@ -28,10 +28,24 @@ MIB=$((1 << 20))
 echo "kernel $(uname -r)"
 [ "$(cat /sys/devices/system/node/online)" = 0-1 ] || die "expected a lab with nodes 0-1"
 [ -d "$ADMIN" ] || die "this kernel ($(uname -r)) has no DAMON sysfs interface ($ADMIN)"
-[ "$(cat $ADMIN/kdamonds/nr_kdamonds)" = 0 ] || die "a kdamond is configured before vnumad starts"
+[ "$(sysread $ADMIN/kdamonds/nr_kdamonds)" = 0 ] || die "a kdamond is configured before vnumad starts"
 [ -w /proc/sys/kernel/numa_balancing ] && echo 0 >/proc/sys/kernel/numa_balancing
 cpus1=$(cat /sys/devices/system/node/node1/cpulist)
 
+sysread() { # DAMON's sysfs files answer EBUSY while its lock is held: try again
+        local i
+        for i in $(seq 50); do
+                cat "$1" 2>/dev/null && return 0
+                sleep 0.1
+        done
+        cat "$1"
+}
+kdamond_on() {
+        [ "$(sysread $ADMIN/kdamonds/0/state)" = on ]
+}
+kdamond_on_qemu() {
+        kdamond_on && [ "$(sysread $ADMIN/kdamonds/0/contexts/0/targets/0/pid_target)" = "$qpid" ]
+}
 kdamond_threads() { # pids of kernel threads named kdamond*
         local d
         for d in /proc/[0-9]*; do
@@ -54,7 +68,12 @@ on_node() { # json key node -> bytes
 
 scn_qemu_start hot --cells 2 --cell-mib 128 --vcpus-per-cell 1 --host-node 0 --prealloc \
         --workload "vnw.size=64M vnw.pattern=hot vnw.hot=25 vnw.nodes=1 vnw.interval=2000"
-scn_wait_progress hot 1 600
+if ! scn_wait_progress hot 1 600; then
+        echo "--- hot's serial console (last lines); QEMU $(kill -0 "$(cat "$S/hot.pid" 2>/dev/null)" 2>/dev/null && echo alive || echo gone)"
+        tail -c 3000 "$S/hot.serial" 2>/dev/null | tr -d '\r' || true
+        free -m || true
+        die "the guest's workload made no progress"
+fi
 scn_wait_for 30 grep -q 'vnw: hot-gpa node=1 end' "$S/hot.serial" || die "no hot-gpa list from the workload"
 grep 'vnw: hot-gpa node=1 end' "$S/hot.serial"
 qpid=$(cat "$S/hot.pid")
@@ -85,13 +104,13 @@ sampler = $sampler"
                 grep -E 'Sampler auto' "$VL_LOG" || true
                 check "damon: vnumactl status says residency+damon" \
                         sh -c "'$VNUMACTL' --socket '$VL_SOCK' status | grep -q 'residency+damon'"
-                echo "sysfs: nr_kdamonds=$(cat $ADMIN/kdamonds/nr_kdamonds) state=$(cat $ADMIN/kdamonds/0/state) pid=$(cat $ADMIN/kdamonds/0/pid) ops=$(cat $ADMIN/kdamonds/0/contexts/0/operations) targets=$(cat $ADMIN/kdamonds/0/contexts/0/targets/nr_targets) pid_target=$(cat $ADMIN/kdamonds/0/contexts/0/targets/0/pid_target 2>/dev/null) sample_us=$(cat $ADMIN/kdamonds/0/contexts/0/monitoring_attrs/intervals/sample_us) aggr_us=$(cat $ADMIN/kdamonds/0/contexts/0/monitoring_attrs/intervals/aggr_us) max_regions=$(cat $ADMIN/kdamonds/0/contexts/0/monitoring_attrs/nr_regions/max) tried_regions=$(ls $ADMIN/kdamonds/0/contexts/0/schemes/0/tried_regions | grep -c '^[0-9]')"
-                check "damon: the kernel runs kdamond 0 (sysfs state on)" test "$(cat $ADMIN/kdamonds/0/state)" = on
-                kpid=$(cat $ADMIN/kdamonds/0/pid)
+                echo "sysfs: nr_kdamonds=$(sysread $ADMIN/kdamonds/nr_kdamonds) state=$(sysread $ADMIN/kdamonds/0/state) pid=$(sysread $ADMIN/kdamonds/0/pid) ops=$(sysread $ADMIN/kdamonds/0/contexts/0/operations) targets=$(sysread $ADMIN/kdamonds/0/contexts/0/targets/nr_targets) pid_target=$(sysread $ADMIN/kdamonds/0/contexts/0/targets/0/pid_target 2>/dev/null) sample_us=$(sysread $ADMIN/kdamonds/0/contexts/0/monitoring_attrs/intervals/sample_us) aggr_us=$(sysread $ADMIN/kdamonds/0/contexts/0/monitoring_attrs/intervals/aggr_us) max_regions=$(sysread $ADMIN/kdamonds/0/contexts/0/monitoring_attrs/nr_regions/max) tried_regions=$(ls $ADMIN/kdamonds/0/contexts/0/schemes/0/tried_regions 2>/dev/null | grep -c '^[0-9]' || true)"
+                check "damon: the kernel runs kdamond 0 (sysfs state on)" test "$(sysread $ADMIN/kdamonds/0/state)" = on
+                kpid=$(sysread $ADMIN/kdamonds/0/pid)
                 check "damon: its thread is a live kernel thread kdamond.* (pid $kpid, comm $(cat /proc/"$kpid"/comm 2>/dev/null))" \
-                        sh -c "grep -q '^kdamond' /proc/$kpid/comm"
+                        grep -q '^kdamond' "/proc/$kpid/comm"
                 check "damon: it monitors hot's QEMU (pid_target $qpid)" \
-                        test "$(cat $ADMIN/kdamonds/0/contexts/0/targets/0/pid_target)" = "$qpid"
+                        test "$(sysread $ADMIN/kdamonds/0/contexts/0/targets/0/pid_target)" = "$qpid"
         fi
         # (a) CPU per period: three windows of about 10 s.
         for w in 1 2 3; do
@@ -149,8 +168,8 @@ nodes = 1" || die "reload failed"
 }
 
 run_sampler auto damon
-check "damon: after vnumad exits, no kdamond is configured (nr_kdamonds $(cat $ADMIN/kdamonds/nr_kdamonds))" \
-        test "$(cat $ADMIN/kdamonds/nr_kdamonds)" = 0
+check "damon: after vnumad exits, no kdamond is configured (nr_kdamonds $(sysread $ADMIN/kdamonds/nr_kdamonds))" \
+        test "$(sysread $ADMIN/kdamonds/nr_kdamonds)" = 0
 left=$(kdamond_threads | tr '\n' ' ')
 check "damon: after vnumad exits, no kdamond thread runs (saw: ${left:-none})" test -z "$left"
 check "damon: hottest first: the hot set is on node 1 ahead of the cold part once 16 MiB arrived (hot $R_damon_hot16 >= 0.5 and >= 2 x cold $R_damon_cold16)" \
@@ -172,12 +191,12 @@ period = 500ms
 [policy]
 mode = observe"
 vl_wait_managed 60 hot || die "vnumad does not manage hot"
-scn_wait_for 20 grep -q '^on' $ADMIN/kdamonds/0/state || die "no kdamond running under vnumad"
+scn_wait_for 20 kdamond_on || die "no kdamond running under vnumad"
 kill -9 "$VL_PID"
 wait "$VL_PID" 2>/dev/null || true
 VL_PID=
-check "a SIGKILLed vnumad leaves its kdamond on (sysfs state $(cat $ADMIN/kdamonds/0/state))" \
-        test "$(cat $ADMIN/kdamonds/0/state)" = on
+check "a SIGKILLed vnumad leaves its kdamond on (sysfs state $(sysread $ADMIN/kdamonds/0/state))" \
+        test "$(sysread $ADMIN/kdamonds/0/state)" = on
 vl_start_daemon "[daemon]
 period = 500ms
 [policy]
@@ -186,11 +205,11 @@ check "the next vnumad says it took that kdamond over" \
         grep -E 'Sampler damon: took over .*kdamonds/0, left by an earlier vnumad \(it was running\)' "$VL_LOG"
 vl_wait_managed 60 hot || die "vnumad does not manage hot"
 check "and runs it on hot's QEMU (sysfs state on, pid_target $qpid)" \
-        scn_wait_for 20 sh -c "grep -q '^on' $ADMIN/kdamonds/0/state && grep -qx $qpid $ADMIN/kdamonds/0/contexts/0/targets/0/pid_target"
+        scn_wait_for 20 kdamond_on_qemu
 vl_stop_daemon
 left=$(kdamond_threads | tr '\n' ' ')
-check "after it exits: nr_kdamonds 0 (saw $(cat $ADMIN/kdamonds/nr_kdamonds)) and no kdamond thread (saw: ${left:-none})" \
-        test "$(cat $ADMIN/kdamonds/nr_kdamonds)" = 0 -a -z "$left"
+check "after it exits: nr_kdamonds 0 (saw $(sysread $ADMIN/kdamonds/nr_kdamonds)) and no kdamond thread (saw: ${left:-none})" \
+        test "$(sysread $ADMIN/kdamonds/nr_kdamonds)" = 0 -a -z "$left"
 echo 1 >$ADMIN/kdamonds/nr_kdamonds # someone else's, configured and off
 vl_start_daemon "[daemon]
 period = 500ms
@@ -200,8 +219,8 @@ grep 'Sampler auto' "$VL_LOG" || true
 check "auto leaves someone else's kdamond alone and says so in one line" \
         test "$(grep -cE 'Sampler auto: residency(\+soft-dirty)? \(DAMON: .*someone else' "$VL_LOG")" = 1
 vl_stop_daemon
-check "someone else's kdamond is still configured after vnumad exits (nr_kdamonds $(cat $ADMIN/kdamonds/nr_kdamonds))" \
-        test "$(cat $ADMIN/kdamonds/nr_kdamonds)" = 1
+check "someone else's kdamond is still configured after vnumad exits (nr_kdamonds $(sysread $ADMIN/kdamonds/nr_kdamonds))" \
+        test "$(sysread $ADMIN/kdamonds/nr_kdamonds)" = 1
 echo 0 >$ADMIN/kdamonds/nr_kdamonds
 
 echo "--- vnumad log (last lines)"

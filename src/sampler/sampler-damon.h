@@ -17,7 +17,9 @@ struct sampler_vm;
 
 /* ---- pure ---- */
 
-/* Monitoring attributes for a period and the chunks of all monitored cells:
+/* Monitoring attributes for a period (the one measured when the kdamond is (re)started: they are
+ * not changed while it runs, since a restart loses what DAMON learned) and the chunks of all
+ * monitored cells:
  *  - aggr_us: a tenth of the period, at most DAMON's default 100 ms and at least 10 ms. Each
  *    period reads the last finished aggregation, so it must be shorter than the period; the
  *    request for tried regions sleeps until the next aggregation ends (up to two aggr

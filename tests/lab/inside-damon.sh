@@ -28,7 +28,7 @@ MIB=$((1 << 20))
 echo "kernel $(uname -r)"
 [ "$(cat /sys/devices/system/node/online)" = 0-1 ] || die "expected a lab with nodes 0-1"
 [ -d "$ADMIN" ] || die "this kernel ($(uname -r)) has no DAMON sysfs interface ($ADMIN)"
-[ "$(sysread $ADMIN/kdamonds/nr_kdamonds)" = 0 ] || die "a kdamond is configured before vnumad starts"
+[ "$(cat $ADMIN/kdamonds/nr_kdamonds)" = 0 ] || die "a kdamond is configured before vnumad starts"
 [ -w /proc/sys/kernel/numa_balancing ] && echo 0 >/proc/sys/kernel/numa_balancing
 cpus1=$(cat /sys/devices/system/node/node1/cpulist)
 

@@ -195,6 +195,7 @@ scn_wait_for 20 kdamond_on || die "no kdamond running under vnumad"
 kill -9 "$VL_PID"
 wait "$VL_PID" 2>/dev/null || true
 VL_PID=
+rm -f "$VL_SOCK" # left by the killed vnumad: vl_start_daemon waits for a new one
 check "a SIGKILLed vnumad leaves its kdamond on (sysfs state $(sysread $ADMIN/kdamonds/0/state))" \
         test "$(sysread $ADMIN/kdamonds/0/state)" = on
 vl_start_daemon "[daemon]
@@ -202,7 +203,7 @@ period = 500ms
 [policy]
 mode = observe"
 check "the next vnumad says it took that kdamond over" \
-        grep -E 'Sampler damon: took over .*kdamonds/0, left by an earlier vnumad \(it was running\)' "$VL_LOG"
+        scn_wait_for 20 grep -E 'Sampler damon: took over .*kdamonds/0, left by an earlier vnumad \(it was running\)' "$VL_LOG"
 vl_wait_managed 60 hot || die "vnumad does not manage hot"
 check "and runs it on hot's QEMU (sysfs state on, pid_target $qpid)" \
         scn_wait_for 20 kdamond_on_qemu

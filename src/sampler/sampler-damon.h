@@ -22,8 +22,9 @@ struct sampler_vm;
  * monitored cells:
  *  - aggr_us: a tenth of the period, at most DAMON's default 100 ms and at least 10 ms. Each
  *    period reads the last finished aggregation, so it must be shorter than the period; the
- *    request for tried regions sleeps until the next aggregation ends (up to two aggr
- *    intervals) in vnumad's single event loop, so it is kept short.
+ *    request for tried regions sleeps in vnumad's single event loop until the kdamond has
+ *    listed its regions (at the end of an aggregation, polled every 100 ms by 6.12), so it is
+ *    kept short.
  *  - sample_us = aggr_us / 20: nr_accesses runs 0..20 (DAMON's default 5 ms / 100 ms ratio).
  *  - max_nr_regions: one per chunk (finer tells the chunk map nothing), between 20 and DAMON's
  *    default 1000, since the kdamond's cost grows with the regions it samples; min 10.

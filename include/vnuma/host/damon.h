@@ -117,8 +117,8 @@ int damon_ctl_stop(struct damon_ctl *c);
  * process has exited). */
 int damon_ctl_running(struct damon_ctl *c, bool *ret);
 
-/* Asks the kdamond for its tried regions (the write returns after the next aggregation, so it
- * sleeps up to about two aggr intervals) and reads them. At most DAMON_REGIONS_MAX; each value
+/* Asks the kdamond for its tried regions (the write returns once the kdamond has listed them; 6.12
+ * checks every 100 ms, so it sleeps 100-250 ms) and reads them. At most DAMON_REGIONS_MAX; each value
  * bounded (-EBADMSG, -E2BIG). The array is the caller's to free. */
 int damon_ctl_update(struct damon_ctl *c, struct damon_region **ret, size_t *ret_n);
 

@@ -348,12 +348,12 @@ static int handler(void *user, const char *section, const char *key, const char 
                         c->hysteresis_periods = (unsigned)u;
                 } else if (streq(key, "sampler")) {
                         if (!streq(value, "auto") && !streq(value, "residency") &&
-                            !streq(value, "hinting") && !streq(value, "soft-dirty"))
-                                return bad(
-                                        x,
-                                        "[policy] sampler: expected auto, residency, hinting or soft-dirty, "
-                                        "got \"%s\"",
-                                        value);
+                            !streq(value, "hinting") && !streq(value, "soft-dirty") &&
+                            !streq(value, "damon"))
+                                return bad(x,
+                                           "[policy] sampler: expected auto, residency, hinting, soft-dirty "
+                                           "or damon, got \"%s\"",
+                                           value);
                         if (set_string(&c->sampler, value) < 0)
                                 return bad(x, "out of memory");
                 } else if (streq(key, "scan-window")) {

@@ -42,7 +42,9 @@ struct sampler {
         char *sysfs_root;
         uint64_t window_bytes;
         uint64_t chunk_bytes;
-        unsigned flags; /* SAMPLER_USE_* */
+        unsigned flags;              /* SAMPLER_USE_* */
+        unsigned fallback_flags;     /* what DAMON falls back to when its kdamond does not start */
+        struct sampler_damon *damon; /* SAMPLER_USE_DAMON: the claimed kdamond */
 
         size_t n_vms;
         struct sampler_vm_state *vms;

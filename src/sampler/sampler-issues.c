@@ -15,6 +15,7 @@ static const char *const sampler_issue_kind_table[_SAMPLER_ISSUE_KIND_MAX] = {
         [SAMPLER_ISSUE_FAILED] = "failed",
         [SAMPLER_ISSUE_HINTING] = "hinting",
         [SAMPLER_ISSUE_SOFT_DIRTY] = "soft-dirty",
+        [SAMPLER_ISSUE_DAMON] = "damon",
         [SAMPLER_ISSUE_HOST] = "host",
 };
 

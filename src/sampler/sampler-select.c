@@ -10,6 +10,7 @@
 #include "vnuma/basic/fileio.h"
 #include "vnuma/basic/macro.h"
 #include "vnuma/basic/parse-util.h"
+#include "vnuma/host/damon.h"
 
 #define NUMA_BALANCING_PATH "/sys/kernel/numa_balancing"
 #define SELF_SCHED_PATH     "/thread-self/sched"
@@ -83,7 +84,7 @@ int sampler_caps_read(const char *procfs_root, const char *sysfs_root, bool prob
         }
         if (probe_soft_dirty && soft_dirty_probe(procfs_root, &caps.soft_dirty) < 0)
                 caps.soft_dirty = false;
-        r = path_join_root(sysfs_root, "kernel/mm/damon", &damon);
+        r = path_join_root(sysfs_root, DAMON_ADMIN_PATH, &damon);
         if (r < 0)
                 return r;
         caps.damon = stat(damon, &st) == 0 && S_ISDIR(st.st_mode);
@@ -98,7 +99,10 @@ int sampler_select(enum sampler_kind requested, const struct sampler_caps *caps,
 
         switch (requested) {
         case SAMPLER_AUTO:
-                flags = hinting ? SAMPLER_USE_HINTING : caps->soft_dirty ? SAMPLER_USE_SOFT_DIRTY : 0;
+                flags = caps->damon        ? SAMPLER_USE_DAMON
+                        : hinting          ? SAMPLER_USE_HINTING
+                        : caps->soft_dirty ? SAMPLER_USE_SOFT_DIRTY
+                                           : 0;
                 break;
         case SAMPLER_RESIDENCY:
                 flags = 0;
@@ -114,7 +118,10 @@ int sampler_select(enum sampler_kind requested, const struct sampler_caps *caps,
                 flags = SAMPLER_USE_SOFT_DIRTY;
                 break;
         case SAMPLER_DAMON:
-                return -EOPNOTSUPP;
+                if (!caps->damon)
+                        return -EOPNOTSUPP;
+                flags = SAMPLER_USE_DAMON;
+                break;
         default:
                 return -EINVAL;
         }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sampler-damon.h"
 #include "sampler-internal.h"
 #include "sampler-settled.h"
 #include "sampler-softdirty.h"
@@ -198,6 +199,10 @@ struct chunk_scan {
         struct residency res;
         uint64_t dirty_pages;
         int soft_dirty_error;
+        const struct damon_region *damon; /* this VM's DAMON regions, sorted; NULL: none */
+        size_t n_damon;
+        uint32_t damon_max_acc;
+        uint64_t damon_hot;
 };
 
 static int scan_piece(const struct cell_piece *p, void *userdata)
@@ -216,6 +221,9 @@ static int scan_piece(const struct cell_piece *p, void *userdata)
                 else
                         cs->dirty_pages += dirty;
         }
+        if (cs->damon)
+                cs->damon_hot +=
+                        damon_range_hotness(cs->damon, cs->n_damon, p->hva, p->length, cs->damon_max_acc);
         return 0;
 }
 
@@ -224,6 +232,9 @@ struct vm_scan {
         int pagemap_fd; /* -1 unless soft-dirty is on and usable */
         bool hot_valid; /* a clear happened: dirty bits mean "written since that clear" */
         int soft_dirty_error;
+        const struct damon_region *damon; /* SAMPLER_USE_DAMON and this period's regions read */
+        size_t n_damon;
+        uint32_t damon_max_acc;
 };
 
 static int sense_cell(struct sampler *s, const struct host_topology *topo, const struct sampler_vm *in,
@@ -248,6 +259,9 @@ static int sense_cell(struct sampler *s, const struct host_topology *topo, const
                 struct chunk_scan cs = {
                         .pid = in->model->pid,
                         .pagemap_fd = scan->soft_dirty_error ? -1 : scan->pagemap_fd,
+                        .damon = scan->damon,
+                        .n_damon = scan->n_damon,
+                        .damon_max_acc = scan->damon_max_acc,
                 };
                 uint32_t hot = 0;
                 int node, pos;
@@ -266,6 +280,8 @@ static int sense_cell(struct sampler *s, const struct host_topology *topo, const
                 pos = node >= 0 ? snapshot_node_pos(topo, node) : -1;
                 if (scan->hot_valid && cs.pagemap_fd >= 0 && !cs.soft_dirty_error)
                         hot = (uint32_t)MIN(cs.dirty_pages, (uint64_t)UINT32_MAX);
+                else if (cs.damon)
+                        hot = (uint32_t)MIN(cs.damon_hot, (uint64_t)UINT32_MAX);
                 chunks[i] = (struct snap_chunk){.offset = offset, .bytes = len, .node = pos, .hotness = hot};
                 if (hot > 0 && pos >= 0)
                         sc->access[pos] += hot;
@@ -377,6 +393,12 @@ int sampler_sense_vm(struct sampler *s, const struct host_topology *topo, const 
                 scan.vm_bytes += vs->maps[c].size_bytes;
         if (s->flags & SAMPLER_USE_SOFT_DIRTY) {
                 r = soft_dirty_begin(s, in, vs, &scan);
+                if (r < 0)
+                        return r;
+        }
+        if (s->flags & SAMPLER_USE_DAMON) {
+                r = sampler_damon_vm_regions(s, s->damon, in->id, &scan.damon, &scan.n_damon,
+                                             &scan.damon_max_acc);
                 if (r < 0)
                         return r;
         }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sampler-damon.h"
 #include "sampler-internal.h"
 #include "sampler-select.h"
 #include "vnuma/basic/log.h"
@@ -25,6 +26,33 @@ void sampler_config_init(struct sampler_config *c)
                 .window_bytes = SAMPLER_WINDOW_BYTES_DEFAULT,
                 .chunk_bytes = SAMPLER_CHUNK_BYTES_DEFAULT,
         };
+}
+
+/* Claims the kdamond. Asked for by name, a failure is the caller's; under auto it is one log line
+ * and the next sampler in line. */
+static int sampler_use_damon(struct sampler *s, enum sampler_kind kind)
+{
+        _cleanup_free_ char *why = NULL;
+        bool was_on = false;
+        int r;
+
+        r = sampler_damon_new(s->sysfs_root, &s->damon, &why);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 && kind != SAMPLER_AUTO)
+                return log_error_errno(r, "Sampler damon: %s", why ?: strerror(-r));
+        if (r < 0) {
+                s->flags = s->fallback_flags;
+                log_info("Sampler auto: %s (DAMON: %s).", sampler_describe(s), why ?: strerror(-r));
+                return 0;
+        }
+        if (kind == SAMPLER_AUTO)
+                log_info("Sampler auto: %s (DAMON with tried_regions, kdamond %s).", sampler_describe(s),
+                         sampler_damon_dir(s->damon));
+        if (sampler_damon_taken_over(s->damon, &was_on))
+                log_info("Sampler damon: took over %s, left by an earlier vnumad (it was %s).",
+                         sampler_damon_dir(s->damon), was_on ? "running" : "stopped");
+        return 0;
 }
 
 int sampler_new(const struct sampler_config *cfg, struct sampler **ret)
@@ -62,6 +90,17 @@ int sampler_new(const struct sampler_config *cfg, struct sampler **ret)
         if (r < 0)
                 return log_debug_errno(r, "sampler: %s is not available on this host: %m",
                                        sampler_kind_to_string(cfg->kind));
+        if (s->flags & SAMPLER_USE_DAMON) {
+                struct sampler_caps no_damon = caps;
+
+                no_damon.damon = false;
+                (void)sampler_select(SAMPLER_AUTO, &no_damon, &s->fallback_flags);
+                r = sampler_use_damon(s, cfg->kind);
+                if (r < 0)
+                        return r;
+        } else if (cfg->kind == SAMPLER_AUTO)
+                log_info("Sampler auto: %s (DAMON: no %s%s).", sampler_describe(s), s->sysfs_root,
+                         DAMON_ADMIN_PATH);
         log_debug("sampler: numa_balancing=%d sched_faults=%d soft_dirty=%d damon=%d -> %s",
                   caps.numa_balancing, caps.sched_numa_faults, caps.soft_dirty, caps.damon,
                   sampler_describe(s));
@@ -73,6 +112,7 @@ struct sampler *sampler_free(struct sampler *s)
 {
         if (!s)
                 return NULL;
+        sampler_damon_free(s->damon);
         for (size_t i = 0; i < s->n_vms; i++)
                 sampler_vm_state_done(&s->vms[i]);
         free(s->vms);
@@ -90,6 +130,8 @@ const char *sampler_describe(const struct sampler *s)
                 return "residency+hinting";
         if (s->flags & SAMPLER_USE_SOFT_DIRTY)
                 return "residency+soft-dirty";
+        if (s->flags & SAMPLER_USE_DAMON)
+                return "residency+damon";
         return "residency";
 }
 
@@ -172,6 +214,18 @@ int sampler_sense(struct sampler *s, const struct host_topology *topo, const str
         r = sampler_sense_host(s, topo, &host);
         if (r < 0)
                 return r;
+        if (s->flags & SAMPLER_USE_DAMON) {
+                r = sampler_damon_refresh(s, s->damon, vms, n_vms, period_ns);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0) { /* the first start failed: this host's kdamond is not to be had */
+                        s->damon = sampler_damon_free(s->damon);
+                        s->flags = s->fallback_flags;
+                        log_warning_errno(
+                                r, "Sampler: DAMON's kdamond did not start (%m); using %s from now on.",
+                                sampler_describe(s));
+                }
+        }
         r = snapshot_new((unsigned)n_vms, &snap);
         if (r < 0)
                 return r;

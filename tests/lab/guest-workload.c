@@ -17,9 +17,17 @@
  * vnw.phase=S (with vnw.nodes) is a phase change: the nodes of vnw.nodes are busy for the first
  * S seconds, then the other nodes with CPUs instead. Every node's buffer is allocated at start,
  * so the guest's memory is the same in both phases; an idle thread sleeps (its vCPU halts). The
- * switch is announced with a line "vnw: phase at t=S.Ss: busy nodes 1". */
+ * switch is announced with a line "vnw: phase at t=S.Ss: busy nodes 1".
+ *
+ * With vnw.pattern=hot, the hot part of each node's buffer is printed once at start as guest
+ * physical ranges (read from /proc/self/pagemap; the workload runs as init, so the frame
+ * numbers are there), so the host can find the hot set in guest RAM:
+ *
+ *     vnw: hot-gpa node=1 0x8000000-0x8400000 0x8500000-0x8600000
+ *     vnw: hot-gpa node=1 end ranges=2 bytes=5242880 */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -166,6 +174,71 @@ fail:
 }
 
 /* Fraction of the worker's pages that the kernel reports on its own node. */
+/* Prints the guest physical ranges of the hot part of a node's buffers (HOT_GPA_PER_LINE per
+ * line, at most HOT_GPA_LINES lines: the serial console is slow under TCG). */
+#define HOT_GPA_PER_LINE 8
+#define HOT_GPA_LINES    64
+static void print_hot_gpa(const struct worker *workers, size_t n, int node)
+{
+        const uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+        uint64_t start = 0, end = 0, bytes = 0;
+        unsigned on_line = 0, lines = 0, ranges = 0;
+        int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+
+        if (fd < 0)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                size_t hot;
+
+                if (workers[i].node != node)
+                        continue;
+                hot = MAX(workers[i].len / CACHE_LINE * workers[i].cfg->hot_percent / 100, (size_t)1) *
+                      CACHE_LINE;
+                for (uint64_t off = 0; off < hot; off += page) {
+                        uint64_t e, va = (uint64_t)(uintptr_t)workers[i].buf + off, gpa;
+
+                        if (pread(fd, &e, sizeof(e), (off_t)(va / page * sizeof(e))) != (ssize_t)sizeof(e) ||
+                            !(e & (UINT64_C(1) << 63)) || (e & ((UINT64_C(1) << 55) - 1)) == 0)
+                                continue;
+                        gpa = (e & ((UINT64_C(1) << 55) - 1)) * page;
+                        bytes += page;
+                        if (end == gpa) {
+                                end += page;
+                                continue;
+                        }
+                        if (end > start) {
+                                if (on_line == 0 && lines < HOT_GPA_LINES)
+                                        printf("vnw: hot-gpa node=%d", node);
+                                if (lines < HOT_GPA_LINES)
+                                        printf(" 0x%llx-0x%llx", (unsigned long long)start,
+                                               (unsigned long long)end);
+                                ranges++;
+                                if (++on_line == HOT_GPA_PER_LINE) {
+                                        if (lines < HOT_GPA_LINES)
+                                                printf("\n");
+                                        lines++;
+                                        on_line = 0;
+                                }
+                        }
+                        start = gpa;
+                        end = gpa + page;
+                }
+        }
+        if (end > start) {
+                if (on_line == 0 && lines < HOT_GPA_LINES)
+                        printf("vnw: hot-gpa node=%d", node);
+                if (lines < HOT_GPA_LINES)
+                        printf(" 0x%llx-0x%llx", (unsigned long long)start, (unsigned long long)end);
+                ranges++;
+                on_line++;
+        }
+        if (on_line > 0 && lines < HOT_GPA_LINES)
+                printf("\n");
+        printf("vnw: hot-gpa node=%d end ranges=%u bytes=%llu%s\n", node, ranges, (unsigned long long)bytes,
+               lines >= HOT_GPA_LINES ? " (truncated)" : "");
+        close(fd);
+}
+
 static int worker_locality(const struct worker *w, double *ret)
 {
         size_t n = w->len / PAGE_SIZE_GUESS, local = 0;
@@ -362,6 +435,8 @@ int main(int argc, char **argv)
                 }
                 printf("vnw: node %d: %d threads, %zu MiB, %.1f%% on node %d\n", node, threads, bytes >> 20,
                        bytes ? 100.0 * (double)local_bytes / (double)bytes : 0.0, node);
+                if (cfg.pattern == WORKLOAD_HOT)
+                        print_hot_gpa(workers, nworkers, node);
         }
 
         t0 = last = now_s();
@@ -386,7 +461,8 @@ int main(int argc, char **argv)
                                         boff += (size_t)snprintf(busy + boff, sizeof(busy) - boff, "%s%d",
                                                                  boff ? "," : "", workers[i].node);
                         }
-                        printf("vnw: phase at t=%.1fs: busy nodes %s\n", now_s() - t0, busy[0] ? busy : "(none)");
+                        printf("vnw: phase at t=%.1fs: busy nodes %s\n", now_s() - t0,
+                               busy[0] ? busy : "(none)");
                         phase_pending = false;
                 }
                 sleep_until(next);

@@ -18,12 +18,20 @@
  *    The kernel decays those numbers once per scan pass; see src/sampler/sampler-sched.h for how the
  *    delta accounts for that and for counters that start over. A vCPU's first reading is the
  *    baseline and contributes 0.
- *  - soft-dirty (fallback for hotness, CONFIG_MEM_SOFT_DIRTY): clear_refs 4 once per VM per
+ *  - soft-dirty (hotness without DAMON, CONFIG_MEM_SOFT_DIRTY): clear_refs 4 once per VM per
  *    period, then pagemap bit 55 over the next period's window. snap_chunk.hotness is the number
  *    of 4 KiB pages of the chunk written in between, and snap_cell.access[h] the sum of it over
  *    the window's chunks on node h (the cell's own memory stands in for its vCPUs' accesses:
  *    the vNUMA prior). The first period has no clear to compare with and reports hotness 0.
- *  - damon: not built (it would need CONFIG_DAMON_VADDR); requesting it is -EOPNOTSUPP.
+ *  - damon (CONFIG_DAMON_VADDR + CONFIG_DAMON_SYSFS, 6.2+; sampler-damon.h, host/damon.h): one
+ *    kdamond watches every VM's guest RAM (fvaddr, one target per QEMU, a stat scheme); each
+ *    period its tried regions are read once and split per VM. snap_chunk.hotness is the regions'
+ *    nr_accesses weighted by their overlap with the chunk, in 4 KiB pages' worth (a chunk wholly
+ *    accessed in every sample of the last aggregation scores its page count, like a chunk
+ *    wholly written under soft-dirty), and snap_cell.access[h] its sum over the window's chunks
+ *    on node h, as for soft-dirty. Reads count too, and the QEMU process is never
+ *    write-protected. Auto prefers it; a kdamond that cannot be claimed (someone else's) or a
+ *    first start that fails falls back to what auto would take without it, in one log line.
  *
  * CPU side: each vCPU's node is the node of the CPU it last ran on, its runtime_ns the growth of
  * schedstat's run time over the period (0 on its first reading); snap_cell.cpu_ns[] sums them
@@ -64,6 +72,7 @@ int sampler_kind_from_string(const char *s);
 /* Memory samplers in use besides residency. */
 #define SAMPLER_USE_HINTING    (1u << 0)
 #define SAMPLER_USE_SOFT_DIRTY (1u << 1)
+#define SAMPLER_USE_DAMON      (1u << 2)
 
 #define SAMPLER_WINDOW_BYTES_DEFAULT (UINT64_C(256) << 20)
 #define SAMPLER_CHUNK_BYTES_DEFAULT  (UINT64_C(2) << 20)
@@ -96,6 +105,8 @@ enum sampler_issue_kind {
         SAMPLER_ISSUE_HINTING,    /* hinting data unreadable (e.g. malformed sched text); the VM
                                    * is in the snapshot with access[] all zero */
         SAMPLER_ISSUE_SOFT_DIRTY, /* soft-dirty unusable this period; in the snapshot, hotness 0 */
+        SAMPLER_ISSUE_DAMON,      /* DAMON's regions unusable this period (vm_id 0: for every VM);
+                                   * in the snapshot, hotness 0 */
         SAMPLER_ISSUE_HOST,       /* host readings failed; sampler_sense() failed */
         _SAMPLER_ISSUE_KIND_MAX,
 };
@@ -118,7 +129,8 @@ int sampler_new(const struct sampler_config *cfg, struct sampler **ret);
 struct sampler *sampler_free(struct sampler *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct sampler *, sampler_free);
 
-/* "residency", "residency+hinting" or "residency+soft-dirty", for vnumactl status. */
+/* "residency", "residency+hinting", "residency+soft-dirty" or "residency+damon", for vnumactl
+ * status. */
 const char *sampler_describe(const struct sampler *s);
 unsigned sampler_flags(const struct sampler *s);
 /* The scan window from the next sense on; the chunk maps and window cursors are kept (a cursor

@@ -65,11 +65,17 @@ END_TEST
 START_TEST(test_select)
 {
         const struct sampler_caps all = {true, true, true, true}, none = {}, sd_only = {.soft_dirty = true},
-                                  balancing_no_faults = {.numa_balancing = true, .soft_dirty = true};
+                                  balancing_no_faults = {.numa_balancing = true, .soft_dirty = true},
+                                  no_damon = {true, true, true, false};
         unsigned flags = 99;
 
+        /* DAMON first: it ranks every chunk by reads and writes, at the kdamond's cost, not ours. */
         ck_assert_int_eq(sampler_select(SAMPLER_AUTO, &all, &flags), 0);
+        ck_assert_uint_eq(flags, SAMPLER_USE_DAMON);
+        ck_assert_int_eq(sampler_select(SAMPLER_AUTO, &no_damon, &flags), 0);
         ck_assert_uint_eq(flags, SAMPLER_USE_HINTING);
+        ck_assert_int_eq(sampler_select(SAMPLER_DAMON, &all, &flags), 0);
+        ck_assert_uint_eq(flags, SAMPLER_USE_DAMON);
         ck_assert_int_eq(sampler_select(SAMPLER_AUTO, &balancing_no_faults, &flags), 0);
         ck_assert_uint_eq(flags, SAMPLER_USE_SOFT_DIRTY);
         ck_assert_int_eq(sampler_select(SAMPLER_AUTO, &sd_only, &flags), 0);
@@ -87,16 +93,16 @@ START_TEST(test_select)
         flags = 77;
         ck_assert_int_eq(sampler_select(SAMPLER_HINTING, &balancing_no_faults, &flags), -EOPNOTSUPP);
         ck_assert_int_eq(sampler_select(SAMPLER_SOFT_DIRTY, &none, &flags), -EOPNOTSUPP);
-        ck_assert_int_eq(sampler_select(SAMPLER_DAMON, &all, &flags), -EOPNOTSUPP);
+        ck_assert_int_eq(sampler_select(SAMPLER_DAMON, &no_damon, &flags), -EOPNOTSUPP);
         ck_assert_int_eq(sampler_select((enum sampler_kind)42, &all, &flags), -EINVAL);
         ck_assert_uint_eq(flags, 77);
 }
 END_TEST
 
-static int new_at(const char *root_rel, enum sampler_kind kind, uint64_t window, uint64_t chunk,
-                  struct sampler **ret)
+static int new_at_sys(const char *root_rel, const char *sys, enum sampler_kind kind, uint64_t window,
+                      uint64_t chunk, struct sampler **ret)
 {
-        _cleanup_free_ char *root = data_path(root_rel), *sys = data_path("sysfs-2node");
+        _cleanup_free_ char *root = data_path(root_rel);
         struct sampler_config cfg;
 
         sampler_config_init(&cfg);
@@ -108,6 +114,13 @@ static int new_at(const char *root_rel, enum sampler_kind kind, uint64_t window,
         if (chunk)
                 cfg.chunk_bytes = chunk;
         return sampler_new(&cfg, ret);
+}
+
+static int new_at(const char *root_rel, enum sampler_kind kind, uint64_t window, uint64_t chunk,
+                  struct sampler **ret)
+{
+        _cleanup_free_ char *sys = data_path("sysfs-2node");
+        return new_at_sys(root_rel, sys, kind, window, chunk, ret);
 }
 
 START_TEST(test_sampler_new)
@@ -131,6 +144,12 @@ START_TEST(test_sampler_new)
         ck_assert_int_eq(new_at("sampler/roots/balancing-off", SAMPLER_HINTING, 0, 0, &s), -EOPNOTSUPP);
         ck_assert_int_eq(new_at("sampler/roots/hinting", SAMPLER_SOFT_DIRTY, 0, 0, &s), -EOPNOTSUPP);
         ck_assert_int_eq(new_at("sampler/roots/hinting", SAMPLER_DAMON, 0, 0, &s), -EOPNOTSUPP);
+        /* A DAMON directory without kdamonds to claim: asked for by name it fails, auto goes on. */
+        _cleanup_free_ char *bare = data_path("sampler/sysfs-damon");
+        ck_assert_int_eq(new_at_sys("sampler/roots/hinting", bare, SAMPLER_DAMON, 0, 0, &s), -ENOENT);
+        ck_assert_int_eq(new_at_sys("sampler/roots/hinting", bare, SAMPLER_AUTO, 0, 0, &s), 0);
+        ck_assert_str_eq(sampler_describe(s), "residency+hinting");
+        s = sampler_free(s);
         ck_assert_int_eq(new_at("sampler/roots/bad-sched", SAMPLER_AUTO, 0, 0, &s), -EBADMSG);
         /* Chunk not a power of two, below 4 KiB, or bigger than the window. */
         ck_assert_int_eq(new_at("sampler/roots/hinting", SAMPLER_AUTO, 0, 3 << 20, &s), -EINVAL);

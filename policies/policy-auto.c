@@ -132,7 +132,7 @@ static int auto_plan_vm(const struct snapshot *s, unsigned vi, struct policy_sta
                         return r;
         }
         for (unsigned c = 0; c < vm->n_cells; c++) {
-                cell_update_spill(s, st, &vs->cells[c], allowed);
+                cell_update_spill(s, st, &vm->cells[c], &vs->cells[c], allowed);
                 r = cell_emit_pins(s, vi, vs, c, out);
                 if (r < 0)
                         return r;

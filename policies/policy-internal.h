@@ -105,8 +105,8 @@ int cell_emit_pins(const struct snapshot *s, unsigned vm_index, struct vm_state 
                    struct plan *out);
 /* Pins the emulator threads near the VM's first cell home. */
 /* Sets cs->vcpu_spill: nodes beyond its home an idle cell's vCPUs may also use (policy-pin.c). */
-void cell_update_spill(const struct snapshot *s, const struct policy_state *st, struct cell_state *cs,
-                       nodemask_t allowed);
+void cell_update_spill(const struct snapshot *s, const struct policy_state *st, const struct snap_cell *c,
+                       struct cell_state *cs, nodemask_t allowed);
 /* Nodes beyond the VM's homes its emulator threads may also use this period (see policy-pin.c). */
 nodemask_t vm_emulator_spill(const struct snapshot *s, const struct policy_state *st,
                              const struct vm_state *vs, nodemask_t allowed);

@@ -4,6 +4,8 @@
 
 #include "policy-internal.h"
 
+#define SPILL_BUSY 0.5 /* CPUs a spilled cell's vCPUs run before it is pinned to its home alone */
+
 static struct idset cpus_of(const struct snap_host *h, nodemask_t mask)
 {
         struct idset cpus = IDSET_EMPTY;
@@ -76,19 +78,25 @@ static nodemask_t spare_beside_overloaded(const struct snapshot *s, const struct
         return spare;
 }
 
-/* An idle cell (less than RULE_CPU_SLACK of demand) on an overloaded home lets its vCPUs also
- * run where CPUs are spare: each wake-up of an idle vCPU pinned beside a busy one preempts it
- * (the lab's one-busy-cell guest did ~15 % less work with its idle vCPU pinned next to the busy
- * one than unpinned). Its memory stays: an idle vCPU reaches it rarely. Kept while the home
- * stays and the cell stays idle; a cell that turns busy is pinned to its home alone again. */
-void cell_update_spill(const struct snapshot *s, const struct policy_state *st, struct cell_state *cs,
-                       nodemask_t allowed)
+/* An idle cell (its vCPUs ran less than RULE_CPU_SLACK of a CPU) on an overloaded home lets its
+ * vCPUs also run where CPUs are spare: each wake-up of an idle vCPU pinned beside a busy one
+ * preempts it. Its memory stays: an idle vCPU reaches it rarely. Run time, not demand, tells
+ * idle: an idle vCPU's wake-ups wait behind the busy one, and run + wait crossed the threshold
+ * and back every period in the lab, flapping the pins. Once spilled a cell stays so while the
+ * home stays, until its vCPUs run SPILL_BUSY; then they are pinned to the home alone again. */
+void cell_update_spill(const struct snapshot *s, const struct policy_state *st, const struct snap_cell *c,
+                       struct cell_state *cs, nodemask_t allowed)
 {
-        if (cs->home_cpu == 0 || cs->demand >= RULE_CPU_SLACK) {
+        bool spilled = cs->vcpu_spill && cs->vcpu_spill_home == cs->home_cpu;
+        double run = 0;
+
+        for (unsigned n = 0; n < s->host.n_nodes && s->period_ns > 0; n++)
+                run += (double)c->cpu_ns[n] / (double)s->period_ns;
+        if (cs->home_cpu == 0 || run >= (spilled ? SPILL_BUSY : RULE_CPU_SLACK)) {
                 cs->vcpu_spill = 0;
                 return;
         }
-        if (cs->vcpu_spill && cs->vcpu_spill_home == cs->home_cpu)
+        if (spilled)
                 return;
         cs->vcpu_spill = spare_beside_overloaded(s, st, cs->home_cpu, allowed);
         cs->vcpu_spill_home = cs->home_cpu;

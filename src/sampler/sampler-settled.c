@@ -5,11 +5,11 @@
 
 void vm_memory_locality(const struct snap_vm *sv, double *ret_local, double *ret_total)
 {
-        double local = 0, total = 0;
+        double run_local = 0, run_total = 0, idle_local = 0, idle_total = 0;
 
         for (unsigned c = 0; c < sv->n_cells; c++) {
                 const struct snap_cell *sc = &sv->cells[c];
-                double cpu = 0, cell_bytes = 0, on_vcpu_nodes = 0;
+                double cpu = 0, cell_bytes = 0, on_vcpu_nodes = 0, here = 0;
                 unsigned known = 0;
 
                 for (unsigned n = 0; n < SNAP_NODES_MAX; n++) {
@@ -17,9 +17,12 @@ void vm_memory_locality(const struct snap_vm *sv, double *ret_local, double *ret
                         cell_bytes += (double)sc->resident_bytes[n];
                 }
                 if (cpu > 0) {
+                        if (cell_bytes <= 0)
+                                continue;
                         for (unsigned n = 0; n < SNAP_NODES_MAX; n++)
-                                local += (double)sc->resident_bytes[n] * (double)sc->cpu_ns[n] / cpu;
-                        total += cell_bytes;
+                                here += (double)sc->resident_bytes[n] * (double)sc->cpu_ns[n] / cpu;
+                        run_local += cpu * here / cell_bytes;
+                        run_total += cpu;
                         continue;
                 }
                 for (unsigned v = 0; v < sv->n_vcpus; v++) {
@@ -32,11 +35,16 @@ void vm_memory_locality(const struct snap_vm *sv, double *ret_local, double *ret
                 }
                 if (known == 0)
                         continue;
-                local += on_vcpu_nodes / known;
-                total += cell_bytes;
+                idle_local += on_vcpu_nodes / known;
+                idle_total += cell_bytes;
         }
-        *ret_local = local;
-        *ret_total = total;
+        if (run_total > 0) {
+                *ret_local = run_local;
+                *ret_total = run_total;
+        } else {
+                *ret_local = idle_local;
+                *ret_total = idle_total;
+        }
 }
 
 bool vm_memory_settled(double local, double total)

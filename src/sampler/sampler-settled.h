@@ -12,9 +12,12 @@
 /* Periods between two scans of a settled VM, at most. */
 #define SCAN_INTERVAL_MAX 32u
 
-/* How much of the VM's cells' resident memory (this snapshot's resident_bytes) is on the nodes
- * their vCPUs ran on, weighted by run time there; a cell whose vCPUs did not run counts the
- * nodes they last ran on (their pin) alike; a cell with no known vCPU node does not count. */
+/* How local the VM's memory is to its vCPUs, as LOCAL out of TOTAL. Each cell whose vCPUs ran
+ * counts the share of its resident bytes on the nodes they ran on (weighted by run time there),
+ * weighted by that run time: like the kernel's fault-weighted locality, a cell counts as much as
+ * it runs, so an idle cell whose vCPUs wake on a spare node (vnumad(8)) does not unsettle a VM
+ * whose busy cells are local. When no vCPU ran, bytes on the nodes the vCPUs last ran on (their
+ * pin) over the resident bytes; a cell with no known vCPU node does not count. */
 void vm_memory_locality(const struct snap_vm *sv, double *ret_local, double *ret_total);
 
 /* At least 9 in 10 bytes local, and something to judge by. */

@@ -420,5 +420,35 @@ START_TEST(test_settled_rules)
 }
 END_TEST
 
+/* Scenario b of the lab benchmark: cell 0's busy vCPU on node 0 with all its memory, cell 1's
+ * idle vCPU waking on node 1 (spilled there) while its memory stays on node 0. A cell counts as
+ * much as its vCPUs run: the VM is settled (by bytes it was half local, and the window scan and
+ * soft-dirty clears never backed off: 25 s of CPU in 150 s). With both cells equally busy, the
+ * remote cell does unsettle it. */
+START_TEST(test_locality_weighs_cells_by_run_time)
+{
+        struct snap_cell cells[2] = {};
+        struct snap_vcpu vcpus[2] = {{.index = 0, .cell = 0, .node = 0}, {.index = 1, .cell = 1, .node = 1}};
+        struct snap_vm vm = {.n_cells = 2, .cells = cells, .n_vcpus = 2, .vcpus = vcpus};
+        double local, total;
+
+        cells[0].resident_bytes[0] = cells[1].resident_bytes[0] = 192 << 20;
+        cells[0].cpu_ns[0] = 1000000000;
+        cells[1].cpu_ns[1] = 30000000;
+        vm_memory_locality(&vm, &local, &total);
+        ck_assert(vm_memory_settled(local, total));
+        cells[1].cpu_ns[1] = 1000000000;
+        vm_memory_locality(&vm, &local, &total);
+        ck_assert(!vm_memory_settled(local, total));
+        /* No vCPU ran: bytes on the nodes they were last on (cell 1's are remote). */
+        cells[0].cpu_ns[0] = cells[1].cpu_ns[1] = 0;
+        vm_memory_locality(&vm, &local, &total);
+        ck_assert(!vm_memory_settled(local, total));
+        vcpus[1].node = 0;
+        vm_memory_locality(&vm, &local, &total);
+        ck_assert(vm_memory_settled(local, total));
+}
+END_TEST
+
 TEST_MAIN("sampler-live", test_live_window_and_convergence, test_live_gone_and_stale, test_live_soft_dirty,
-          test_settled_rules)
+          test_settled_rules, test_locality_weighs_cells_by_run_time)

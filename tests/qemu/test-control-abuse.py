@@ -36,8 +36,10 @@ def abuser(sock, n_conns, big, flood):
     out = {"big": None, "opened": 0, "connect_errors": 0}
     if big:
         s = socket.socket(socket.AF_UNIX)
-        s.settimeout(10)
+        # Connect blocking, then time out reads: a UNIX connect with a timeout fails at once
+        # (EAGAIN) while another abuser's connections fill the backlog (seen in CI).
         s.connect(sock)
+        s.settimeout(10)
         s.recv(4096)  # the greeting
         line = b'{"execute": "' + b"x" * (10 << 20) + b'"}\n'
         sent = 0

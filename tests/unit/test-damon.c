@@ -100,17 +100,6 @@ START_TEST(test_assign)
 }
 END_TEST
 
-/* A copy of tests/data/damon/NAME in a temporary directory: the controller writes to it. */
-static char *copy_tree(const char *name)
-{
-        char *tmp = NULL, cmd[1024];
-
-        ck_assert_int_eq(test_make_tmpdir("test-damon", &tmp), 0);
-        snprintf(cmd, sizeof(cmd), "cp -a '%s/damon/%s/.' '%s/'", getenv("VNUMA_TEST_DATA"), name, tmp);
-        ck_assert_int_eq(system(cmd), 0);
-        return tmp;
-}
-
 static char *admin_file(const char *root, const char *rel)
 {
         char *text = NULL;
@@ -147,7 +136,7 @@ static void assert_file(const char *root, const char *rel, const char *want)
 
 START_TEST(test_take_over_read_release)
 {
-        _cleanup_free_ char *root = copy_tree("ours-running");
+        _cleanup_free_ char *root = test_copy_fixture_tree("test-damon", "damon/ours-running");
         _cleanup_(damon_ctl_freep) struct damon_ctl *c = NULL;
         _cleanup_free_ struct damon_region *r = NULL;
         _cleanup_free_ char *why = NULL, *token = NULL;
@@ -229,7 +218,7 @@ END_TEST
 
 START_TEST(test_refuse_foreign)
 {
-        _cleanup_free_ char *root = copy_tree("ours-running");
+        _cleanup_free_ char *root = test_copy_fixture_tree("test-damon", "damon/ours-running");
         _cleanup_(damon_ctl_freep) struct damon_ctl *c = NULL;
         _cleanup_free_ char *why = NULL;
 
@@ -261,7 +250,7 @@ END_TEST
 
 START_TEST(test_claim_fresh_and_missing_features)
 {
-        _cleanup_free_ char *root = copy_tree("ours-running");
+        _cleanup_free_ char *root = test_copy_fixture_tree("test-damon", "damon/ours-running");
         _cleanup_(damon_ctl_freep) struct damon_ctl *c = NULL;
         _cleanup_free_ char *why = NULL, *sch = NULL, *cmd = NULL;
 
@@ -300,7 +289,7 @@ END_TEST
 
 START_TEST(test_tried_regions_bounds)
 {
-        _cleanup_free_ char *root = copy_tree("ours-running");
+        _cleanup_free_ char *root = test_copy_fixture_tree("test-damon", "damon/ours-running");
         _cleanup_(damon_ctl_freep) struct damon_ctl *c = NULL;
         _cleanup_free_ struct damon_region *r = NULL;
         _cleanup_free_ char *why = NULL;

@@ -62,6 +62,20 @@ static inline int test_remove_tree(const char *path)
         return nftw(path, test_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* A writable copy of the fixture tree tests/data/REL in a new temporary directory (from
+ * test_make_tmpdir(name)), for code under test that writes to it (sysfs controllers). Free the
+ * path; remove the tree with test_remove_tree. */
+static inline char *test_copy_fixture_tree(const char *name, const char *rel)
+{
+        char *tmp = NULL, cmd[1024];
+
+        ck_assert_msg(getenv("VNUMA_TEST_DATA"), "VNUMA_TEST_DATA is not set");
+        ck_assert_int_eq(test_make_tmpdir(name, &tmp), 0);
+        snprintf(cmd, sizeof(cmd), "cp -a '%s/%s/.' '%s/'", getenv("VNUMA_TEST_DATA"), rel, tmp);
+        ck_assert_int_eq(system(cmd), 0);
+        return tmp;
+}
+
 /* TEST_MAIN("name", test_a, test_b, ...) */
 #define TEST_MAIN(name, ...)                                                  \
         int main(void)                                                        \

@@ -118,16 +118,6 @@ static char *data_path(const char *rel)
         return p;
 }
 
-static char *copy_tree(const char *name)
-{
-        char *tmp = NULL, cmd[1024];
-
-        ck_assert_int_eq(test_make_tmpdir("test-sampler-damon", &tmp), 0);
-        snprintf(cmd, sizeof(cmd), "cp -a '%s/damon/%s/.' '%s/'", getenv("VNUMA_TEST_DATA"), name, tmp);
-        ck_assert_int_eq(system(cmd), 0);
-        return tmp;
-}
-
 static char *file_of(const char *root, const char *rel)
 {
         char *t = NULL;
@@ -142,7 +132,7 @@ static char *file_of(const char *root, const char *rel)
 
 START_TEST(test_auto_choice)
 {
-        _cleanup_free_ char *sys = copy_tree("ours-running"),
+        _cleanup_free_ char *sys = test_copy_fixture_tree("test-sampler-damon", "damon/ours-running"),
                             *proc = data_path("sampler/roots/balancing-off");
         _cleanup_(sampler_freep) struct sampler *s = NULL;
         struct sampler_config cfg;
@@ -240,7 +230,8 @@ static void put_regions(const char *sys, uint64_t base, const uint64_t (*r)[3], 
 START_TEST(test_sense_with_fixture_kdamond)
 {
         const size_t size = 16 * MB, chunk = 2 * MB;
-        _cleanup_free_ char *sys = copy_tree("ours-running"), *text = NULL;
+        _cleanup_free_ char *sys = test_copy_fixture_tree("test-sampler-damon", "damon/ours-running"),
+                            *text = NULL;
         _cleanup_(sampler_freep) struct sampler *s = NULL;
         struct host_topology *topo = NULL;
         struct snapshot *snap = NULL;

@@ -134,6 +134,20 @@ static void assert_file(const char *root, const char *rel, const char *want)
         ck_assert_str_eq(got, want);
 }
 
+/* damon_ctl_claim refuses with err, says phrase (when given) and leaves nr_kdamonds at want. */
+static void assert_refused(const char *root, int err, const char *phrase, const char *nr_kdamonds)
+{
+        _cleanup_(damon_ctl_freep) struct damon_ctl *c = NULL;
+        _cleanup_free_ char *why = NULL;
+
+        ck_assert_int_eq(damon_ctl_claim(root, &c, &why), err);
+        ck_assert_ptr_null(c);
+        ck_assert_ptr_nonnull(why);
+        if (phrase)
+                ck_assert_msg(strstr(why, phrase), "\"%s\" does not say \"%s\"", why, phrase);
+        assert_file(root, ADMIN "kdamonds/nr_kdamonds", nr_kdamonds);
+}
+
 START_TEST(test_take_over_read_release)
 {
         _cleanup_free_ char *root = test_copy_fixture_tree("test-damon", "damon/ours-running");
@@ -219,31 +233,23 @@ END_TEST
 START_TEST(test_refuse_foreign)
 {
         _cleanup_free_ char *root = test_copy_fixture_tree("test-damon", "damon/ours-running");
-        _cleanup_(damon_ctl_freep) struct damon_ctl *c = NULL;
-        _cleanup_free_ char *why = NULL;
 
         /* Someone else's kdamond (DAMON's default reset interval, no mark): left exactly as it is. */
         put(root, SCH "quotas/reset_interval_ms", "1000\n");
         put(root, KD "contexts/0/operations", "paddr\n");
-        ck_assert_int_eq(damon_ctl_claim(root, &c, &why), -EBUSY);
-        ck_assert_ptr_null(c);
-        ck_assert_ptr_nonnull(why);
-        ck_assert_ptr_nonnull(strstr(why, "someone else"));
-        ck_assert_ptr_nonnull(strstr(why, "is on"));
+        assert_refused(root, -EBUSY, "someone else", "1");
+        assert_refused(root, -EBUSY, "is on", "1");
         assert_file(root, KD "state", "on");
         assert_file(root, KD "contexts/0/operations", "paddr");
-        assert_file(root, ADMIN "kdamonds/nr_kdamonds", "1");
 
         /* Even when it is off: its configuration is someone's. */
         put(root, KD "state", "off\n");
-        ck_assert_int_eq(damon_ctl_claim(root, &c, &why), -EBUSY);
-        ck_assert_ptr_nonnull(strstr(why, "is off"));
-        assert_file(root, ADMIN "kdamonds/nr_kdamonds", "1");
+        assert_refused(root, -EBUSY, "is off", "1");
 
         /* Two kdamonds, the first ours: still not ours to reshape. */
         put(root, SCH "quotas/reset_interval_ms", "33335497870802949\n");
         put(root, ADMIN "kdamonds/nr_kdamonds", "2\n");
-        ck_assert_int_eq(damon_ctl_claim(root, &c, &why), -EBUSY);
+        assert_refused(root, -EBUSY, NULL, "2");
         ck_assert_int_eq(test_remove_tree(root), 0);
 }
 END_TEST
@@ -265,18 +271,14 @@ START_TEST(test_claim_fresh_and_missing_features)
 
         /* A kernel without fvaddr (like one built with DAMON_PADDR only): refused, and removed again. */
         put(root, KD "contexts/0/avail_operations", "paddr\n");
-        ck_assert_int_eq(damon_ctl_claim(root, &c, &why), -EOPNOTSUPP);
-        ck_assert_ptr_nonnull(strstr(why, "fvaddr"));
-        assert_file(root, ADMIN "kdamonds/nr_kdamonds", "0");
+        assert_refused(root, -EOPNOTSUPP, "fvaddr", "0");
 
         /* Before 6.2: no tried_regions. */
         put(root, KD "contexts/0/avail_operations", "vaddr fvaddr paddr\n");
         ck_assert_int_eq(path_join_root(root, SCH "tried_regions", &sch), 0);
         ck_assert_int_ge(asprintf(&cmd, "rm -rf '%s'", sch), 0);
         ck_assert_int_eq(system(cmd), 0);
-        ck_assert_int_eq(damon_ctl_claim(root, &c, &why), -EOPNOTSUPP);
-        ck_assert_ptr_nonnull(strstr(why, "tried_regions"));
-        assert_file(root, ADMIN "kdamonds/nr_kdamonds", "0");
+        assert_refused(root, -EOPNOTSUPP, "tried_regions", "0");
         ck_assert_int_eq(test_remove_tree(root), 0);
 
         /* No DAMON sysfs interface at all. */

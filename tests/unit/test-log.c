@@ -79,10 +79,14 @@ END_TEST
  * (Check runs each test in a child, so the detection starts fresh here.) */
 START_TEST(test_not_the_journal)
 {
-        char path[] = "/tmp/test-log.XXXXXX", env[64], *text = NULL;
-        int fd = mkstemp(path);
+        _cleanup_free_ char *dir = NULL, *path = NULL;
+        char env[64], *text = NULL;
         struct stat st;
+        int fd;
 
+        ck_assert_int_eq(test_make_tmpdir("test-log", &dir), 0);
+        ck_assert_int_ge(asprintf(&path, "%s/stderr", dir), 0);
+        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         ck_assert_int_ge(fd, 0);
         ck_assert_int_eq(fstat(fd, &st), 0);
         snprintf(env, sizeof(env), "%llu:%llu", (unsigned long long)st.st_dev,
@@ -94,7 +98,7 @@ START_TEST(test_not_the_journal)
         ck_assert_int_eq(read_full_file_at(NULL, path, 4096, &text, NULL), 0);
         ck_assert_str_eq(text, "<4>VM web1: busy\n<3>VM web1: Operation not permitted\n");
         free(text);
-        unlink(path);
+        ck_assert_int_eq(test_remove_tree(dir), 0);
 }
 END_TEST
 

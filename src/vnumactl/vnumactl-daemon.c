@@ -21,6 +21,12 @@ int daemon_call(const struct daemon_client_opts *o, const char *command, struct 
         if (r == -ENOENT || r == -ECONNREFUSED)
                 return log_error_errno(r, "vnumad is not running (cannot connect to %s: %m).",
                                        o->socket_path);
+        if (r == -EACCES || r == -EPERM)
+                /* The socket is 0660 root:read-group: say which setting grants access. */
+                return log_error_errno(r,
+                                       "Cannot talk to vnumad at %s: %m. Run as root, or as a member "
+                                       "of the group set by read-group= in vnumad.conf(5).",
+                                       o->socket_path);
         if (r < 0)
                 return log_error_errno(r, "Cannot talk to vnumad at %s: %m", o->socket_path);
         r = qmp_client_execute(c, command, args, ret);

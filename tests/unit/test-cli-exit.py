@@ -26,15 +26,15 @@ def check(cond, msg):
         failed.append(msg)
 
 
-def run(*args):
+def run(*args, prefix=()):
     # stdout and stderr are pipes, not a terminal.
-    return subprocess.run([VNUMACTL] + list(args), capture_output=True, text=True, timeout=60,
+    return subprocess.run(list(prefix) + [VNUMACTL] + list(args), capture_output=True, text=True, timeout=60,
                           stdin=subprocess.DEVNULL)
 
 
-def case(want, args, stderr_has=None):
-    p = run(*args)
-    label = "vnumactl " + " ".join(args)
+def case(want, args, stderr_has=None, prefix=()):
+    p = run(*args, prefix=prefix)
+    label = " ".join(list(prefix) + ["vnumactl"] + list(args))
     check(p.returncode == want, "%s: exit %d (want %d); stderr %r" % (label, p.returncode, want, p.stderr[:300]))
     lines = p.stderr.splitlines()
     if want != 0:
@@ -71,6 +71,12 @@ def main():
             case(1, ["--socket", dead] + verb, dead)
         case(1, ["--socket", os.path.join(work, "missing.sock"), "--json", "status"], "vnumad is not running")
         case(1, ["--sysfs-root", os.path.join(work, "nosys"), "topology"], "nosys")
+        # A user outside the read group: the error says which setting grants access.
+        if os.geteuid() == 0:
+            os.chmod(work, 0o755)
+            os.chmod(dead, 0o600)
+            case(1, ["--socket", dead, "status"], "read-group=",
+                 prefix=("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"))
         case(1, ["--json", "show", "--qmp", os.path.join(work, "no-qemu.qmp")], "no-qemu.qmp")
         case(1, ["-c", "test:///default", "policy", "set", "nosuchdomain", "mode=auto"], "nosuchdomain")
         # An invalid policy is refused before anything is written: not a usage error.

@@ -9,6 +9,9 @@
 /* Each handler writes one line saying what it did into line, and returns like actuator_apply. */
 int actuator_pin(struct actuator *a, const struct action *act, const struct guest_model *m,
                  struct actuator_result *res, char *line, size_t size);
+/* Takes the NUMA-hinting fault of each page (one byte read from pid, on a CPU of node) so that
+ * move_pages sees it again on 6.0-6.4 kernels (actuator-unhint.c). Returns the pages read. */
+size_t actuator_unhint_pages(pid_t pid, int node, void *const *pages, size_t n);
 int actuator_migrate(struct actuator *a, const struct action *act, const struct guest_model *m,
                      struct actuator_result *res, char *line, size_t size);
 int actuator_region_policy(struct actuator *a, const struct snapshot *s, const struct action *act,

@@ -168,8 +168,8 @@ static int move_list(struct mover *mv, void **list, size_t n, size_t per_call)
  * -ENOENT for the latter. pagemap tells them apart: an untouched page is neither present (bit 63)
  * nor swapped (bit 62). Without pagemap every -EFAULT page counts failed.
  * On 6.0-6.4 a present page behind a NUMA-hinting PROT_NONE pte answers -ENOENT and cannot move
- * until its hinting fault resolves; it counts absent here (test-residency-protnone shows the
- * kernel side). */
+ * until its hinting fault resolves: pagemap has it present, and take_hinted() resolves the fault
+ * (test-residency-protnone shows the kernel side). */
 static int read_pagemap(struct mover *mv, uint64_t first, size_t n)
 {
         return pagemap_read(mv->pagemap, first, n, mv->page_size, mv->entries);
@@ -187,11 +187,34 @@ static void count_bytes(struct actuator_result *res, const struct actuator_resul
         res->bytes_failed += (res->pages_failed - before->pages_failed) * page_size;
 }
 
+/* The pages a query answered -ENOENT although pagemap has them (mv->again[0..n)): a hinting pte
+ * hides them on 6.0-6.4 (actuator-unhint.c). Takes their hinting faults, asks again, and appends
+ * those now elsewhere to mv->pages[0..k). Returns the new k. */
+static size_t take_hinted(struct mover *mv, size_t k, size_t n)
+{
+        if (n == 0)
+                return k;
+        mv->res->pages_unhinted += actuator_unhint_pages(mv->pid, mv->node, mv->again, n);
+        if (numa_move_pages(mv->pid, (unsigned long)n, mv->again, NULL, mv->status, 0) < 0) {
+                mv->res->pages_absent += n; /* the next period asks again */
+                return k;
+        }
+        for (size_t i = 0; i < n; i++) {
+                if (mv->status[i] == mv->node)
+                        mv->res->pages_already_there++; /* the fault's own migration took it there */
+                else if (mv->status[i] >= 0)
+                        mv->pages[k++] = mv->again[i];
+                else
+                        mv->res->pages_absent++;
+        }
+        return k;
+}
+
 /* One batch of consecutive pages: ask where they are, move those elsewhere, retry the busy. */
 static int move_batch(struct mover *mv, uint64_t first, size_t n)
 {
         bool have_entries = false, tried = false;
-        size_t k = 0;
+        size_t k = 0, n_hinted = 0;
         int r;
 
         for (size_t i = 0; i < n; i++)
@@ -205,12 +228,14 @@ static int move_batch(struct mover *mv, uint64_t first, size_t n)
         for (size_t i = 0; i < n; i++) {
                 int st = mv->status[i];
 
-                if (st == -EFAULT && !tried) {
+                if ((st == -EFAULT || st == -ENOENT) && !tried) {
                         have_entries = read_pagemap(mv, first, n) >= 0;
                         tried = true;
                 }
                 if (st == mv->node)
                         mv->res->pages_already_there++;
+                else if (st == -ENOENT && have_entries && !pagemap_entry_absent(mv->entries[i]))
+                        mv->again[n_hinted++] = mv->pages[i]; /* there, behind a hinting pte */
                 else if (st == -ENOENT ||
                          (st == -EFAULT && have_entries && pagemap_entry_absent(mv->entries[i])))
                         mv->res->pages_absent++;
@@ -223,6 +248,7 @@ static int move_batch(struct mover *mv, uint64_t first, size_t n)
                         mv->pages[k++] = mv->pages[i];
         }
 
+        k = take_hinted(mv, k, n_hinted);
         mv->n_again = 0;
         r = move_list(mv, mv->pages, k, mv->batch);
         /* Retry rounds in calls 8x smaller each time, so one stuck page holds back fewer. */

@@ -151,9 +151,10 @@ static int engine_apply(void *userdata, const struct snapshot *s, const struct a
                 log_vm(LOG_DEBUG, vm->name,
                        "VM %s: %s: %" PRIu64 " pages moved, %" PRIu64 " already there, %" PRIu64
                        " busy, %" PRIu64 " no memory, %" PRIu64 " absent, %" PRIu64
-                       " left because shared, %" PRIu64 " failed",
+                       " left because shared, %" PRIu64 " failed; %" PRIu64 " were behind a hinting pte",
                        vm->name, line, res.pages_moved, res.pages_already_there, res.pages_busy,
-                       res.pages_nomem, res.pages_absent, res.pages_shared, res.pages_failed);
+                       res.pages_nomem, res.pages_absent, res.pages_shared, res.pages_failed,
+                       res.pages_unhinted);
         else
                 log_vm(LOG_DEBUG, vm->name, "VM %s: %s", vm->name, line);
         return 0;

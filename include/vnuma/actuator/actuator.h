@@ -77,6 +77,8 @@ struct actuator_result {
         uint64_t pages_shared;        /* -EACCES: mapped by another process too, left by MPOL_MF_MOVE
                                        * (vnumad(8), SHARED BACKENDS); not a failure */
         uint64_t pages_failed;        /* -EFAULT (zero page), and pages of a failed call */
+        uint64_t pages_unhinted;      /* hidden behind a NUMA-hinting pte (6.0-6.4), read once so
+                                       * that move_pages sees them; also counted by outcome */
         /* The same pages in bytes (ranges of one action may differ in page size). */
         uint64_t bytes_already_there, bytes_busy, bytes_nomem, bytes_absent, bytes_shared, bytes_failed;
         /* pin / region policy */

@@ -23,6 +23,10 @@
 #                       "vnw.size=64M vnw.pattern=hot". Without it the guest sits in firmware.
 #   --prealloc          fault all guest RAM in at start (QEMU prealloc), so placement is
 #                       measurable at once
+#   --backend KIND      (plain QEMU only) guest RAM per cell: ram (default), memfd-hugetlb
+#                       (memory-backend-memfd,hugetlb=on, 2 MiB pages) or hugetlbfs
+#                       (memory-backend-file on /dev/hugepages, mounted if it is not); the huge
+#                       pages must be reserved on the host node first
 #   --spin              (plain QEMU only) firmware that is one `jmp $` at the reset vector: vCPU 0
 #                       is busy from the first instruction (the others wait for a SIPI that never
 #                       comes), with no boot to wait for
@@ -84,7 +88,7 @@ EOF
 # Parses guest options into scn_* variables.
 scn_parse_guest() {
         scn_cells=2 scn_cell_mib=128 scn_vpc=1 scn_host_node=0 scn_workload="" scn_use_workload=0 scn_prealloc=0
-        scn_spin=0
+        scn_spin=0 scn_backend=ram
         while [ $# -gt 0 ]; do
                 case "$1" in
                 --cells) scn_cells=$2; shift 2 ;;
@@ -94,12 +98,14 @@ scn_parse_guest() {
                 --workload) scn_workload=$2; scn_use_workload=1; shift 2 ;;
                 --prealloc) scn_prealloc=1; shift ;;
                 --spin) scn_spin=1; shift ;;
+                --backend) scn_backend=$2; shift 2 ;;
                 *) scn_err "unknown guest option '$1'"; return ;;
                 esac
         done
         [[ $scn_cells =~ ^[1-8]$ && $scn_cell_mib =~ ^[0-9]+$ && $scn_vpc =~ ^[1-8]$ && $scn_host_node =~ ^[0-9]+$ ]] ||
                 scn_err "invalid guest options (cells $scn_cells, cell MiB $scn_cell_mib, vCPUs per cell $scn_vpc, host node $scn_host_node)" ||
                 return
+        case "$scn_backend" in ram | memfd-hugetlb | hugetlbfs) ;; *) scn_err "unknown --backend '$scn_backend'"; return ;; esac
         [ $((scn_spin & scn_use_workload)) -eq 0 ] || scn_err "--spin and --workload exclude each other" || return
         if [ $scn_use_workload -eq 1 ]; then
                 scn_kernel=${LAB_GUEST_KERNEL:-${LAB_KERNEL:-}}
@@ -207,8 +213,17 @@ scn_qemu_start() { # name [guest options]
         )
         local prealloc=""
         [ $scn_prealloc -eq 1 ] && prealloc=",prealloc=on"
+        local backend="memory-backend-ram"
+        case "$scn_backend" in
+        memfd-hugetlb) backend="memory-backend-memfd,hugetlb=on,hugetlbsize=2M" ;;
+        hugetlbfs)
+                mkdir -p /dev/hugepages && { mountpoint -q /dev/hugepages || mount -t hugetlbfs hugetlbfs /dev/hugepages; } ||
+                        scn_err "cannot mount hugetlbfs on /dev/hugepages" || return
+                backend="memory-backend-file,mem-path=/dev/hugepages"
+                ;;
+        esac
         for ((i = 0; i < scn_cells; i++)); do
-                args+=(-object "memory-backend-ram,id=m$i,size=${scn_cell_mib}M$prealloc"
+                args+=(-object "$backend,id=m$i,size=${scn_cell_mib}M$prealloc"
                         -numa "node,nodeid=$i,memdev=m$i,cpus=$((i * scn_vpc))-$((i * scn_vpc + scn_vpc - 1))")
         done
         if [ $scn_use_workload -eq 1 ]; then

@@ -13,20 +13,14 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "qemu"))
 from qemu_guest import Guest, skip_without_qemu  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from vnumatest import task_cpu_ns  # noqa: E402
+
 PERIODS = int(os.environ.get("BENCH_PERIODS", "40"))
 
 
 def cpu_seconds(pid):
-    """CPU time of every thread of pid, from schedstat (nanoseconds; /proc/PID/stat counts 10 ms
-    ticks, coarser than a period's work)."""
-    ns = 0
-    for tid in os.listdir("/proc/%d/task" % pid):
-        try:
-            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
-                ns += int(f.read().split()[0])
-        except (FileNotFoundError, ProcessLookupError):
-            pass  # a thread that just ended
-    return ns / 1e9
+    return task_cpu_ns(pid) / 1e9
 
 
 def status(vnumactl, sock):

@@ -24,28 +24,12 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "qemu"))
 from qemu_guest import Guest, skip_without_qemu  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from vnumatest import proc_status_kib, task_cpu_ns  # noqa: E402
+
 PERIODS = int(os.environ.get("BENCH_SCALE_PERIODS", "20"))
 GUEST_MIB = int(os.environ.get("BENCH_SCALE_MIB", "64"))
 PERIOD_MS = 1000
-
-
-def cpu_ns(pid):
-    ns = 0
-    for tid in os.listdir("/proc/%d/task" % pid):
-        try:
-            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
-                ns += int(f.read().split()[0])
-        except (FileNotFoundError, ProcessLookupError):
-            pass
-    return ns
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 class Control:
@@ -120,16 +104,16 @@ def measure(label, d, ctl, vnumactl, sock, n):
     while ctl.call("status")["period"] < p0 + 3:  # settle: every guest seen at least once
         time.sleep(0.2)
     st = ctl.call("status")
-    p0, c0, t0 = st["period"], cpu_ns(d.pid), time.monotonic()
+    p0, c0, t0 = st["period"], task_cpu_ns(d.pid), time.monotonic()
     while True:
         st = ctl.call("status")
         if st["period"] >= p0 + PERIODS:
             break
         time.sleep(0.2)
-    p1, c1, t1 = st["period"], cpu_ns(d.pid), time.monotonic()
+    p1, c1, t1 = st["period"], task_cpu_ns(d.pid), time.monotonic()
     row = {
         "guests": n,
-        "rss_mib": rss_kib(d.pid) / 1024,
+        "rss_mib": proc_status_kib(d.pid, "VmRSS") / 1024,
         "cpu_ms_per_period": (c1 - c0) / 1e6 / (p1 - p0),
         "period_ms": (t1 - t0) * 1000 / (p1 - p0),
         "plan_ms": (st.get("last_period") or {}).get("plan_ns", 0) / 1e6,

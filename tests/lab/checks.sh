@@ -8,6 +8,13 @@
 #   checks_end SUMMARY               exit 1 if any check failed, else print "PASS: SUMMARY"
 #   truth ARGS...                    tests/lab/truth.py: numa_maps, Cpus_allowed_list, cgroups
 #   truth_snapshot MAP OUT NAME...   truth.py snapshot of NAMEs into OUT, shown on stdout
+#   first_touch_placement            from here, scn_qemu_start's `numactl --membind=N` binds the
+#                                    QEMU's CPUs to node N instead: its prealloc'd RAM lands there
+#                                    by first touch, and stays free to move (no memory policy)
+#   wait_split MAP NAME SECONDS OUT  until the guest is split as the model wants it on a 1-CPU-
+#                                    per-node lab (each cell >= 95 % on one node, the cells apart,
+#                                    the vCPUs pinned there); the last snapshot in OUT, the seconds
+#                                    taken in $t_conv; progress every 20 s; returns 1 on timeout
 # The verdicts come from the kernel (truth.py), never from vnumad's replies alone.
 
 # shellcheck source-path=SCRIPTDIR/../../contrib/lab
@@ -49,4 +56,28 @@ truth_snapshot() { # map out names...
         shift 2
         truth snapshot "$map" "$@" >"$out" || return
         truth show "$out"
+}
+
+first_touch_placement() {
+        numactl() {
+                if [[ ${1:-} == --membind=* ]]; then
+                        command numactl --cpunodebind="${1#--membind=}" "${@:2}"
+                else
+                        command numactl "$@"
+                fi
+        }
+}
+
+wait_split() { # map name seconds out
+        local map=$1 name=$2 limit=$3 out=$4 t0=$SECONDS
+        while :; do
+                truth snapshot "$map" "$name" >"$out" || die "cannot read numa_maps of $name"
+                t_conv=$((SECONDS - t0))
+                { truth local "$out" 0.95 "$name" && truth distinct "$out" "$name" && truth pinned "$out" "$name"; } \
+                        >/dev/null && return 0
+                [ $t_conv -ge "$limit" ] && return 1
+                [ $((t_conv % 20)) -lt 2 ] && { echo "t=${t_conv}s"; truth show "$out"; }
+                kill -0 "$VL_PID" 2>/dev/null || die "vnumad exited"
+                sleep 1
+        done
 }

@@ -37,15 +37,7 @@ echo "kernel $kver, numa_balancing $(cat /proc/sys/kernel/numa_balancing), scan 
         "$(cat /proc/sys/kernel/numa_balancing_scan_delay_ms 2>/dev/null || cat /sys/kernel/debug/sched/numa_balancing/scan_delay_ms 2>/dev/null || echo ?)" \
         "ms; move_pages hides hinting pages on this kernel: $([ $hides -eq 1 ] && echo yes || echo no)"
 
-# First touch on node 0: scn_qemu_start's `numactl --membind=0` becomes a CPU binding, so the
-# kernel is free to move the pages later (a function wins over the program of the same name).
-numactl() {
-        if [[ ${1:-} == --membind=* ]]; then
-                command numactl --cpunodebind="${1#--membind=}" "${@:2}"
-        else
-                command numactl "$@"
-        fi
-}
+first_touch_placement # on node 0, and the kernel is free to move the pages later
 scn_qemu_start bal --cells 2 --cell-mib $CELL_MIB --vcpus-per-cell 1 --host-node 0 --prealloc \
         --workload "vnw.size=48M vnw.pattern=stream vnw.interval=2000"
 scn_wait_progress bal 2 420
@@ -80,25 +72,13 @@ syscall_moves() { echo $(($(vmstat pgmigrate_success) - $(vmstat numa_pages_migr
 kernel0=$(vmstat numa_pages_migrated)
 vnumad0=$(syscall_moves)
 
-converged_now() { truth local "$1" 0.95 bal && truth distinct "$1" bal && truth pinned "$1" bal; }
 vl_start_daemon "[daemon]
 period = 500ms
 [policy]
 mode = auto
 migrate-rate = 256MiB"
-t0=$SECONDS
 converged=0
-while [ $((SECONDS - t0)) -lt 240 ]; do
-        truth snapshot "$map" bal >"$S/now.json" || die "cannot read numa_maps of bal"
-        if converged_now "$S/now.json" >/dev/null; then
-                converged=1
-                break
-        fi
-        [ $(((SECONDS - t0) % 20)) -lt 2 ] && { echo "t=$((SECONDS - t0))s"; truth show "$S/now.json"; }
-        kill -0 "$VL_PID" 2>/dev/null || die "vnumad exited"
-        sleep 1
-done
-t_conv=$((SECONDS - t0))
+wait_split "$map" bal 240 "$S/now.json" && converged=1
 cp "$S/now.json" "$S/after.json"
 echo "--- after vnumad ($t_conv s)"
 truth show "$S/after.json"

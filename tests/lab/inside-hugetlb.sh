@@ -42,13 +42,7 @@ else
         echo "1 GiB pages: this kernel or CPU offers none ($g1 missing)"
 fi
 
-numactl() { # first touch on node 0, no memory binding (see inside-balancing-on.sh)
-        if [[ ${1:-} == --membind=* ]]; then
-                command numactl --cpunodebind="${1#--membind=}" "${@:2}"
-        else
-                command numactl "$@"
-        fi
-}
+first_touch_placement # on node 0
 kernel0=$(awk '$1 == "numa_pages_migrated" { print $2 }' /proc/vmstat)
 scn_qemu_start hp --backend memfd-hugetlb --cells 2 --cell-mib 128 --vcpus-per-cell 1 --host-node 0 --prealloc \
         --workload "vnw.size=48M vnw.pattern=stream vnw.interval=2000"
@@ -68,20 +62,8 @@ mode = auto
 migrate-rate = 256MiB
 [vm ref]
 mode = observe"
-t0=$SECONDS
 converged=0
-converged_now() { truth local "$1" 0.95 hp && truth distinct "$1" hp && truth pinned "$1" hp; }
-while [ $((SECONDS - t0)) -lt 240 ]; do
-        truth snapshot "$map" hp >"$S/now.json" || die "cannot read numa_maps of hp"
-        if converged_now "$S/now.json" >/dev/null; then
-                converged=1
-                break
-        fi
-        [ $(((SECONDS - t0) % 20)) -lt 2 ] && { echo "t=$((SECONDS - t0))s"; truth show "$S/now.json"; }
-        kill -0 "$VL_PID" 2>/dev/null || die "vnumad exited"
-        sleep 1
-done
-t_conv=$((SECONDS - t0))
+wait_split "$map" hp 240 "$S/now.json" && converged=1
 cp "$S/now.json" "$S/after.json"
 truth show "$S/after.json"
 check "hp (hugetlb) converged within 240 s: each cell >= 95 % on one node, apart, vCPUs pinned there (took $t_conv s)" \

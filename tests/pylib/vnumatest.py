@@ -213,6 +213,19 @@ def proc_status_kib(pid, field):
     raise KeyError(field)
 
 
+def task_cpu_ns(pid):
+    """CPU time of every thread of pid in ns, from schedstat (/proc/PID/stat counts 10 ms ticks,
+    coarser than a period's work)."""
+    ns = 0
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                ns += int(f.read().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # a thread that just ended
+    return ns
+
+
 def proc_io(pid, field):
     """A counter of /proc/PID/io (rchar: bytes the process read through read(2)-like calls)."""
     with open("/proc/%d/io" % pid) as f:

@@ -235,22 +235,16 @@ static bool snapshot_residency_known(const struct snapshot *s, const struct mana
 
 /* show: what the last period measured, never a scan of guest RAM here (that is O(guest RAM), on
  * the one event loop, for any reader). Threads are read now: one small file per thread. */
-static int cmd_show(void *userdata, struct json_object *args, bool may_write, struct json_object **ret,
-                    char **ret_error)
+static int build_show(struct daemon *d, const struct managed_vm *only, struct json_object **ret)
 {
-        struct daemon *d = userdata;
-        struct managed_vm *only;
         struct json_object *doc, *domains;
-        int r = want_domain(d, args, false, &only, ret_error);
+        const struct snapshot *s = engine_last_snapshot(d->engine);
+        uint64_t now = daemon_now_ns();
+        int r;
 
-        if (r < 0)
-                return r;
         doc = show_json_document();
         domains = json_object_new_array();
         add(doc, "host", show_json_host(d->topo));
-        const struct snapshot *s = engine_last_snapshot(d->engine);
-        uint64_t now = daemon_now_ns();
-
         for (size_t i = 0; i < d->vms.n_vms; i++) {
                 struct managed_vm *vm = d->vms.vms[i];
                 _cleanup_(vm_observation_freep) struct vm_observation *o = NULL;
@@ -301,6 +295,53 @@ static int cmd_show(void *userdata, struct json_object *args, bool may_write, st
         }
         add(doc, "domains", domains);
         *ret = doc;
+        return 0;
+}
+
+/* A cached document's snapshot ages, as of now. */
+static void refresh_ages(const struct daemon *d, struct json_object *doc)
+{
+        struct json_object *domains = NULL, *period;
+        uint64_t now = daemon_now_ns();
+
+        if (!json_object_object_get_ex(doc, "domains", &domains))
+                return;
+        for (size_t i = 0; i < json_object_array_length(domains); i++) {
+                struct json_object *dom = json_object_array_get_idx(domains, i);
+
+                if (json_object_object_get_ex(dom, "snapshot_period", &period) && period &&
+                    now >= d->last_sense_ns)
+                        add(dom, "snapshot_age_ns", json_object_new_uint64(now - d->last_sense_ns));
+        }
+}
+
+/* The whole document is built once per period (and again when a VM comes or goes or a policy
+ * changes): 100 VMs' threads are 100 reads of /proc, too many for every client's every call. */
+static int cmd_show(void *userdata, struct json_object *args, bool may_write, struct json_object **ret,
+                    char **ret_error)
+{
+        struct daemon *d = userdata;
+        struct managed_vm *only;
+        const struct snapshot *s = engine_last_snapshot(d->engine);
+        uint64_t key[4] = {s ? s->period + 1 : 0, d->vms.next_id, d->vms.n_vms, d->policy_changes};
+        int r = want_domain(d, args, false, &only, ret_error);
+
+        if (r < 0)
+                return r;
+        if (only)
+                return build_show(d, only, ret);
+        if (!d->show_cache || memcmp(key, d->show_cache_key, sizeof(key)) != 0) {
+                struct json_object *doc;
+
+                r = build_show(d, NULL, &doc);
+                if (r < 0)
+                        return r;
+                json_object_put(d->show_cache);
+                d->show_cache = doc;
+                memcpy(d->show_cache_key, key, sizeof(key));
+        } else
+                refresh_ages(d, d->show_cache);
+        *ret = json_object_get(d->show_cache);
         return 0;
 }
 

@@ -96,6 +96,12 @@ struct daemon {
         uint64_t total_actions;
         uint64_t total_failed_actions;
 
+        /* The last full `show` document, served again until a period, a VM or a policy changes
+         * (daemon-commands.c): building it reads every VM's threads. */
+        struct json_object *show_cache;
+        uint64_t show_cache_key[4];
+        uint64_t policy_changes; /* daemon_set_vm_policy calls */
+
         /* metrics.c: how long whole periods took, and the textfile. */
         uint64_t last_period_ns;
         struct prom_histogram period_seconds;

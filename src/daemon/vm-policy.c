@@ -99,6 +99,8 @@ void daemon_set_vm_policy(struct daemon *d, struct managed_vm *vm, const struct 
         bool changed = !vm_policy_equal(&vm->policy, p) || !streq_ptr(vm->policy_error, error);
         char *s = strdup(source), *e = error ? strdup(error) : NULL;
 
+        d->policy_changes++; /* a cached show names the policy */
+
         if (!s || (error && !e)) {
                 free(s);
                 free(e);

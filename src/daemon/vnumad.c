@@ -3,6 +3,7 @@
  * One thread, one event loop: a period timer drives sense -> plan -> act (period.c); the control
  * socket, signals and the watched QMP directory (signals.c) are served in between. This file
  * sets it all up from the options (options.c) and runs the loop. */
+#include <json-c/json.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,7 @@ static void warn_kernel_balancing(struct daemon *d)
 static void daemon_done(struct daemon *d)
 {
         daemon_metrics_remove_textfile(d);
+        json_object_put(d->show_cache);
         control_server_free(d->control);
         daemon_libvirt_stop(d);
         engine_free(d->engine);
@@ -129,8 +131,8 @@ int main(int argc, char *argv[])
                 goto fail;
         }
         control_options_from_config(d.config, &co);
-        r = control_server_new(d.config->socket_path, &co, daemon_commands, daemon_n_commands, &d, &d.control,
-                               &error);
+        r = control_server_new(d.config->socket_path, &co, daemon_commands, daemon_n_commands, &d,
+                               &d.control, &error);
         if (r < 0) {
                 log_error_errno(r, "Cannot set up the control socket %s: %s", d.config->socket_path,
                                 error ?: strerror(-r));

@@ -476,6 +476,7 @@ int main(int argc, char *argv[])
                         .config = arg.config,
                         .live = arg.live,
                         .json = arg.json,
+                        .argv = argv,
                 };
                 bool ask_daemon = false;
 

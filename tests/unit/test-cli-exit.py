@@ -86,6 +86,13 @@ def main():
         case(1, ["-c", "qemu+unix:///system?socket=" + os.path.join(work, "no-libvirt.sock"), "policy", "set", "test",
               "mode=auto"], "libvirt")
 
+        # The daemon's verbs start without libvirt (its libraries take longer to load than vnumad
+        # takes to answer); policy, above, went through vnumactl-libvirt.
+        p = subprocess.run(["readelf", "-d", VNUMACTL], capture_output=True, text=True)
+        check(p.returncode == 0 and "libvirt" not in p.stdout,
+              "vnumactl does not load libvirt (readelf -d: %s)" %
+              [ln.split()[-1] for ln in p.stdout.splitlines() if "NEEDED" in ln])
+
         # 2: usage errors.
         case(2, [])
         case(2, ["frobnicate"], "frobnicate")

@@ -16,20 +16,18 @@
 #include "vnuma/basic/log.h"
 #include "vnuma/qmp/qmp.h"
 
-/* Kernel NUMA balancing moves guest pages too, toward wherever a vCPU touched them last, and
- * the pages it is sampling (PROT_NONE until touched) may not move for vnumad meanwhile: two
- * balancers on one guest. Said once; vnumad still works, and uses the hinting faults. */
-static void warn_kernel_balancing(struct daemon *d)
+/* Kernel NUMA balancing moves guest pages too, toward the CPU that touched them: with the vCPUs
+ * pinned first it pulls the way vnumad moves (vnumad(8), KERNEL NUMA BALANCING). Said once, so an
+ * operator reading the log knows two movers are at work. */
+static void note_kernel_balancing(struct daemon *d)
 {
         _cleanup_free_ char *line = NULL;
 
         if (read_one_line_at(d->args.procfs_root ?: "/proc", "/sys/kernel/numa_balancing", &line) >= 0 &&
             line[0] != '0')
-                log_notice(
-                        "Kernel NUMA balancing is on (kernel.numa_balancing=%s): it moves guest pages too, "
-                        "and pages it is sampling may not move until touched. For guests vnumad places, "
-                        "kernel.numa_balancing=0 is recommended; see vnumad(8).",
-                        line);
+                log_info("Kernel NUMA balancing is on (kernel.numa_balancing=%s): vnumad pins vCPUs before "
+                         "it moves memory, so the kernel's hinting faults pull the same way; see vnumad(8).",
+                         line);
 }
 
 static void daemon_done(struct daemon *d)
@@ -146,7 +144,7 @@ int main(int argc, char *argv[])
                 log_open_syslog();
         }
 
-        warn_kernel_balancing(&d);
+        note_kernel_balancing(&d);
         d.start_ns = daemon_now_ns();
         log_info("vnumad %s: %u host nodes, sampler %s, period %" PRIu64 " ms%s.", VNUMAD_VERSION,
                  d.topo->n_nodes, sampler_describe(d.sampler), d.config->period_ms,

@@ -53,10 +53,11 @@ def run_scenarios(scenarios, prefix):
 
 
 def ctl(sock, *args, user=None, check=True, timeout=60):
-    """vnumactl [--socket SOCK] ARGS, as root or as user=(uid, gid)."""
+    """vnumactl [--socket SOCK] ARGS, as root or as user=(uid, gid) or (uid, gid, [supplementary gids])."""
     argv = [VNUMACTL] + (["--socket", sock] if sock else []) + list(args)
     if user is not None:
-        argv = ["setpriv", "--reuid=%d" % user[0], "--regid=%d" % user[1], "--clear-groups"] + argv
+        groups = ["--groups=" + ",".join(str(g) for g in user[2])] if len(user) > 2 and user[2] else ["--clear-groups"]
+        argv = ["setpriv", "--reuid=%d" % user[0], "--regid=%d" % user[1]] + groups + argv
     p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
     if check and p.returncode != 0:
         raise RuntimeError("vnumactl %s (%d): %s" % (" ".join(args), p.returncode, p.stderr.strip()))

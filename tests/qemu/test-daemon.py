@@ -139,6 +139,10 @@ def scenario_read_group(t, work):
         p = ctl(d.sock, "status", user=(65534, 1), check=False)
         t.check(p.returncode == 1 and "permission denied" in p.stderr.lower(),
                 "outside the group: refused: %r" % p.stderr)
+        # Membership the kernel reports for the peer (SO_PEERGROUPS): a supplementary group counts.
+        p = ctl(d.sock, "--json", "status", user=(65534, 1, [65534]), check=False)
+        t.check(p.returncode == 0 and json.loads(p.stdout or "{}").get("vms") == [],
+                "read group as a supplementary group may read: %r" % p.stderr)
     finally:
         t.check(d.stop() == 0, "clean exit")
 

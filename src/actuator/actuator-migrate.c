@@ -234,8 +234,10 @@ static int move_batch(struct mover *mv, uint64_t first, size_t n)
                 }
                 if (st == mv->node)
                         mv->res->pages_already_there++;
-                else if (st == -ENOENT && have_entries && !pagemap_entry_absent(mv->entries[i]))
-                        mv->again[n_hinted++] = mv->pages[i]; /* there, behind a hinting pte */
+                else if (st == -ENOENT && have_entries && (mv->entries[i] & PAGEMAP_PRESENT))
+                        /* In memory, behind a hinting pte. (Not a swapped page: reading it would
+                         * swap it in.) */
+                        mv->again[n_hinted++] = mv->pages[i];
                 else if (st == -ENOENT ||
                          (st == -EFAULT && have_entries && pagemap_entry_absent(mv->entries[i])))
                         mv->res->pages_absent++;

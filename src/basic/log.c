@@ -117,6 +117,7 @@ size_t log_journal_fields(int level, int error, const char *identifier, const ch
         return n;
 }
 
+static void log_write(int level, int error, const char *vm, const char *fmt, va_list ap) _printf_(4, 0);
 static void log_write(int level, int error, const char *vm, const char *fmt, va_list ap)
 {
         char msg[2048];
@@ -144,6 +145,7 @@ static void log_write(int level, int error, const char *vm, const char *fmt, va_
 }
 
 /* Both entry points: the level filter, errno kept, the error returned as -errno. */
+static int log_vdispatch(int level, int error, const char *vm, const char *fmt, va_list ap) _printf_(4, 0);
 static int log_vdispatch(int level, int error, const char *vm, const char *fmt, va_list ap)
 {
         int saved = errno;

@@ -51,7 +51,7 @@ PY
 # Whether PID has at least MIN of SIZE bytes of [START, END) on NODE (numa_maps).
 has_on_node() { # pid start end node min
         local n0 n1
-        read -r n0 n1 < <(node_bytes "$1" "$2" "$3") || return
+        read -r n0 n1 <<<"$(node_bytes "$1" "$2" "$3")" || return
         echo "  pid $1 [$2, $3): node0 $((n0 >> 20)) MiB, node1 $((n1 >> 20)) MiB"
         python3 -c 'import sys; n = [int(sys.argv[1]), int(sys.argv[2])][int(sys.argv[3])]
 sys.exit(0 if n >= float(sys.argv[4]) * int(sys.argv[5]) else 1)' "$n0" "$n1" "$4" "$5" "$SIZE"
@@ -109,8 +109,9 @@ qpid=$(cat "$S/shared.pid")
 # The address map, from QMP before vnumad holds the sockets.
 map=$S/map.json
 scn_measure "${guests[@]}" -- --json >"$map" || die "vnumactl show --qmp failed"
-read -r m0_start m0_end m0_sharing < <(region_of "$map" m0)
-read -r m1_start m1_end m1_sharing < <(region_of "$map" m1)
+# (no /dev/fd in the lab for a process substitution)
+read -r m0_start m0_end m0_sharing <<<"$(region_of "$map" m0)"
+read -r m1_start m1_end m1_sharing <<<"$(region_of "$map" m1)"
 echo "m0 [$m0_start, $m0_end) $m0_sharing; m1 [$m1_start, $m1_end) $m1_sharing (vnumactl show --qmp)"
 if [ "$m0_sharing" != shared-memory ] || [ "$m1_sharing" != private ]; then
         die "vnumactl classifies m0 as $m0_sharing and m1 as $m1_sharing (want shared-memory, private)"
@@ -157,7 +158,7 @@ check "numa_maps of the second process: the shared memfd pages are on node 1 for
 grep -E "VM shared: .*migrate" "$VL_LOG" | tail -3 || true
 
 if [ $ksm -eq 1 ]; then
-        read -r k0_start _ k0_sharing < <(region_of "$map" k0)
+        read -r k0_start _ k0_sharing <<<"$(region_of "$map" k0)"
         kpid=$(cat "$S/ksm.pid")
         need=$((SIZE * 9 / 10 / 4096))
         ksm_merged() { [ "$(cat $KSM/pages_sharing)" -ge "$need" ]; }

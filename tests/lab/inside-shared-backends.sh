@@ -50,8 +50,9 @@ PY
 
 # Whether PID has at least MIN of SIZE bytes of [START, END) on NODE (numa_maps).
 has_on_node() { # pid start end node min
-        local n0 n1
-        read -r n0 n1 <<<"$(node_bytes "$1" "$2" "$3")" || return
+        local n0 n1 out
+        out=$(node_bytes "$1" "$2" "$3") || return
+        read -r n0 n1 <<<"$out"
         echo "  pid $1 [$2, $3): node0 $((n0 >> 20)) MiB, node1 $((n1 >> 20)) MiB"
         python3 -c 'import sys; n = [int(sys.argv[1]), int(sys.argv[2])][int(sys.argv[3])]
 sys.exit(0 if n >= float(sys.argv[4]) * int(sys.argv[5]) else 1)' "$n0" "$n1" "$4" "$5" "$SIZE"

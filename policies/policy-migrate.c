@@ -408,12 +408,12 @@ int migrate_pool_settle(const struct snapshot *s, struct policy_state *st, struc
                 heap[0] = heap[--n];
                 heap_sift_down(w->pool, heap, n, 0);
 
-                if (l->host_budget_left < m->bytes)
+                if (!rule_budget_allows(l->host_budget_left, l->host_budget_full, m->bytes))
                         break; /* hottest first: nothing colder jumps the queue */
                 if (m->cell < vs->n_cells &&
                     (vs->cells[m->cell].provisional || !NODEMASK_TEST(vs->cells[m->cell].home_mem, m->to)))
                         continue; /* its home changed after it was offered (a swap partner) */
-                if (vs->budget_left < m->bytes) {
+                if (!rule_budget_allows(vs->budget_left, vs->budget_full, m->bytes)) {
                         vs->budget_left = 0; /* the same holds within the VM */
                         continue;
                 }

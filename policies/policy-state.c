@@ -271,15 +271,17 @@ void policy_state_begin_period(struct policy_state *st, const struct snapshot *s
                 l->mem_free[i] = (int64_t)h->node[i].mem_free_bytes;
                 l->phys_free[i] = (int64_t)h->node[i].mem_free_bytes;
         }
-        l->host_budget_left = rule_budget_for_period(st->params.host_migrate_rate, s->period_ns);
+        l->host_budget_full = rule_budget_for_period(st->params.host_migrate_rate, s->period_ns);
+        l->host_budget_left = rule_budget_after_debt(l->host_budget_full, &st->host_budget_debt);
 
         for (unsigned i = 0; i < s->n_vms && i < st->n_vms; i++) {
                 const struct snap_vm *vm = &s->vms[i];
                 struct vm_state *vs = &st->vms[i];
 
                 vm_cache_period(s, vm, vs);
-                vs->budget_left =
+                vs->budget_full =
                         rule_budget_for_period(rule_vm_migrate_rate(&st->params, vm), s->period_ns);
+                vs->budget_left = rule_budget_after_debt(vs->budget_full, &vs->budget_debt);
                 /* Commitments: vCPUs and memory already promised to a home count there now, so two
                  * cells cannot both be promised the same free room. */
                 for (unsigned c = 0; c < vm->n_cells && c < vs->n_cells; c++)

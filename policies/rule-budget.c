@@ -26,8 +26,28 @@ uint64_t rule_budget_available(const struct policy_state *st, const struct vm_st
         return MIN(vs->budget_left, st->ledger.host_budget_left);
 }
 
+static void charge(uint64_t *left, uint64_t *debt, uint64_t bytes)
+{
+        if (bytes > *left)
+                *debt += bytes - *left;
+        *left -= MIN(bytes, *left);
+}
+
 void rule_budget_charge(struct policy_state *st, struct vm_state *vs, uint64_t bytes)
 {
-        vs->budget_left -= MIN(bytes, vs->budget_left);
-        st->ledger.host_budget_left -= MIN(bytes, st->ledger.host_budget_left);
+        charge(&vs->budget_left, &vs->budget_debt, bytes);
+        charge(&st->ledger.host_budget_left, &st->host_budget_debt, bytes);
+}
+
+bool rule_budget_allows(uint64_t left, uint64_t full, uint64_t bytes)
+{
+        return bytes <= left || (full > 0 && left == full && bytes > full);
+}
+
+uint64_t rule_budget_after_debt(uint64_t full, uint64_t *debt)
+{
+        uint64_t paid = MIN(full, *debt);
+
+        *debt -= paid;
+        return full - paid;
 }

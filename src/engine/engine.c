@@ -109,18 +109,20 @@ static void prune_rings(struct engine *e, const struct snapshot *s)
 }
 
 /* The engine's own guard: whatever a policy planned, no VM in observe/off mode is touched and no
- * migration exceeds the per-VM or the host-wide budget of the period. Returns how many actions
- * were dropped. */
+ * migration exceeds the per-VM or the host-wide budget of the period (one chunk larger than a
+ * whole budget may go alone, rule_budget_allows). Returns how many actions were dropped. */
 static size_t enforce_limits(struct engine *e, const struct snapshot *s)
 {
-        uint64_t host_left = rule_budget_for_period(e->cfg.params.host_migrate_rate, s->period_ns);
-        uint64_t *vm_left;
+        uint64_t host_full = rule_budget_for_period(e->cfg.params.host_migrate_rate, s->period_ns);
+        uint64_t host_left = host_full, *vm_left, *vm_full;
         size_t k = 0, dropped = 0;
 
-        vm_left = calloc(s->n_vms ? s->n_vms : 1, sizeof(*vm_left));
+        /* vm_left[v] and vm_full[v] = vm_left[s->n_vms + v]: one allocation. */
+        vm_left = calloc(s->n_vms ? 2 * s->n_vms : 1, sizeof(*vm_left));
+        vm_full = vm_left ? vm_left + s->n_vms : NULL;
         for (unsigned v = 0; vm_left && v < s->n_vms; v++)
-                vm_left[v] = rule_budget_for_period(rule_vm_migrate_rate(&e->cfg.params, &s->vms[v]),
-                                                    s->period_ns);
+                vm_left[v] = vm_full[v] = rule_budget_for_period(
+                        rule_vm_migrate_rate(&e->cfg.params, &s->vms[v]), s->period_ns);
 
         for (size_t i = 0; i < e->plan.n_actions; i++) {
                 const struct action *a = &e->plan.actions[i];
@@ -128,11 +130,13 @@ static size_t enforce_limits(struct engine *e, const struct snapshot *s)
                             vm_policy_mode_acts(s->vms[a->vm_index].policy.mode);
 
                 if (keep && a->type == ACTION_MIGRATE) {
-                        if (!vm_left || a->bytes > vm_left[a->vm_index] || a->bytes > host_left)
+                        if (!vm_left ||
+                            !rule_budget_allows(vm_left[a->vm_index], vm_full[a->vm_index], a->bytes) ||
+                            !rule_budget_allows(host_left, host_full, a->bytes))
                                 keep = false;
                         else {
-                                vm_left[a->vm_index] -= a->bytes;
-                                host_left -= a->bytes;
+                                vm_left[a->vm_index] -= MIN(a->bytes, vm_left[a->vm_index]);
+                                host_left -= MIN(a->bytes, host_left);
                         }
                 }
                 if (keep)

@@ -591,6 +591,34 @@ START_TEST(test_modes)
 }
 END_TEST
 
+/* A 1 GiB page under a budget of 256 MiB per period: it moves alone in a period whose budget is
+ * untouched (else it never could), and the 768 MiB beyond that budget are paid from the next three
+ * periods', so the rate holds on average. */
+START_TEST(test_oversized_chunk)
+{
+        struct snapshot *s = tb_snapshot(2, 4, 16 * TB_GIB, 1, 0, false);
+        struct policy_state *st = new_state();
+        struct plan p;
+        const uint64_t moved[] = {TB_GIB, 0, 0, 0, TB_GIB};
+
+        plan_init(&p);
+        tb_vm(s, 0, 40, 1, 1, 2 * TB_GIB, TB_GIB);
+        tb_cell_on(s, 0, 0, 0);
+        tb_vcpus_on(s, 0, 0, 0, 0.5);
+        s->vms[0].policy.mode = VM_POLICY_STRICT;
+        s->vms[0].policy.migrate_rate = 256 * TB_MIB;
+        idset_add(&s->vms[0].policy.nodes, 1);
+        tb_finish(s);
+        for (uint64_t t = 0; t < ELEMENTSOF(moved); t++) {
+                plan_period(s, st, &p, t);
+                ck_assert_uint_eq(plan_migrate_bytes_vm(&p, 40), moved[t]);
+        }
+        plan_done(&p);
+        policy_state_free(st);
+        snapshot_free(s);
+}
+END_TEST
+
 START_TEST(test_mode_strings)
 {
         ck_assert_str_eq(vm_policy_mode_to_string(VM_POLICY_INTERLEAVE), "interleave");
@@ -651,6 +679,7 @@ static Suite *auto_suite(void)
         tcase_add_test(tc, test_group_outgrows_home_and_splits);
         tcase_add_test(tc, test_overcommitted_cells_balance);
         tcase_add_test(tc, test_budgets);
+        tcase_add_test(tc, test_oversized_chunk);
         tcase_add_test(tc, test_hysteresis_keeps_home);
         tcase_add_test(tc, test_spread_oversized);
         tcase_add_test(tc, test_cpuless_tiered);

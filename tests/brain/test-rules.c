@@ -181,6 +181,24 @@ START_TEST(test_budget)
         rule_budget_charge(&st, &vs, 64 * TB_MIB);
         ck_assert_uint_eq(rule_budget_available(&st, &vs), 36 * TB_MIB);
         ck_assert_uint_eq(vs.budget_left, 192 * TB_MIB);
+        ck_assert_uint_eq(vs.budget_debt, 0);
+
+        /* A chunk larger than a whole budget goes alone, at an untouched budget, and owes the rest. */
+        ck_assert(rule_budget_allows(256 * TB_MIB, 256 * TB_MIB, TB_GIB));
+        ck_assert(!rule_budget_allows(192 * TB_MIB, 256 * TB_MIB, TB_GIB));
+        ck_assert(!rule_budget_allows(192 * TB_MIB, 256 * TB_MIB, 200 * TB_MIB));
+        ck_assert(rule_budget_allows(192 * TB_MIB, 256 * TB_MIB, 192 * TB_MIB));
+        ck_assert(!rule_budget_allows(0, 0, TB_GIB)); /* a rate of 0 moves nothing */
+        vs.budget_left = st.ledger.host_budget_left = 256 * TB_MIB;
+        rule_budget_charge(&st, &vs, TB_GIB);
+        ck_assert_uint_eq(vs.budget_left, 0);
+        ck_assert_uint_eq(vs.budget_debt, 768 * TB_MIB);
+        ck_assert_uint_eq(st.host_budget_debt, 768 * TB_MIB);
+        ck_assert_uint_eq(rule_budget_after_debt(256 * TB_MIB, &vs.budget_debt), 0);
+        ck_assert_uint_eq(vs.budget_debt, 512 * TB_MIB);
+        vs.budget_debt = 100 * TB_MIB;
+        ck_assert_uint_eq(rule_budget_after_debt(256 * TB_MIB, &vs.budget_debt), 156 * TB_MIB);
+        ck_assert_uint_eq(vs.budget_debt, 0);
 }
 END_TEST
 

@@ -77,8 +77,15 @@ void rule_two_stage_clear(struct cell_state *cs);
 
 /* Bytes this VM may migrate now: the smaller of its own and the host's remaining budget. */
 uint64_t rule_budget_available(const struct policy_state *st, const struct vm_state *vs);
-/* Charges a migration against both budgets. */
+/* Charges a migration against both budgets; what goes beyond a budget (an oversized chunk, see
+ * rule_budget_allows) becomes a debt that the next periods' budgets pay first. */
 void rule_budget_charge(struct policy_state *st, struct vm_state *vs, uint64_t bytes);
+/* Whether a chunk of bytes fits a budget with left of full bytes left this period. A chunk larger
+ * than a whole period's budget (a 1 GiB page under a rate of 256 MiB/s) could never move, so it
+ * may go alone in a period whose budget is untouched; its excess is then a debt. */
+bool rule_budget_allows(uint64_t left, uint64_t full, uint64_t bytes);
+/* A period's budget of full bytes once *debt is paid from it (what is left of the debt stays). */
+uint64_t rule_budget_after_debt(uint64_t full, uint64_t *debt);
 /* The budget rate (bytes/s) of one VM: its own migrate_rate; else vm_migrate_rate, grown with the
  * VM's size up to vm_migrate_rate_max when that is set. */
 uint64_t rule_vm_migrate_rate(const struct policy_params *p, const struct snap_vm *vm);

@@ -105,6 +105,8 @@ struct vm_state {
         nodemask_t emulator_mask; /* nodes the emulator was last pinned to, 0 none */
         nodemask_t emulator_home; /* the VM's home nodes when emulator_mask was chosen */
         uint64_t budget_left;     /* bytes this VM may still migrate this period */
+        uint64_t budget_full;     /* this period's budget before anything was charged */
+        uint64_t budget_debt;     /* bytes an oversized chunk took beyond earlier budgets */
         uint64_t periods_seen;
         bool split;         /* placed cell by cell: it fit no single node when it was placed */
         bool fluid;         /* this period: not placed yet, its load counted as free until its turn */
@@ -121,6 +123,7 @@ struct policy_ledger {
         int64_t mem_free[SNAP_NODES_MAX];  /* free bytes minus memory promised to homes: for placement */
         int64_t phys_free[SNAP_NODES_MAX]; /* free bytes minus this period's planned inflow: for moves */
         uint64_t host_budget_left;
+        uint64_t host_budget_full;
 };
 
 struct policy_state {
@@ -129,6 +132,7 @@ struct policy_state {
         size_t allocated;
         struct vm_state *vms;
         struct policy_ledger ledger;
+        uint64_t host_budget_debt; /* the host-wide budget's debt (rule_budget_charge) */
         /* Read-only input for policies outside the registry (the simulator's baselines get their
          * precomputed assignment here); product policies never look at it. */
         const void *ext;

@@ -24,7 +24,8 @@
 #   --prealloc          fault all guest RAM in at start (QEMU prealloc), so placement is
 #                       measurable at once
 #   --backend KIND      (plain QEMU only) guest RAM per cell: ram (default), memfd-hugetlb
-#                       (memory-backend-memfd,hugetlb=on, 2 MiB pages) or hugetlbfs
+#                       (memory-backend-memfd,hugetlb=on, 2 MiB pages), memfd-hugetlb-1g (the
+#                       same with 1 GiB pages; --cell-mib a multiple of 1024) or hugetlbfs
 #                       (memory-backend-file on /dev/hugepages, mounted if it is not); the huge
 #                       pages must be reserved on the host node first
 #   --spin              (plain QEMU only) firmware that is one `jmp $` at the reset vector: vCPU 0
@@ -105,7 +106,7 @@ scn_parse_guest() {
         [[ $scn_cells =~ ^[1-8]$ && $scn_cell_mib =~ ^[0-9]+$ && $scn_vpc =~ ^[1-8]$ && $scn_host_node =~ ^[0-9]+$ ]] ||
                 scn_err "invalid guest options (cells $scn_cells, cell MiB $scn_cell_mib, vCPUs per cell $scn_vpc, host node $scn_host_node)" ||
                 return
-        case "$scn_backend" in ram | memfd-hugetlb | hugetlbfs) ;; *) scn_err "unknown --backend '$scn_backend'"; return ;; esac
+        case "$scn_backend" in ram | memfd-hugetlb | memfd-hugetlb-1g | hugetlbfs) ;; *) scn_err "unknown --backend '$scn_backend'"; return ;; esac
         [ $((scn_spin & scn_use_workload)) -eq 0 ] || scn_err "--spin and --workload exclude each other" || return
         if [ $scn_use_workload -eq 1 ]; then
                 scn_kernel=${LAB_GUEST_KERNEL:-${LAB_KERNEL:-}}
@@ -216,6 +217,7 @@ scn_qemu_start() { # name [guest options]
         local backend="memory-backend-ram"
         case "$scn_backend" in
         memfd-hugetlb) backend="memory-backend-memfd,hugetlb=on,hugetlbsize=2M" ;;
+        memfd-hugetlb-1g) backend="memory-backend-memfd,hugetlb=on,hugetlbsize=1G" ;;
         hugetlbfs)
                 mkdir -p /dev/hugepages && { mountpoint -q /dev/hugepages || mount -t hugetlbfs hugetlbfs /dev/hugepages; } ||
                         scn_err "cannot mount hugetlbfs on /dev/hugepages" || return

@@ -13,6 +13,11 @@
 #   pref   preferred nodes=2, THP-backed, 2 cells x 64 MiB, idle: >= 95 % on node 2
 #   inter  interleave nodes=1-2, 2 cells x 64 MiB, idle: every cell split evenly over 1 and 2
 #   obs    observe, 1 cell x 64 MiB: numa_maps and affinity unchanged from start to end
+#   g1g    strict nodes=2, one 1 GiB page (memory-backend-memfd,hugetlb=on,hugetlbsize=1G),
+#            first touched on node 1: the page moves whole to node 2 (numa_maps, and each node's
+#            free 1 GiB pages). Only where the lab can reserve a 1 GiB page on nodes 1 and 2 at
+#            run time (a free, aligned GiB on 2 GiB nodes, asked before anything else); the
+#            output says what it got either way.
 # The kernel's NUMA balancing is off so every page that moves is vnumad's (lab-balancing-on
 # covers balancing on); THP is "madvise", as most distributions ship it.
 set -euo pipefail
@@ -34,6 +39,18 @@ done
 [ -w /proc/sys/kernel/numa_balancing ] && echo 0 >/proc/sys/kernel/numa_balancing
 echo madvise >/sys/kernel/mm/transparent_hugepage/enabled || die "cannot set THP to madvise"
 hp_dir() { echo "/sys/devices/system/node/node$1/hugepages/hugepages-${HP}kB"; }
+g1_dir() { echo "/sys/devices/system/node/node$1/hugepages/hugepages-1048576kB"; }
+# 1 GiB pages first, while every node's memory is still whole.
+have_1g=0
+if [ -d "$(g1_dir 1)" ]; then
+        echo 1 >"$(g1_dir 1)/nr_hugepages" 2>/dev/null || true
+        echo 1 >"$(g1_dir 2)/nr_hugepages" 2>/dev/null || true
+        got="$(cat "$(g1_dir 1)/nr_hugepages") $(cat "$(g1_dir 2)/nr_hugepages")"
+        echo "1 GiB pages: asked one on node 1 and one on node 2, got $got"
+        [ "$got" = "1 1" ] && have_1g=1
+else
+        echo "1 GiB pages: this kernel or CPU offers none ($(g1_dir 1) missing)"
+fi
 # whp: 64 pages on node 0, then 32 per cell wherever it goes; shp: 32 on node 0, then on node 3.
 want=(110 72 72 72)
 for n in 0 1 2 3; do
@@ -54,13 +71,22 @@ scn_qemu_start pref --cells 2 --cell-mib 64 --host-node 0 --prealloc
 scn_qemu_start inter --cells 2 --cell-mib 64 --host-node 0 --prealloc
 scn_qemu_start obs --cells 1 --cell-mib 64 --host-node 0 --prealloc
 all=(wthp whp shp pref inter obs)
+if [ $have_1g -eq 1 ]; then
+        scn_qemu_start g1g --backend memfd-hugetlb-1g --cells 1 --cell-mib 1024 --host-node 1 --prealloc
+        all+=(g1g)
+fi
 scn_wait_progress wthp 2 900
 scn_wait_progress whp 2 900
 
 map=$S/map.json
 scn_measure "${all[@]}" -- --json >"$map" || die "vnumactl show --qmp ${all[*]} failed"
 truth_snapshot "$map" "$S/before.json" "${all[@]}" || die "cannot read numa_maps of the guests"
-truth on-node "$S/before.json" 0 "${all[@]}" || die "precondition: expected all guest RAM on node 0"
+truth on-node "$S/before.json" 0 wthp whp shp pref inter obs || die "precondition: expected all guest RAM on node 0"
+if [ $have_1g -eq 1 ]; then
+        truth on-node "$S/before.json" 1 g1g || die "precondition: expected g1g's 1 GiB page on node 1"
+        grep -q "kernelpagesize_kB=1048576" "/proc/$(cat "$S/g1g.pid")/numa_maps" ||
+                die "precondition: g1g has no 1 GiB-page mapping"
+fi
 grep -q "kernelpagesize_kB=$HP" "/proc/$(cat "$S/whp.pid")/numa_maps" || die "precondition: whp has no 2 MiB-page mapping"
 grep -q "kernelpagesize_kB=$HP" "/proc/$(cat "$S/shp.pid")/numa_maps" || die "precondition: shp has no 2 MiB-page mapping"
 huge_before=$(thp huge "$map" wthp) || die "cannot read smaps of wthp"
@@ -86,7 +112,10 @@ nodes = 2
 mode = interleave
 nodes = 1-2
 [vm obs]
-mode = observe"
+mode = observe
+[vm g1g]
+mode = strict
+nodes = 2"
 
 # The busy cells' homes (the node holding most of each), one per line.
 busy_homes() { # snapshot
@@ -97,7 +126,8 @@ converged() { # snapshot
         truth local "$s" 0.95 wthp whp && truth distinct "$s" wthp && truth distinct "$s" whp &&
                 truth pinned "$s" wthp whp && [ "$(busy_homes "$s" | sort -u | wc -l)" -eq 4 ] &&
                 truth on-node "$s" 3 shp --min 0.99 && truth pinned "$s" shp --homes 3 &&
-                truth on-node "$s" 2 pref --min 0.95 && truth interleave "$s" inter 1,2
+                truth on-node "$s" 2 pref --min 0.95 && truth interleave "$s" inter 1,2 &&
+                { [ $have_1g -eq 0 ] || truth on-node "$s" 2 g1g --min 1.0; }
 }
 t0=$SECONDS
 ok=0
@@ -125,6 +155,12 @@ check "strict: shp's vCPUs pinned to node 3" truth pinned "$A" shp --homes 3
 check "preferred (pref, THP): >= 95 % on node 2" truth on-node "$A" 2 pref --min 0.95
 check "interleave (inter): every cell split evenly over nodes 1 and 2" truth interleave "$A" inter 1,2
 check "observe (obs): numa_maps and affinity as at the start" truth same "$S/before.json" "$A" obs
+if [ $have_1g -eq 1 ]; then
+        check "strict (g1g): its 1 GiB page on node 2 (numa_maps: 100 %)" truth on-node "$A" 2 g1g --min 1.0
+        free_1g="$(cat "$(g1_dir 1)/free_hugepages") $(cat "$(g1_dir 2)/free_hugepages")"
+        check "the 1 GiB page moved whole: free 1 GiB pages on nodes 1 and 2 are now '1 0' (saw '$free_1g')" \
+                test "$free_1g" = "1 0"
+fi
 huge_after=$(thp huge "$map" wthp) || die "cannot read smaps of wthp"
 check "wthp kept >= 90 % of every cell's AnonHugePages across its move" python3 -c '
 import json, sys
@@ -143,4 +179,4 @@ done
 echo "--- vnumad's view, for the record"
 vl_ctl show || true
 [ $fails -eq 0 ] || tail -30 "$VL_LOG"
-checks_end "kernel $(uname -r), 4 nodes: six guests (auto THP, auto hugetlb, strict hugetlbfs, preferred, interleave, observe) converged in $t_conv s"
+checks_end "kernel $(uname -r), 4 nodes: ${#all[@]} guests (auto THP, auto hugetlb, strict hugetlbfs, preferred, interleave, observe$([ $have_1g -eq 1 ] && echo ', strict on a 1 GiB page')) converged in $t_conv s"

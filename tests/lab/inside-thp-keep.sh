@@ -63,7 +63,7 @@ mode = strict
 nodes = 1"
 
 vm0=$(thp vmstat)
-declare -a t_vnumad=() t_mp=() mp_wall=()
+declare -a mp_wall=()
 for ((r = 1; r <= rounds; r++)); do
         echo "--- round $r: vnumad, node 0 -> node 1"
         # The watch starts first: its clock runs from before vnumad exists, and the time
@@ -74,7 +74,6 @@ for ((r = 1; r <= rounds; r++)); do
         wait "$wpid" || die "vnumad did not put 99 % of thp's RAM on node 1 within 180 s: $(cat "$S/watch-vnumad-$r.json")"
         w=$(cat "$S/watch-vnumad-$r.json")
         echo "vnumad: $w"
-        t_vnumad+=("$(python3 -c 'import json, sys; w = json.loads(sys.argv[1]); print(w["bytes"] / max(w["t_done"] - w["t_first"], w["poll_s"]))' "$w")")
         st=$(vl_vm_status thp) || die "vnumad does not manage thp"
         echo "vnumad bytes_migrated: $(jget "$st" bytes_migrated)"
         if [ "$r" = 1 ]; then
@@ -87,17 +86,8 @@ for ((r = 1; r <= rounds; r++)); do
                 truth snapshot "$map" thp >"$S/after.json" || die "cannot read numa_maps of thp"
                 check "numa_maps: vnumad put >= 99 % of every cell of thp on node 1" \
                         truth on-node "$S/after.json" 1 thp --min 0.99
-                check "smaps: every cell kept >= 90 % of its AnonHugePages across vnumad's move" python3 -c '
-import json, sys
-b, a = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-ok = True
-for i, c in sorted(b["cells"].items()):
-    kept = a["cells"][i]["anon_huge"] / c["anon_huge"]
-    print("  cell %s: AnonHugePages %d -> %d MiB (%.1f %% kept), Rss %d -> %d MiB" % (
-        i, c["anon_huge"] >> 20, a["cells"][i]["anon_huge"] >> 20, 100 * kept, c["rss"] >> 20,
-        a["cells"][i]["rss"] >> 20))
-    ok = ok and kept >= 0.90
-sys.exit(0 if ok else 1)' "$huge_before" "$huge_after"
+                check "smaps: every cell kept >= 90 % of its AnonHugePages across vnumad's move" \
+                        thp kept "$huge_before" "$huge_after"
                 python3 -c '
 import json, sys
 a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
@@ -114,20 +104,10 @@ print("vmstat deltas over vnumad'"'"'s move: " + ", ".join("%s +%d" % (k, b[k] -
         wait "$wpid" || die "migratepages did not put 99 % of thp's RAM on node 0: $(cat "$S/watch-mp-$r.json")"
         w=$(cat "$S/watch-mp-$r.json")
         echo "migratepages: $w, command wall $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }') s"
-        t_mp+=("$(python3 -c 'import json, sys; w = json.loads(sys.argv[1]); print(w["bytes"] / max(w["t_done"] - w["t_first"], w["poll_s"]))' "$w")")
         mp_wall+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')")
         [ "$r" = 1 ] && echo "after migratepages: $(thp huge "$map" thp)"
 done
 
-python3 - "${t_vnumad[*]}" "${t_mp[*]}" "${mp_wall[*]}" "$(uname -r)" <<'PY'
-import statistics, sys
-v = [float(x) for x in sys.argv[1].split()]
-m = [float(x) for x in sys.argv[2].split()]
-w = [float(x) for x in sys.argv[3].split()]
-mv, mm = statistics.median(v), statistics.median(m)
-print("throughput on %s (MiB/s, first arrival to 99 %%; rounds %s): vnumad %s median %.0f; migratepages %s median %.0f; "
-      "ratio vnumad/migratepages %.2f; migratepages command wall %s s" % (
-          sys.argv[4], len(v), " ".join("%.0f" % (x / 2**20) for x in v), mv / 2**20,
-          " ".join("%.0f" % (x / 2**20) for x in m), mm / 2**20, mv / mm, " ".join("%.2f" % x for x in w)))
-PY
+thp rates "THP 256 MiB on $(uname -r)" "$(echo "$S"/watch-vnumad-*.json)" "$(echo "$S"/watch-mp-*.json)"
+echo "migratepages command wall (s): ${mp_wall[*]}"
 checks_end "THP-backed guest on $(uname -r): AnonHugePages kept >= 90 % across vnumad's move"

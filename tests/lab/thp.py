@@ -17,9 +17,18 @@ runs) is the address map; what is measured comes from /proc/PID/smaps, /proc/PID
                                       to the poll that saw F there; bytes that arrived. Exit 1 on
                                       timeout.
     thp.py vmstat                     JSON of the /proc/vmstat migration counters
+    thp.py kept BEFORE AFTER [--min F]
+                                      BEFORE and AFTER are `huge` outputs (JSON text): one line
+                                      per cell with its AnonHugePages before and after; exit 1
+                                      unless every cell kept >= F (0.90) of them
+    thp.py rates LABEL WATCHES_A WATCHES_B
+                                      WATCHES_* are space-separated files of `watch` outputs (vnumad's
+                                      and migratepages' rounds): per round bytes / (t_done - t_first),
+                                      the medians and their ratio A/B, on one line
 """
 import json
 import os
+import statistics
 import sys
 import time
 
@@ -108,10 +117,43 @@ def cmd_vmstat():
     print(json.dumps(out))
 
 
+def cmd_kept(before, after, minimum):
+    ok = True
+    for i, c in sorted(before["cells"].items()):
+        kept = after["cells"][i]["anon_huge"] / c["anon_huge"] if c["anon_huge"] else 0.0
+        print("  cell %s: AnonHugePages %d -> %d MiB (%.1f %% kept), Rss %d -> %d MiB" % (
+            i, c["anon_huge"] >> 20, after["cells"][i]["anon_huge"] >> 20, 100 * kept, c["rss"] >> 20,
+            after["cells"][i]["rss"] >> 20))
+        ok = ok and kept >= minimum
+    return 0 if ok else 1
+
+
+def rate(path):
+    with open(path) as f:
+        w = json.load(f)
+    return w["bytes"] / max(w["t_done"] - w["t_first"], w["poll_s"])
+
+
+def cmd_rates(label, a_files, b_files):
+    a = [rate(p) for p in a_files.split()]
+    b = [rate(p) for p in b_files.split()]
+    ma, mb = statistics.median(a), statistics.median(b)
+    print("%s (MiB/s, first arrival to done; %d rounds): vnumad %s median %.0f; migratepages %s median %.0f; "
+          "ratio of medians vnumad/migratepages %.2f" % (
+              label, len(a), " ".join("%.0f" % (x / 2**20) for x in a), ma / 2**20,
+              " ".join("%.0f" % (x / 2**20) for x in b), mb / 2**20, ma / mb))
+    return 0
+
+
 def main(argv):
     if argv and argv[0] == "vmstat":
         cmd_vmstat()
         return 0
+    if len(argv) >= 3 and argv[0] == "kept":
+        minimum = float(argv[4]) if len(argv) >= 5 and argv[3] == "--min" else 0.90
+        return cmd_kept(json.loads(argv[1]), json.loads(argv[2]), minimum)
+    if len(argv) == 4 and argv[0] == "rates":
+        return cmd_rates(argv[1], argv[2], argv[3])
     if len(argv) < 3:
         sys.exit(__doc__)
     with open(argv[1]) as f:

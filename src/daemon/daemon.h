@@ -50,6 +50,8 @@ struct libvirt_event_record {
 
 /* At most this many failed sockets and domains are remembered (failure-prune.c). */
 #define QMP_FAILURES_MAX 1024
+/* Sockets learned per batch: the rest wait for the next discovery. */
+#define QMP_PROBE_BATCH_MAX 256
 
 /* A QMP socket that failed to become a VM: retried after QMP_RETRY_PERIODS. */
 struct qmp_failure {
@@ -68,6 +70,7 @@ struct daemon {
         struct actuator *actuator;
         struct engine *engine;
         struct control_server *control;
+        struct qmp_prober *prober;
 
         int period_timer;
         int watchdog_timer; /* -1 without a systemd watchdog */
@@ -164,8 +167,11 @@ static inline uint64_t daemon_now_ns(void)
 int daemon_parse_argv(int argc, char *argv[], struct daemon_args *a);
 int daemon_apply_args(struct daemon_config *c, const struct daemon_args *a);
 
-/* vm-registry.c: plain-QEMU sockets from --qmp and --qmp-dir; VMs whose QEMU is gone. */
-void daemon_discover_qmp(struct daemon *d);
+/* vm-registry.c: plain-QEMU sockets from --qmp and --qmp-dir, learned off the event loop by
+ * d->prober (qmp-prober.h) and added by daemon_on_probed; VMs whose QEMU is gone. Discovery
+ * returns false, and looks again next time, while the previous batch is still being learned. */
+bool daemon_discover_qmp(struct daemon *d);
+void daemon_on_probed(struct qmp_probe *probes, size_t n, void *userdata);
 void daemon_reap(struct daemon *d);
 
 /* metrics.c: the Prometheus text exposition of d (vnumactl metrics, the textfile). */

@@ -170,8 +170,9 @@ static int run_period(struct daemon *d)
         daemon_reap(d);
         daemon_prune_failures(d);
         if (d->rescan || d->period % QMP_RETRY_PERIODS == 1 || d->vms.n_vms == 0)
-                daemon_discover_qmp(d);
-        d->rescan = false;
+                /* A directory change seen while a batch is still being learned waits for the next
+                 * period rather than being lost. */
+                d->rescan = !daemon_discover_qmp(d) && d->rescan;
         if (d->libvirt_rescan || d->period % QMP_RETRY_PERIODS == 1)
                 daemon_libvirt_discover(d);
 

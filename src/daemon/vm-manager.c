@@ -156,46 +156,77 @@ int vm_manager_add_model(struct vm_manager *m, const char *name, const char *qmp
         return 0;
 }
 
-int vm_manager_add_qmp(struct vm_manager *m, const char *qmp_path, struct managed_vm **ret, char **ret_error)
+void qmp_probe_done(struct qmp_probe *p)
+{
+        if (!p)
+                return;
+        free(p->path);
+        free(p->name);
+        guest_model_free(p->model);
+        free(p->error);
+        *p = (struct qmp_probe){};
+}
+
+/* Thread-safe: touches nothing but its arguments, the socket and procfs. */
+static int probe(const char *procfs_root, int timeout_ms, struct qmp_probe *p)
 {
         _cleanup_(qmp_client_freep) struct qmp_client *qmp = NULL;
-        _cleanup_(guest_model_freep) struct guest_model *model = NULL;
-        _cleanup_free_ char *error = NULL, *name = NULL;
-        pid_t pid;
+        _cleanup_free_ char *error = NULL;
+        const char *path = p->path;
+        int r;
+
+        r = vm_identity_from_socket(path, &p->name);
+        if (r < 0)
+                return fail(&p->error, r, "%s: no VM name in the socket's file name", path);
+        r = qmp_client_connect_unix_peer(path, timeout_ms, &qmp, &p->pid, &error);
+        if (error)
+                return fail(&p->error, r, "%s: refused: %s", path, error);
+        if (r == -EPROTO || r == -EBADMSG)
+                return fail(&p->error, r, "%s: the peer does not speak QMP", path);
+        if (r < 0)
+                return fail(&p->error, r, "%s: cannot connect to QMP: %s", path, strerror(-r));
+        /* Before anything of that process is read: its vCPU threads are the socket server's.
+         * That round trip and the guest query share one time budget. */
+        qmp_client_set_budget(qmp, timeout_ms);
+        r = vm_identity_check_threads(qmp, procfs_root, p->pid, &error);
+        if (r == -EPERM)
+                return fail(&p->error, r, "%s: refused: %s", path, error);
+        if (r < 0)
+                return fail(&p->error, r, "%s: %s", path, error ?: strerror(-r));
+        r = guest_model_query(qmp, procfs_root, &p->model, (free(error), &error));
+        if (r < 0)
+                return fail(&p->error, r, "%s: %s", path, error ?: strerror(-r));
+        /* Short-lived: the monitor goes back to other tools when qmp is freed. */
+        return 0;
+}
+
+int qmp_probe_run(const char *procfs_root, int timeout_ms, const char *qmp_path, struct qmp_probe *ret)
+{
+        *ret = (struct qmp_probe){.path = strdup(qmp_path)};
+        if (!ret->path)
+                return ret->r = -ENOMEM;
+        return ret->r = probe(procfs_root ?: "/proc", timeout_ms, ret);
+}
+
+int vm_manager_add_probed(struct vm_manager *m, struct qmp_probe *p, struct managed_vm **ret,
+                          char **ret_error)
+{
+        _cleanup_free_ char *error = NULL;
         int r;
 
         if (ret_error)
                 *ret_error = NULL;
         for (size_t i = 0; i < m->n_vms; i++)
-                if (streq_ptr(m->vms[i]->qmp_path, qmp_path))
+                if (streq_ptr(m->vms[i]->qmp_path, p->path))
                         return -EEXIST;
-        r = vm_identity_from_socket(qmp_path, &name);
-        if (r < 0)
-                return fail(ret_error, r, "%s: no VM name in the socket's file name", qmp_path);
-
-        r = qmp_client_connect_unix_peer(qmp_path, m->qmp_timeout_ms, &qmp, &pid, &error);
-        if (error)
-                return fail(ret_error, r, "%s: refused: %s", qmp_path, error);
-        if (r == -EPROTO || r == -EBADMSG)
-                return fail(ret_error, r, "%s: the peer does not speak QMP", qmp_path);
-        if (r < 0)
-                return fail(ret_error, r, "%s: cannot connect to QMP: %s", qmp_path, strerror(-r));
-        /* Before anything of that process is read: its vCPU threads are the socket server's.
-         * That round trip and the guest query share one time budget. */
-        qmp_client_set_budget(qmp, m->qmp_timeout_ms);
-        r = vm_identity_check_threads(qmp, m->procfs_root, pid, &error);
-        if (r == -EPERM)
-                return fail(ret_error, r, "%s: refused: %s", qmp_path, error);
-        if (r < 0)
-                return fail(ret_error, r, "%s: %s", qmp_path, error ?: strerror(-r));
-        r = guest_model_query(qmp, m->procfs_root, &model, (free(error), &error));
-        if (r < 0)
-                return fail(ret_error, r, "%s: %s", qmp_path, error ?: strerror(-r));
-        /* Short-lived: give the monitor back to other tools. */
-        qmp_client_free(TAKE_PTR(qmp));
-        r = vm_manager_add_model(m, name, qmp_path, pid, &model, ret, (free(error), &error));
+        if (p->r < 0) {
+                if (ret_error)
+                        *ret_error = TAKE_PTR(p->error);
+                return p->r;
+        }
+        r = vm_manager_add_model(m, p->name, p->path, p->pid, &p->model, ret, &error);
         if (r == -EPERM || r == -ENOTUNIQ)
-                return fail(ret_error, r, "%s: refused: %s", qmp_path, error);
+                return fail(ret_error, r, "%s: refused: %s", p->path, error);
         if (r < 0 && ret_error)
                 *ret_error = TAKE_PTR(error);
         return r;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "qmp-prober.h"
 #include "vnuma/basic/log.h"
 
 bool daemon_failed_recently(struct daemon *d, const char *path)
@@ -68,39 +69,47 @@ void daemon_forget_failure(struct daemon *d, const char *path)
                 }
 }
 
-static void try_add(struct daemon *d, const char *path)
+/* On the event loop, once the prober has learned a socket. */
+static void add_probed(struct daemon *d, struct qmp_probe *p)
 {
         _cleanup_free_ char *error = NULL;
-        struct managed_vm *vm;
+        struct managed_vm *vm = NULL;
         int r;
 
-        if (vm_manager_lookup(&d->vms, path) || daemon_failed_recently(d, path))
+        if (p->r == -ECANCELED)
                 return;
-        vm = NULL;
-        r = vm_manager_add_qmp(&d->vms, path, &vm, &error);
+        r = vm_manager_add_probed(&d->vms, p, &vm, &error);
         if (r == -EEXIST) {
                 /* Its QEMU is managed already (through libvirt, or another socket): not asked
                  * again while that VM is. */
                 if (error)
                         log_debug("%s", error);
-                daemon_note_owned(d, path, vm ? vm->id : 0);
+                daemon_note_owned(d, p->path, vm ? vm->id : 0);
                 return;
         }
         if (r < 0) {
                 /* Logged once; a retry every QMP_RETRY_PERIODS that fails the same way is debug. */
-                if (daemon_note_failure(d, path, error))
+                if (daemon_note_failure(d, p->path, error))
                         log_warning("%s (retrying in %d periods)", error ?: strerror(-r), QMP_RETRY_PERIODS);
                 else
                         log_debug("%s (again)", error ?: strerror(-r));
                 return;
         }
-        daemon_forget_failure(d, path);
+        daemon_forget_failure(d, p->path);
         vm->added_period = d->period;
         daemon_update_policy(d, vm);
         log_vm(LOG_INFO, vm->name,
                "Managing VM %s (QEMU pid %d%s%s, %u cells, %u vCPUs) from %s, policy %s.", vm->name,
                (int)vm->model->pid, vm->qemu_name ? ", -name " : "", strempty(vm->qemu_name),
-               vm->model->n_cells, vm->model->n_vcpus, path, vm_policy_mode_to_string(vm->policy.mode));
+               vm->model->n_cells, vm->model->n_vcpus, p->path, vm_policy_mode_to_string(vm->policy.mode));
+}
+
+void daemon_on_probed(struct qmp_probe *probes, size_t n, void *userdata)
+{
+        struct daemon *d = userdata;
+
+        for (size_t i = 0; i < n; i++)
+                add_probed(d, &probes[i]);
 }
 
 static bool socket_name(const char *name)
@@ -109,25 +118,63 @@ static bool socket_name(const char *name)
         return (n > 5 && streq(name + n - 5, ".sock")) || (n > 4 && streq(name + n - 4, ".qmp"));
 }
 
-void daemon_discover_qmp(struct daemon *d)
+/* Takes path: appended when it is neither managed nor failed recently. */
+static int want(struct daemon *d, char ***paths, size_t *n, char *path)
 {
-        for (unsigned i = 0; i < d->config->n_qmp_sockets; i++)
-                try_add(d, d->config->qmp_sockets[i]);
-        if (d->config->qmp_dir) {
+        char **a;
+
+        if (!path)
+                return -ENOMEM;
+        if (vm_manager_lookup(&d->vms, path) || daemon_failed_recently(d, path) ||
+            *n >= QMP_PROBE_BATCH_MAX) {
+                free(path);
+                return 0;
+        }
+        a = realloc(*paths, (*n + 1) * sizeof(*a));
+        if (!a) {
+                free(path);
+                return -ENOMEM;
+        }
+        a[(*n)++] = path;
+        *paths = a;
+        return 0;
+}
+
+bool daemon_discover_qmp(struct daemon *d)
+{
+        char **paths = NULL;
+        size_t n = 0;
+        int r = 0;
+
+        if (qmp_prober_busy(d->prober))
+                return false;
+        for (unsigned i = 0; i < d->config->n_qmp_sockets && r >= 0; i++)
+                r = want(d, &paths, &n, strdup(d->config->qmp_sockets[i]));
+        if (d->config->qmp_dir && r >= 0) {
                 DIR *dir = opendir(d->config->qmp_dir);
                 struct dirent *de;
 
-                if (!dir)
-                        return;
-                while ((de = readdir(dir))) {
-                        _cleanup_free_ char *path = NULL;
-                        if (!socket_name(de->d_name) ||
-                            asprintf(&path, "%s/%s", d->config->qmp_dir, de->d_name) < 0)
+                while (dir && r >= 0 && (de = readdir(dir))) {
+                        char *path;
+                        if (!socket_name(de->d_name))
                                 continue;
-                        try_add(d, path);
+                        r = asprintf(&path, "%s/%s", d->config->qmp_dir, de->d_name) < 0 ? -ENOMEM : 0;
+                        if (r >= 0)
+                                r = want(d, &paths, &n, path);
                 }
-                closedir(dir);
+                if (dir)
+                        closedir(dir);
         }
+        if (r >= 0)
+                r = qmp_prober_start(d->prober, paths, n, d->vms.qmp_timeout_ms);
+        else {
+                for (size_t i = 0; i < n; i++)
+                        free(paths[i]);
+                free(paths);
+        }
+        if (r < 0)
+                log_warning_errno(r, "Cannot look for QEMU sockets: %m");
+        return true;
 }
 
 void daemon_drop_vm(struct daemon *d, struct managed_vm *vm)

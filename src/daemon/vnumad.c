@@ -11,6 +11,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "daemon.h"
+#include "qmp-prober.h"
 #include "vnuma/basic/event-loop.h"
 #include "vnuma/basic/fileio.h"
 #include "vnuma/basic/log.h"
@@ -35,6 +36,7 @@ static void daemon_done(struct daemon *d)
         daemon_metrics_remove_textfile(d);
         json_object_put(d->show_cache);
         control_server_free(d->control);
+        qmp_prober_free(d->prober);
         daemon_libvirt_stop(d);
         engine_free(d->engine);
         actuator_free(d->actuator);
@@ -154,7 +156,12 @@ int main(int argc, char *argv[])
                 log_error_errno(r, "Cannot set up libvirt: %m");
                 goto fail;
         }
-        daemon_discover_qmp(&d);
+        r = qmp_prober_new(d.vms.procfs_root, daemon_on_probed, &d, &d.prober);
+        if (r < 0) {
+                log_error_errno(r, "Cannot set up the QMP socket prober: %m");
+                goto fail;
+        }
+        (void)daemon_discover_qmp(&d);
         d.period_timer = event_loop_add_timer((int)d.config->period_ms, daemon_on_period, &d);
         if (d.period_timer < 0) {
                 r = d.period_timer;

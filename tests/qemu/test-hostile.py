@@ -74,8 +74,9 @@ def scenario_huge_reply(t, work):
 
 
 def scenario_slow_peers(t, work):
-    """Two peers that never finish answering, next to a real QEMU: periods go on, the QEMU is
-    served, and each peer costs at most the query budget per retry."""
+    """Two peers that never finish answering, next to a real QEMU: periods keep their pace, the
+    control socket answers at once, the QEMU is served. The peers cost only the worker thread
+    that learns sockets (qmp-prober.c) one query budget each per retry."""
     qmp_dir = os.path.join(work, "qmp.d")
     os.makedirs(qmp_dir)
     g_dir = os.path.join(work, "g")
@@ -99,14 +100,25 @@ def scenario_slow_peers(t, work):
             st0, t0 = status(d.sock), time.monotonic()
             vm0 = vm_of(st0, "steady")
             window = 15.0
-            time.sleep(window)
+            # The peers are asked while this runs (the directory's change starts a batch at once,
+            # and one every 10 periods after): root's status all along.
+            answers = []
+            while time.monotonic() - t0 < window:
+                a = time.monotonic()
+                status(d.sock)
+                answers.append(time.monotonic() - a)
+                time.sleep(0.25)
             st1, t1 = status(d.sock), time.monotonic()
             done = st1["period"] - st0["period"]
             nominal = (t1 - t0) / period_s
             print("periods: %d in %.1f s, nominal %.0f (%.0f %%)" % (done, t1 - t0, nominal, 100 * done / nominal))
-            # Synchronous queries cost each peer at most one budget per retry (every 10 periods):
-            # 2 x 1 s per 5 s of periods, so at least about 5/7 of the pace; half is asserted.
-            t.check(done >= nominal / 2, "periods keep their pace: %d of %.0f" % (done, nominal))
+            # Learned on a worker thread, the peers cost the loop nothing; 80 % is asserted, as
+            # the machine is shared (synchronous queries cost 2 x 1 s per 5 s: about 5/7).
+            t.check(done >= 0.8 * nominal, "periods keep their pace: %d of %.0f" % (done, nominal))
+            answers.sort()
+            print("status while the peers were asked: %d calls, median %.3f s, max %.3f s"
+                  % (len(answers), answers[len(answers) // 2], answers[-1]))
+            t.check(answers[-1] < 1.0, "root's status answered within 1 s all along (max %.3f s)" % answers[-1])
             text = d.text(mark)
             # The mute peer fails in the handshake (vm-manager.c words it "cannot connect ... timed
             # out"; the client's own message is in the debug log).
@@ -137,6 +149,9 @@ def scenario_show_from_snapshot(t, work):
         # A long period: nothing runs between the reads below unless the test asks for it.
         d = Daemon(work, period_ms=600000, args=["--qmp", g.qmp_path])
         try:
+            # Sockets are learned off the event loop: the VM is managed a moment after start.
+            t.check(wait_for(lambda: vm_of(status(d.sock), "big"), 30)[0] is not None,
+                    "big is managed: %s" % d.text()[-1500:])
             doc = json.loads(ctl(d.sock, "--json", "show", "big").stdout)
             dom = doc["domains"][0]
             t.check(dom["snapshot_period"] is None and dom["snapshot_age_ns"] is None,

@@ -73,13 +73,30 @@ struct vm_manager {
 void vm_manager_init(struct vm_manager *m, const char *procfs_root, int qmp_timeout_ms);
 void vm_manager_done(struct vm_manager *m);
 
+/* What learning one plain-QEMU socket found: the VM's name (from the socket's file name), the
+ * QEMU serving it (SO_PEERCRED) and the guest model, or r < 0 and error naming the socket and the
+ * problem. */
+struct qmp_probe {
+        char *path;
+        char *name;
+        pid_t pid;
+        struct guest_model *model;
+        char *error;
+        int r;
+};
+
 /* Checks the socket path, connects to it briefly (QEMU serves one client at a time), checks that
- * the vCPU threads QEMU names belong to the process serving the socket (SO_PEERCRED), learns the
- * guest model and adds the VM. -EEXIST if that socket is already managed, or its QEMU is (then
- * *ret is that VM). -EPERM (or -ELOOP, -ENOTSOCK) when the socket or its QEMU is refused. On
- * failure *ret_error names the socket and the problem. */
-int vm_manager_add_qmp(struct vm_manager *m, const char *qmp_path, struct managed_vm **ret,
-                       char **ret_error);
+ * the vCPU threads QEMU names belong to the process serving the socket and learns the guest
+ * model, within timeout_ms in all. Thread-safe (it touches only its arguments, the socket and
+ * procfs), so it can run off the event loop. -EPERM (or -ELOOP, -ENOTSOCK) when the socket or its
+ * QEMU is refused. Returns ret->r; call qmp_probe_done() on ret in any case. */
+int qmp_probe_run(const char *procfs_root, int timeout_ms, const char *qmp_path, struct qmp_probe *ret);
+void qmp_probe_done(struct qmp_probe *p);
+/* Adds the VM a probe learned (taking its model), or returns its failure. -EEXIST if that socket
+ * is already managed, or its QEMU is (then *ret is that VM). On failure *ret_error names the
+ * socket and the problem. */
+int vm_manager_add_probed(struct vm_manager *m, struct qmp_probe *p, struct managed_vm **ret,
+                          char **ret_error);
 /* Adds a VM whose model was already learned (over any QMP transport). Takes the model on success.
  * name is the VM's identity (vm-identity.h); qmp_path may be NULL. pid is the QEMU process as the
  * kernel or libvirt names it: -EPERM if the model's vCPU threads belong to another process.

@@ -101,20 +101,26 @@ host-migrate-rate = 1GiB
 mode = strict
 nodes = 1"
 done_rounds=0
+declare -a mp_wall=()
 for ((r = 1; r <= rounds; r++)); do
-        thp watch "$map" ref 1 --min 1.0 --timeout 120 >"$S/w-vn-$r.json" &
+        thp watch "$map" ref 1 --min 1.0 --timeout 120 --ready "$S/ready-vn-$r" >"$S/w-vn-$r.json" &
         wpid=$!
+        scn_wait_for 60 test -e "$S/ready-vn-$r" || die "round $r: the numa_maps watch did not start"
         vl_start_daemon "$ref_conf"
         wait "$wpid" || die "round $r: vnumad did not put all of ref on node 1 within 120 s: $(cat "$S/w-vn-$r.json")"
         vl_stop_daemon
-        thp watch "$map" ref 0 --min 1.0 --timeout 120 >"$S/w-mp-$r.json" &
+        thp watch "$map" ref 0 --min 1.0 --timeout 120 --ready "$S/ready-mp-$r" >"$S/w-mp-$r.json" &
         wpid=$!
+        scn_wait_for 60 test -e "$S/ready-mp-$r" || die "round $r: the numa_maps watch did not start"
+        t0=$EPOCHREALTIME
         migratepages "$(cat "$S/ref.pid")" 1 0 || die "round $r: migratepages failed"
+        mp_wall+=("$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }')")
         wait "$wpid" || die "round $r: migratepages did not put all of ref on node 0 within 120 s: $(cat "$S/w-mp-$r.json")"
         done_rounds=$r
         echo "round $r: vnumad $(cat "$S/w-vn-$r.json"); migratepages $(cat "$S/w-mp-$r.json")"
 done
 check "vnumad moved ref's hugetlbfs cell to node 1 and migratepages back, $rounds times (numa_maps: 100 %)" \
         test "$done_rounds" -eq "$rounds"
+echo "migratepages command wall (s): ${mp_wall[*]} (a move that ends between two polls of the watch is timed at one poll's length)"
 thp rates "hugetlbfs 128 MiB on $(uname -r)" "$(echo "$S"/w-vn-*.json)" "$(echo "$S"/w-mp-*.json)"
 checks_end "kernel $(uname -r): the hugetlb guest converged in $t_conv s, whole 2 MiB pages moved, held still"

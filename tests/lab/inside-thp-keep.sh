@@ -68,8 +68,9 @@ for ((r = 1; r <= rounds; r++)); do
         echo "--- round $r: vnumad, node 0 -> node 1"
         # The watch starts first: its clock runs from before vnumad exists, and the time
         # reported is first-arrival to done, so vnumad's start and period latency are not in it.
-        thp watch "$map" thp 1 --timeout 180 >"$S/watch-vnumad-$r.json" &
+        thp watch "$map" thp 1 --timeout 180 --ready "$S/ready-vn-$r" >"$S/watch-vnumad-$r.json" &
         wpid=$!
+        scn_wait_for 60 test -e "$S/ready-vn-$r" || die "round $r: the numa_maps watch did not start"
         vl_start_daemon "$vnumad_conf"
         wait "$wpid" || die "vnumad did not put 99 % of thp's RAM on node 1 within 180 s: $(cat "$S/watch-vnumad-$r.json")"
         w=$(cat "$S/watch-vnumad-$r.json")
@@ -96,8 +97,9 @@ print("vmstat deltas over vnumad'"'"'s move: " + ", ".join("%s +%d" % (k, b[k] -
         vl_stop_daemon
 
         echo "--- round $r: migratepages $pid 1 0"
-        thp watch "$map" thp 0 --timeout 180 >"$S/watch-mp-$r.json" &
+        thp watch "$map" thp 0 --timeout 180 --ready "$S/ready-mp-$r" >"$S/watch-mp-$r.json" &
         wpid=$!
+        scn_wait_for 60 test -e "$S/ready-mp-$r" || die "round $r: the numa_maps watch did not start"
         t0=$EPOCHREALTIME
         migratepages "$pid" 1 0 || die "migratepages $pid 1 0 failed"
         t1=$EPOCHREALTIME

@@ -9,13 +9,15 @@ runs) is the address map; what is measured comes from /proc/PID/smaps, /proc/PID
     thp.py huge MAP NAME              JSON {"cells": {ID: {"rss", "anon_huge"}}, "rss", "anon_huge"}:
                                       bytes of the VMAs inside each cell's ranges (smaps Rss and
                                       AnonHugePages)
-    thp.py watch MAP NAME NODE [--timeout S] [--min F]
+    thp.py watch MAP NAME NODE [--timeout S] [--min F] [--ready FILE]
                                       polls numa_maps of every cell until >= F (0.99) of the
                                       guest's cell bytes are on NODE; JSON {"t_first", "t_done",
                                       "bytes", "polls", "poll_s"}: seconds from the start of the
                                       watch to the first poll that saw bytes arrive on NODE, and
                                       to the poll that saw F there; bytes that arrived. Exit 1 on
-                                      timeout.
+                                      timeout. FILE is created once the first poll has taken the
+                                      baseline: start the mover after it exists, or a fast one
+                                      finishes before the watch has seen anything.
     thp.py vmstat                     JSON of the /proc/vmstat migration counters
     thp.py kept BEFORE AFTER [--min F]
                                       BEFORE and AFTER are `huge` outputs (JSON text): one line
@@ -85,10 +87,12 @@ def on_node(d, node):
     return there, total
 
 
-def cmd_watch(doc, name, node, timeout, minimum):
+def cmd_watch(doc, name, node, timeout, minimum, ready):
     d = domain(doc, name)
-    t0 = time.monotonic()
     base, _ = on_node(d, node)
+    if ready:
+        open(ready, "w").close()
+    t0 = time.monotonic()
     t_first = None
     polls = 0
     while True:
@@ -138,6 +142,10 @@ def cmd_rates(label, a_files, b_files):
     a = [rate(p) for p in a_files.split()]
     b = [rate(p) for p in b_files.split()]
     ma, mb = statistics.median(a), statistics.median(b)
+    if not ma or not mb:
+        print("%s: a side moved nothing that its watch saw (vnumad %s, migratepages %s): no ratio" % (
+            label, a, b))
+        return 1
     print("%s (MiB/s, first arrival to done; %d rounds): vnumad %s median %.0f; migratepages %s median %.0f; "
           "ratio of medians vnumad/migratepages %.2f" % (
               label, len(a), " ".join("%.0f" % (x / 2**20) for x in a), ma / 2**20,
@@ -163,16 +171,18 @@ def main(argv):
         return 0
     if argv[0] == "watch" and len(argv) >= 4:
         rest = argv[4:]
-        timeout, minimum = 120.0, 0.99
+        timeout, minimum, ready = 120.0, 0.99, None
         while rest:
             if rest[0] == "--timeout":
                 timeout = float(rest[1])
             elif rest[0] == "--min":
                 minimum = float(rest[1])
+            elif rest[0] == "--ready":
+                ready = rest[1]
             else:
                 sys.exit(f"unknown option {rest[0]}")
             rest = rest[2:]
-        return cmd_watch(doc, argv[2], int(argv[3]), timeout, minimum)
+        return cmd_watch(doc, argv[2], int(argv[3]), timeout, minimum, ready)
     sys.exit(__doc__)
 
 

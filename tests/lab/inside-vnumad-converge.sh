@@ -58,7 +58,9 @@ period = 500ms
 mode = auto
 migrate-rate = 256MiB"
 # vnumactl top -n 3 on the misplaced guests: three plain refreshes on a pipe, each with conv's
-# and idle's rows, asked of vnumad anew each time (its period counter moves).
+# and idle's rows, asked of vnumad anew each time (its period counter moves). Plain QMP sockets
+# are learned off the event loop, a moment after vnumad starts: top once both are managed.
+vl_wait_managed 30 conv idle || die "vnumad does not manage conv and idle after 30 s"
 rc=0
 top_out=$(vl_ctl top -n 3 -d 1 2>&1) || rc=$?
 echo "$top_out"

@@ -235,6 +235,12 @@ static bool snapshot_residency_known(const struct snapshot *s, const struct mana
 
 /* show: what the last period measured, never a scan of guest RAM here (that is O(guest RAM), on
  * the one event loop, for any reader). Threads are read now: one small file per thread. */
+/* How old the last reading is at now; null if the clock says it lies ahead. */
+static struct json_object *snapshot_age(const struct daemon *d, uint64_t now)
+{
+        return now >= d->last_sense_ns ? json_object_new_uint64(now - d->last_sense_ns) : NULL;
+}
+
 static int build_show(struct daemon *d, const struct managed_vm *only, struct json_object **ret)
 {
         struct json_object *doc, *domains;
@@ -284,9 +290,7 @@ static int build_show(struct daemon *d, const struct managed_vm *only, struct js
                 /* Which period the memory figures are from, and how old they are; null before
                  * the VM's first period. */
                 add(dom, "snapshot_period", sampled ? json_object_new_uint64(s->period) : NULL);
-                add(dom, "snapshot_age_ns",
-                    sampled && now >= d->last_sense_ns ? json_object_new_uint64(now - d->last_sense_ns)
-                                                       : NULL);
+                add(dom, "snapshot_age_ns", sampled ? snapshot_age(d, now) : NULL);
                 add(dom, "source", str(vm->uuid ? "libvirt" : "qmp"));
                 if (vm->uuid)
                         add(dom, "uuid", str(vm->uuid));
@@ -309,9 +313,8 @@ static void refresh_ages(const struct daemon *d, struct json_object *doc)
         for (size_t i = 0; i < json_object_array_length(domains); i++) {
                 struct json_object *dom = json_object_array_get_idx(domains, i);
 
-                if (json_object_object_get_ex(dom, "snapshot_period", &period) && period &&
-                    now >= d->last_sense_ns)
-                        add(dom, "snapshot_age_ns", json_object_new_uint64(now - d->last_sense_ns));
+                if (json_object_object_get_ex(dom, "snapshot_period", &period) && period)
+                        add(dom, "snapshot_age_ns", snapshot_age(d, now));
         }
 }
 

@@ -341,7 +341,7 @@ static bool peer_in_group(int fd, gid_t primary, gid_t gid)
 /* Why a new peer gets no slot, or NULL. */
 static const char *over_limit(struct control_server *s, uid_t uid, char *buf, size_t size)
 {
-        unsigned same = 0;
+        unsigned same = 0, non_root = 0;
 
         if (uid == 0) {
                 if (s->n_clients >= s->opts.max_clients)
@@ -349,14 +349,18 @@ static const char *over_limit(struct control_server *s, uid_t uid, char *buf, si
                 return s->n_clients >= s->opts.max_clients ? buf : NULL;
         }
         for (size_t i = 0; i < CONTROL_HARD_MAX_CLIENTS; i++)
-                same += s->clients[i] && s->clients[i]->uid == uid;
+                if (s->clients[i]) {
+                        same += s->clients[i]->uid == uid;
+                        non_root += s->clients[i]->uid != 0;
+                }
         if (same >= s->opts.max_clients_user) {
                 snprintf(buf, size, "too many control connections of uid %u (limit %u)", (unsigned)uid,
                          s->opts.max_clients_user);
                 return buf;
         }
-        /* The last slot is root's, so root can always get in to see what is going on. */
-        if (s->n_clients + 1 >= s->opts.max_clients) {
+        /* The last slot is root's, so root can always get in to see what is going on; root's own
+         * connections do not shrink what the others share. */
+        if (non_root + 1 >= s->opts.max_clients || s->n_clients >= s->opts.max_clients) {
                 snprintf(buf, size, "too many control clients (limit %u, the last one kept for root)",
                          s->opts.max_clients);
                 return buf;

@@ -2,7 +2,6 @@
 /* The per-period working data of a planning pass: the order VMs are visited in, and an index of
  * the cells living on each node for the swap search. Both cost O(VMs log VMs + cells). */
 #include <errno.h>
-#include <stdbool.h>
 #include <stdlib.h>
 
 #include "policy-internal.h"
@@ -34,8 +33,6 @@ static void *grow(void *p, size_t *allocated, size_t want, size_t size)
 }
 
 struct order_key {
-        bool waiting;  /* has no home yet */
-        double regret; /* bytes it would move more on its second-best node than on its best */
         double demand;
         unsigned rotation;
         unsigned index;
@@ -45,43 +42,9 @@ static int order_key_cmp(const void *a, const void *b)
 {
         const struct order_key *x = a, *y = b;
 
-        if (x->waiting != y->waiting)
-                return x->waiting ? 1 : -1;
-        if (x->regret != y->regret)
-                return x->regret > y->regret ? -1 : 1;
         if (x->demand != y->demand)
                 return x->demand > y->demand ? -1 : 1;
         return x->rotation < y->rotation ? -1 : x->rotation > y->rotation;
-}
-
-static bool vm_waiting(const struct vm_state *vs)
-{
-        if (vs->group_home >= 0 || vs->split)
-                return false;
-        for (unsigned c = 0; c < vs->n_cells; c++)
-                if (vs->cells[c].home_mem != 0)
-                        return false;
-        return true;
-}
-
-/* What a VM loses, in bytes to move, if it cannot have the node that holds most of its memory and
- * must take the next one: the regret of the assignment heuristics (Martello and Toth) for the
- * generalized assignment problem, which is what placing VMs on full nodes is. */
-static double vm_regret(const struct snap_vm *vm, unsigned n_nodes)
-{
-        double best = 0, second = 0;
-
-        for (unsigned h = 0; h < n_nodes; h++) {
-                double b = 0;
-                for (unsigned c = 0; c < vm->n_cells; c++)
-                        b += (double)vm->cells[c].resident_bytes[h];
-                if (b > best) {
-                        second = best;
-                        best = b;
-                } else if (b > second)
-                        second = b;
-        }
-        return best - second;
 }
 
 static int build_order(struct policy_work *w, const struct policy_state *st, const struct snapshot *s)
@@ -96,23 +59,14 @@ static int build_order(struct policy_work *w, const struct policy_state *st, con
         keys = calloc(s->n_vms ? s->n_vms : 1, sizeof(*keys));
         if (!keys)
                 return -ENOMEM;
-        /* The VMs with a home first, so their load is in the ledger before anyone chooses. Then the
-         * ones still waiting, the one that loses most when its best node is full first: on a host
-         * whose CPUs are all taken some VMs cannot have their best node, and which ones decides
-         * how many bytes move (biggest-first placed 13 % more bytes than needed at CPU load 1.0 in
-         * the simulator, regret-first 7 %). Then biggest first, so the ones hardest to place get
-         * first pick (first-fit decreasing); among equals a rotation by period, so no VM always
-         * comes last. */
-        for (unsigned i = 0; i < s->n_vms; i++) {
-                bool waiting = i < st->n_vms && vm_waiting(&st->vms[i]);
+        /* Biggest first, so the ones hardest to place get first pick (first-fit decreasing); among
+         * equals a rotation by period, so no VM always comes last. */
+        for (unsigned i = 0; i < s->n_vms; i++)
                 keys[i] = (struct order_key){
-                        .waiting = waiting,
-                        .regret = waiting ? vm_regret(&s->vms[i], s->host.n_nodes) : 0,
                         .demand = i < st->n_vms ? st->vms[i].demand : 0,
                         .rotation = (unsigned)((i + s->n_vms - s->period % s->n_vms) % s->n_vms),
                         .index = i,
                 };
-        }
         qsort(keys, s->n_vms, sizeof(*keys), order_key_cmp);
         for (unsigned k = 0; k < s->n_vms; k++) {
                 w->order[k] = keys[k].index;

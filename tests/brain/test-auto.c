@@ -634,37 +634,6 @@ START_TEST(test_mode_strings)
 }
 END_TEST
 
-/* Two VMs want node 0 and only one fits its CPUs. VM 1 is the bigger (4 busy vCPUs) but holds only 3
- * of its 4 GiB there; VM 2 (3 vCPUs) holds all 4 GiB there. Biggest-first would give node 0 to VM 1
- * and move VM 2's 4 GiB; the VM that loses more bytes by waiting goes first, so VM 2 keeps node 0
- * and only VM 1's 3 GiB move. Whatever the period's rotation. */
-START_TEST(test_regret_first)
-{
-        for (uint64_t period = 1; period <= 2; period++) {
-                struct snapshot *s = tb_snapshot(2, 4, 16 * TB_GIB, 2, 0, false);
-                struct policy_state *st = new_state();
-                struct plan p;
-
-                plan_init(&p);
-                tb_vm(s, 0, 1, 1, 4, 4 * TB_GIB, TB_GIB);
-                tb_cell_on(s, 0, 0, 0);
-                tb_chunk_on(s, 0, 0, 3, 1, 10);
-                tb_vcpus_on(s, 0, 0, 0, 1.0);
-                tb_vm(s, 1, 2, 1, 3, 4 * TB_GIB, TB_GIB);
-                tb_cell_on(s, 1, 0, 0);
-                tb_vcpus_on(s, 1, 0, 1, 1.0);
-                tb_finish(s);
-                plan_period(s, st, &p, period);
-
-                ck_assert_int_eq(home_pos(st, 1, 0), 0);
-                ck_assert_int_eq(home_pos(st, 0, 0), 1);
-                plan_done(&p);
-                policy_state_free(st);
-                snapshot_free(s);
-        }
-}
-END_TEST
-
 static Suite *auto_suite(void)
 {
         Suite *s = suite_create("policies");
@@ -672,7 +641,6 @@ static Suite *auto_suite(void)
 
         tcase_add_test(tc, test_argmax_home_and_pin);
         tcase_add_test(tc, test_capacity_refusal);
-        tcase_add_test(tc, test_regret_first);
         tcase_add_test(tc, test_packed_vm_waits_and_splits);
         tcase_add_test(tc, test_split_vcpu_no_phantom_load);
         tcase_add_test(tc, test_idle_cell_stays_emulator_spills);

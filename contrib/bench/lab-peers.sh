@@ -3,7 +3,9 @@
 # The peer benchmark (issue 12): vnumad against no balancer, the kernel's AutoNUMA and numad, on
 # nested guests in a 2-node lab with ONE CPU per node. The build machine has 2 cores, so each lab
 # CPU is a real core and CPU contention shows in the guests' work; more lab CPUs would share cores
-# and hide it. It is a benchmark, not a test: long, noisy, and it compares modes measured in the
+# and hide it. The lab's two CPUs are pinned one per host core (lab run --pin-cpus): left to the
+# host's scheduler they may share a core, which would explain the slow runs of scenario a on
+# 2026-12-07 (the guest vCPU pinned to lab node 1 ran at half speed for minutes). It is a benchmark, not a test: long, noisy, and it compares modes measured in the
 # same run.
 #
 # Every mode runs in a fresh lab boot; the scenarios of a mode run one after the other in that
@@ -144,7 +146,7 @@ for run in $(seq 1 "$repeat"); do
                 monitor=$!
                 # The run directory (kept) holds what the inside script wrote to $LAB_RUN_DIR/bench.
                 set +e
-                "$LAB" run --nodes 2 --cpus-per-node 1 --mem-per-node 2G --timeout "$timeout" --keep "${kernel[@]}" \
+                "$LAB" run --nodes 2 --cpus-per-node 1 --mem-per-node 2G --timeout "$timeout" --keep --pin-cpus "${kernel[@]}" \
                         --env SCN_GUEST_INITRD="$initrd" --env VNUMA_BUILD_ROOT="$build" \
                         -- bash "$here/lab-peers-inside.sh" "$mode" "$scenarios" "$seconds" "$warmup" "$placement" \
                         2>"$out/$mdir/lab-stderr.log" | tee "$out/$mdir/lab-stdout.log" |

@@ -311,10 +311,23 @@ for d in doc["domains"]:
 '
 }
 
-# Waits until a guest's serial log has a workload progress line with every node above 0.
+scn_serial_tail() { # name: where the guest got to, its console's last lines
+        [ -f "$SCN_STATE/$1.serial" ] && tr -d '\r' <"$SCN_STATE/$1.serial" | tail -n 15 | sed "s/^/scenario: $1 serial: /" >&2
+        return 0
+}
+
+# Waits until a guest's serial log has a workload progress line with every node above 0; fails
+# at once when a plain QEMU's process is gone.
 scn_wait_progress() { # name cells timeout-seconds
-        local log=$SCN_STATE/$1.serial cells=$2 deadline=$((SECONDS + $3))
+        local log=$SCN_STATE/$1.serial cells=$2 deadline=$((SECONDS + $3)) pidf=$SCN_STATE/$1.pid
+        local plain=0
+        [ -f "$pidf" ] && plain=1 # a plain QEMU removes its pid file when it exits
         while [ $SECONDS -lt $deadline ]; do
+                if [ $plain -eq 1 ] && [ ! -f "$pidf" ]; then
+                        scn_serial_tail "$1"
+                        scn_err "$1's QEMU exited before its workload ran on all $cells nodes"
+                        return
+                fi
                 if [ -f "$log" ] && tr -d '\r' <"$log" | awk -v cells="$cells" '
                         /^vnw: t=/ {
                                 n = 0
@@ -326,6 +339,7 @@ scn_wait_progress() { # name cells timeout-seconds
                 fi
                 sleep 2
         done
+        scn_serial_tail "$1"
         scn_err "no progress for all $cells nodes from $1's workload within $3 s"
 }
 

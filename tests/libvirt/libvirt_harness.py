@@ -390,3 +390,22 @@ def metadata_remove(name):
 
 def fmt_cpus(cpus):
     return "none" if cpus is None else ",".join(str(c) for c in sorted(cpus)) or "-"
+
+
+def e2e_main(run_case, prefix):
+    """The main of a vnumad-against-libvirtd test: skip (77) where it cannot run, hold the lock,
+    make sure libvirtd answers, then run_case(t, workdir) in a temporary directory and report."""
+    import tempfile
+    from vnumatest import VNUMACTL, VNUMAD, Failures
+    skip_unless_possible()
+    if not VNUMAD or not VNUMACTL:
+        raise SystemExit("VNUMAD and VNUMACTL must be set (meson sets them)")
+    exclusive_lock()
+    if not ensure_libvirtd():
+        raise SystemExit("libvirtd did not start (virsh -c %s version fails)" % URI)
+    t = Failures()
+    t0 = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix=prefix) as work:
+        run_case(t, work)
+    print("total %.1f s" % (time.monotonic() - t0))
+    t.done()

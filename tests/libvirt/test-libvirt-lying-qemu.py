@@ -20,8 +20,6 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -30,7 +28,7 @@ import libvirt_harness as lh  # noqa: E402
 import lying_monitor  # noqa: E402
 sys.path.insert(0, os.path.join(HERE, "..", "qemu"))
 from qemu_guest import Guest  # noqa: E402
-from vnumatest import VNUMACTL, VNUMAD, Daemon, Failures, ctl, status, vm_of, wait_for  # noqa: E402
+from vnumatest import Daemon, ctl, status, vm_of, wait_for  # noqa: E402
 
 PERIOD_MS = 500
 RETRY_PERIODS = 10  # QMP_RETRY_PERIODS: a refused domain is tried again after this many periods
@@ -212,23 +210,12 @@ def run(t, work):
                     pass
 
 
-def main():
-    lh.skip_unless_possible()
-    if not VNUMAD or not VNUMACTL:
-        raise SystemExit("VNUMAD and VNUMACTL must be set (meson sets them)")
+def run_two_cpus(t, work):
     if os.cpu_count() < 2 or 0 not in os.sched_getaffinity(0):
         print("SKIP: needs CPU 0 and another CPU")
         sys.exit(77)
-    lh.exclusive_lock()
-    if not lh.ensure_libvirtd():
-        raise SystemExit("libvirtd did not start (virsh -c %s version fails)" % lh.URI)
-    t = Failures()
-    t0 = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="vnumad-lvlie-") as work:
-        run(t, work)
-    print("total %.1f s" % (time.monotonic() - t0))
-    t.done()
+    run(t, work)
 
 
 if __name__ == "__main__":
-    main()
+    lh.e2e_main(run_two_cpus, "vnumad-lvlie-")

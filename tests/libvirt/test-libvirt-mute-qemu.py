@@ -11,14 +11,13 @@ and the wall clock."""
 import os
 import signal
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "pylib"))
 import libvirt_harness as lh  # noqa: E402
-from vnumatest import VNUMACTL, VNUMAD, Daemon, Failures, ctl, status, vm_of, wait_for  # noqa: E402
+from vnumatest import Daemon, ctl, status, vm_of, wait_for  # noqa: E402
 
 PERIOD_MS = 500
 QUERY_TIMEOUT = "2s"  # [qmp] query-timeout: a probe is overdue (logged) after twice that
@@ -90,20 +89,5 @@ def run(t, work):
             doms.cleanup()
 
 
-def main():
-    lh.skip_unless_possible()
-    if not VNUMAD or not VNUMACTL:
-        raise SystemExit("VNUMAD and VNUMACTL must be set (meson sets them)")
-    lh.exclusive_lock()
-    if not lh.ensure_libvirtd():
-        raise SystemExit("libvirtd did not start (virsh -c %s version fails)" % lh.URI)
-    t = Failures()
-    t0 = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="vnumad-lvmute-") as work:
-        run(t, work)
-    print("total %.1f s" % (time.monotonic() - t0))
-    t.done()
-
-
 if __name__ == "__main__":
-    main()
+    lh.e2e_main(run, "vnumad-lvmute-")

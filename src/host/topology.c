@@ -374,5 +374,9 @@ int host_topology_node_of_thread(const struct host_topology *t, const struct ids
                         if (idset_equal(&inside, affinity))
                                 return t->nodes[i].id;
                 }
+        /* Its last CPU is outside an affinity set while it slept: it has not run since, and where
+         * it runs next is the scheduler's choice among several nodes. */
+        if (affinity && !idset_is_empty(affinity) && last_cpu >= 0 && !idset_test(affinity, last_cpu))
+                return -ENOENT;
         return host_topology_node_of_cpu(t, last_cpu);
 }

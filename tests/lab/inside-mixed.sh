@@ -167,5 +167,11 @@ read -r moved need <<<"$(truth moved "$S/before.json" "$A" whp)" || die "truth.p
 echo "whp: $((need >> 20)) MiB had to leave node 0; numa_maps saw $((moved >> 20)) MiB arrive"
 echo "--- vnumad's view, for the record"
 vl_ctl show || true
-[ $fails -eq 0 ] || tail -30 "$VL_LOG"
+if [ $fails -ne 0 ]; then
+        echo "--- vnumad's log on whp (pins left out), then its last lines"
+        grep whp "$VL_LOG" | grep -v -e pin-vcpus -e pin-emulator | tail -40
+        tail -15 "$VL_LOG"
+        echo "--- vnumactl explain whp; free 2 MiB pages per node: $(for n in 0 1 2 3; do printf '%s ' "$(cat "$(hp_dir $n)/free_hugepages")"; done)"
+        vl_ctl explain whp || true
+fi
 checks_end "kernel $(uname -r), 4 nodes: ${#all[@]} guests (auto hugetlb, strict THP, strict hugetlbfs, preferred, interleave, observe$([ $have_1g -eq 1 ] && echo ', strict on a 1 GiB page')) converged in $t_conv s"

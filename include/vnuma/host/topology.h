@@ -36,7 +36,9 @@ int host_topology_node_index(const struct host_topology *t, int node_id);
 int host_topology_node_of_cpu(const struct host_topology *t, int cpu);
 /* Node id of a thread: the node its affinity confines it to (a pinned thread runs there next,
  * however long it slept since it last ran elsewhere), else the node of the CPU it last ran on.
- * -ENOENT if neither tells. */
+ * -ENOENT if neither tells, or if that CPU is outside an affinity spanning several nodes (set
+ * while it slept: it has not run since, and counting it on its old node made a planner that pins
+ * to several nodes re-pin an idle vCPU every period). */
 int host_topology_node_of_thread(const struct host_topology *t, const struct idset *affinity, int last_cpu);
 /* Distance between two node ids, or -ENOENT. */
 int host_topology_distance(const struct host_topology *t, int from_id, int to_id);

@@ -115,6 +115,11 @@ START_TEST(test_node_of_thread)
         ck_assert_int_eq(host_topology_node_of_thread(t, &aff, 9), 1);
         ck_assert_int_eq(host_topology_node_of_thread(t, NULL, 20), 0);
         ck_assert_int_eq(host_topology_node_of_thread(t, &aff, 99), -ENOENT);
+        /* Allowed on both nodes' first halves, last seen outside them (it slept through the
+         * change): unknown, not its old node. */
+        ck_assert_int_eq(idset_parse("0-3,8-11", &aff), 0);
+        ck_assert_int_eq(host_topology_node_of_thread(t, &aff, 9), 1);
+        ck_assert_int_eq(host_topology_node_of_thread(t, &aff, 20), -ENOENT);
 }
 END_TEST
 

@@ -343,36 +343,6 @@ scn_wait_progress() { # name cells timeout-seconds
         scn_err "no progress for all $cells nodes from $1's workload within $3 s"
 }
 
-# Waits until a guest's QEMU (all its threads) ran less than a tenth of a CPU over 3 s
-# (schedstat): a guest started "idle" is busy in its firmware for a while after it starts, and a
-# balancer that sees it busy places the others around it.
-scn_wait_quiet() { # name timeout-seconds
-        local pid deadline=$((SECONDS + $2)) before after used
-        if [ -f "$SCN_STATE/$1.pid" ]; then
-                pid=$(cat "$SCN_STATE/$1.pid")
-        else
-                pid=$(cat "/run/libvirt/qemu/$1.pid" 2>/dev/null) || { scn_err "$1: no pid file"; return; }
-        fi
-        run_ns() { # pid: run time of all its threads
-                local t sum=0 ns
-                for t in /proc/"$1"/task/*; do
-                        ns=$(cut -d' ' -f1 "$t/schedstat" 2>/dev/null) && sum=$((sum + ns))
-                done
-                echo "$sum"
-        }
-        while [ $SECONDS -lt $deadline ]; do
-                before=$(run_ns "$pid")
-                sleep 3
-                after=$(run_ns "$pid")
-                used=$(((after - before) / 3000000)) # ms of CPU per s
-                if [ "$used" -lt 100 ]; then
-                        scn_log "$1 is quiet: its QEMU ran $used ms per s"
-                        return 0
-                fi
-        done
-        scn_err "$1's QEMU still ran $used ms per s after $2 s"
-}
-
 scn_stop_all() {
         local kind name
         [ -f "$SCN_STATE/guests" ] || return 0

@@ -3,20 +3,29 @@
 # Runs every libFuzzer target of a -Dfuzzing=true build for RUNS executions each (default 10 M),
 # two at a time, each on a scratch copy of its seed corpus (tests/fuzz/corpus/NAME is not
 # touched). Prints per target the executions done, the time and the final coverage line; exits
-# 1 when one crashed, leaked or timed out (its crash file is kept in OUT).
+# 1 when one crashed, leaked or timed out (its crash file is kept in OUT). Names after OUT
+# (config, metadata, ...) pick targets; FUZZ_JOBS sets how many run at once.
 #
-# Usage: tests/fuzz/run-all.sh BUILD_DIR [RUNS] [OUT]
+# Usage: tests/fuzz/run-all.sh BUILD_DIR [RUNS] [OUT] [TARGET...]
 set -uo pipefail
-build=${1:?usage: run-all.sh BUILD_DIR [RUNS] [OUT]}
+build=${1:?usage: run-all.sh BUILD_DIR [RUNS] [OUT] [TARGET...]}
 runs=${2:-10000000}
 out=${3:-$(mktemp -d /tmp/vnuma-fuzz.XXXXXX)}
+shift $(($# < 3 ? $# : 3))
 src=$(cd "$(dirname "$0")/../.." && pwd)
-jobs=2
+jobs=${FUZZ_JOBS:-2}
 mkdir -p "$out"
 
 targets=()
+if [ $# -gt 0 ]; then
+        for name in "$@"; do
+                [ -x "$build/tests/fuzz/fuzz-$name" ] ||
+                        { echo "run-all: no target fuzz-$name in $build/tests/fuzz" >&2; exit 2; }
+                targets+=("fuzz-$name")
+        done
+fi
 for f in "$build"/tests/fuzz/fuzz-*; do
-        [ -x "$f" ] && [ -f "$f" ] && targets+=("$(basename "$f")")
+        [ $# -eq 0 ] && [ -x "$f" ] && [ -f "$f" ] && targets+=("$(basename "$f")")
 done
 [ ${#targets[@]} -gt 0 ] || { echo "run-all: no fuzz targets in $build/tests/fuzz (build with -Dfuzzing=true)" >&2; exit 2; }
 echo "run-all: ${#targets[@]} targets, $runs executions each, logs and crash files in $out"

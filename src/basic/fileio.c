@@ -3,9 +3,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -96,14 +98,23 @@ int write_file_atomic(const char *path, const void *data, size_t size, mode_t mo
         const char *p = data;
         int r;
 
-        /* A dot file: node_exporter's textfile collector reads *.prom only. */
+        /* A dot file beside the target (node_exporter's textfile collector reads *.prom only),
+         * named with a random suffix and created exclusively, so no one else's file is reused. */
         const char *slash = strrchr(path, '/');
-        if (asprintf(&tmp, "%.*s.%s.XXXXXX", slash ? (int)(slash - path + 1) : 0, path,
-                     slash ? slash + 1 : path) < 0)
-                return -ENOMEM;
-        fd = mkostemp(tmp, O_CLOEXEC);
-        if (fd < 0)
-                return negative_errno();
+        for (unsigned attempt = 0; fd < 0; attempt++) {
+                uint64_t suffix;
+
+                if (getrandom(&suffix, sizeof(suffix), 0) != (ssize_t)sizeof(suffix))
+                        return -EIO;
+                free(tmp);
+                tmp = NULL;
+                if (asprintf(&tmp, "%.*s.%s.%016" PRIx64, slash ? (int)(slash - path + 1) : 0, path,
+                             slash ? slash + 1 : path, suffix) < 0)
+                        return -ENOMEM;
+                fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+                if (fd < 0 && (errno != EEXIST || attempt >= 16))
+                        return negative_errno();
+        }
         for (size_t done = 0; done < size;) {
                 ssize_t n = write(fd, p + done, size - done);
                 if (n < 0) {

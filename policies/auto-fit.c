@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Auto: what group, cell and swap placement share: the homes of a node, what of a cell lies
  * outside a home, nodes ranked by score, and whether a cell fits on a node. */
+#include "vnuma/model/perf-model.h"
 #include "vnuma/policies/policy-rules.h"
 
 #include "auto-fit.h"
@@ -97,16 +98,61 @@ double auto_overflow_after(const struct snapshot *s, const struct policy_ledger 
         return over;
 }
 
-double auto_overflow_floor(const struct snapshot *s, const struct policy_state *st)
+static double fluid_demand(const struct policy_state *st)
 {
-        double load = 0, cpus = 0;
+        double d = 0;
 
-        for (unsigned n = 0; n < s->host.n_nodes; n++) {
-                load += st->ledger.cpu_load[n];
-                cpus += s->host.node[n].n_cpus;
-        }
         for (size_t i = 0; i < st->n_vms; i++)
                 if (st->vms[i].fluid)
-                        load += st->vms[i].demand;
-        return MAX(load - cpus, 0.0);
+                        d += st->vms[i].demand;
+        return d;
+}
+
+/* The host's CPUs and all of its demand, fluid VMs included. */
+static void host_totals(const struct snapshot *s, const struct policy_state *st, double *ret_cpus,
+                        double *ret_demand, double *ret_other)
+{
+        double cpus = 0, demand = fluid_demand(st), other = 0;
+
+        for (unsigned n = 0; n < s->host.n_nodes; n++) {
+                cpus += s->host.node[n].n_cpus;
+                demand += st->ledger.cpu_load[n];
+                other += st->ledger.other_load[n];
+        }
+        *ret_cpus = cpus;
+        *ret_demand = demand;
+        *ret_other = other;
+}
+
+double auto_overflow_floor(const struct snapshot *s, const struct policy_state *st)
+{
+        double cpus, demand, other;
+
+        host_totals(s, st, &cpus, &demand, &other);
+        return MAX(demand - cpus, 0.0);
+}
+
+double auto_work_lost_after(const struct snapshot *s, const struct policy_state *st, const double *from,
+                            int to, double total)
+{
+        const struct policy_ledger *l = &st->ledger;
+        double cpus, demand, other, lost;
+
+        host_totals(s, st, &cpus, &demand, &other);
+        lost = fluid_demand(st) * (1 - perf_cpu_share(cpus, demand));
+        for (unsigned n = 0; n < s->host.n_nodes; n++) {
+                double vcpus = l->cpu_load[n] - l->other_load[n] - from[n] + ((int)n == to ? total : 0);
+
+                vcpus = MAX(vcpus, 0.0);
+                lost += vcpus * (1 - perf_cpu_share(s->host.node[n].n_cpus, vcpus + l->other_load[n]));
+        }
+        return lost;
+}
+
+double auto_work_lost_even(const struct snapshot *s, const struct policy_state *st)
+{
+        double cpus, demand, other;
+
+        host_totals(s, st, &cpus, &demand, &other);
+        return MAX(demand - other, 0.0) * (1 - perf_cpu_share(cpus, demand));
 }

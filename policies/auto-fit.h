@@ -30,6 +30,16 @@ double auto_overflow_after(const struct snapshot *s, const struct policy_ledger 
 /* The least overflow any placement can reach: demand beyond the host's CPUs, or 0. It counts the
  * VMs still waiting for their turn this period (fluid: their load is not in the ledger yet). */
 double auto_overflow_floor(const struct snapshot *s, const struct policy_state *st);
+/* The work the managed vCPUs lose to CPU contention, in CPUs, by the performance model
+ * (perf-model.h: each vCPU does its demand times its node's CPU share), once vCPU demand that now
+ * runs as from[] per node runs on node `to` instead (total of it). The host's other work shares
+ * the CPUs but is not ours to count. VMs still waiting for their turn (fluid) are counted as
+ * spread evenly over the host. */
+double auto_work_lost_after(const struct snapshot *s, const struct policy_state *st, const double *from,
+                            int to, double total);
+/* The work the managed vCPUs would lose if all demand, theirs and the host's other work, were
+ * spread evenly over the host's CPUs: what a placement is judged against when no node has room. */
+double auto_work_lost_even(const struct snapshot *s, const struct policy_state *st);
 /* Whether the cell (uncommitted) fits on node: vCPUs against CPUs, memory against free memory. */
 bool auto_cell_fits(const struct snapshot *s, const struct snap_vm *vm, unsigned cell,
                     const struct policy_state *st, const struct cell_state *cs, int node);

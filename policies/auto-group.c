@@ -90,19 +90,22 @@ static int group_first_fit(const struct snapshot *s, const struct snap_vm *vm, c
 }
 
 /* No node has room for the whole VM (a host loaded to or past its CPUs): a node where placing it
- * whole still lets the host do all the work it can (perf-model.h: once memory is home a node does
- * min(demand, CPUs) worth of work, so no CPU may idle while another node overflows), the one with
- * the most of its accesses. Whole beats split there: split cells reach each other's memory
- * remotely, and a VM's vCPUs that share CPUs with each other rather than with another VM's wait
- * less for each other (a vCPU spinning on a lock or an IPI while its sibling waits for a CPU; the
- * lab's overcommitted scenario did a fifth of the work split that AutoNUMA and numad, which both
- * keep such VMs whole, did). -1 when every whole placement would lose work: the VM is split and
- * its cells spread the load. */
+ * whole costs the managed vCPUs no more work than spreading all demand evenly over the host would
+ * (perf-model.h: each vCPU does its demand times its node's CPU share), the one with the most of
+ * its accesses. Whole beats split there: split cells reach each other's memory remotely, and a
+ * VM's vCPUs that share CPUs with each other rather than with another VM's wait less for each other
+ * (a vCPU spinning on a lock or an IPI while its sibling waits for a CPU; the lab's overcommitted
+ * scenario did a fifth of the work split that AutoNUMA and numad, which both keep such VMs whole,
+ * did). The host's other work is not ours to count: a node busy with it is no reason to pack a
+ * busy VM onto another node's CPUs (the 2-node lab, 1 CPU per node: host work on node 0 had the
+ * two busy vCPUs of a VM share node 1's CPU). -1 when every whole placement would lose work: the
+ * VM is split and its cells spread the load. */
 static int group_least_overflow(const struct snapshot *s, const struct snap_vm *vm,
                                 const struct policy_state *st, const struct vm_state *vs,
                                 const uint64_t *gstat, nodemask_t allowed)
 {
         double from[SNAP_NODES_MAX] = {0}, floor = auto_overflow_floor(s, st);
+        double even = auto_work_lost_even(s, st);
         /* More demand than CPUs host-wide, beyond measurement noise: whole or split, CPUs are
          * shared anyway. Otherwise a VM bigger than a node is never whole: that would pack its
          * busy vCPUs while CPUs elsewhere could run them. */
@@ -125,7 +128,7 @@ static int group_least_overflow(const struct snapshot *s, const struct snap_vm *
                         bytes += auto_bytes_off(&vm->cells[c], &vs->cells[c], mem, s->host.n_nodes);
                 if (!rule_mem_fits(&st->ledger, st->params.mem_reserve_bytes, (int)t, bytes))
                         continue;
-                if (auto_overflow_after(s, &st->ledger, from, (int)t, vs->demand) > floor + 1e-9)
+                if (auto_work_lost_after(s, st, from, (int)t, vs->demand) > even + RULE_CPU_SLACK)
                         continue;
                 if (best < 0 || gstat[t] > gstat[best])
                         best = (int)t;
@@ -170,19 +173,50 @@ static int group_review(const struct snapshot *s, unsigned vi, struct policy_sta
                               "whole VM: another node now holds clearly more accesses");
 }
 
-/* A group whose vCPUs need more CPU than its home node has (they became busy after it was placed
- * together, or a phase made a second cell busy) while CPUs elsewhere could take the excess, for
- * hysteresis_periods in a row, is split for good: its cells lose their home and are placed one by
- * one. Busy vCPUs packed onto too few CPUs lose more work than remote memory costs them
- * (perf-model.h); on a host whose every node is full, splitting gains no CPU and costs locality. */
-static bool group_outgrew_home(const struct snapshot *s, const struct policy_state *st, struct vm_state *vs,
-                               int home)
+/* Whether moving one busy cell of the group (its vCPUs ran at least RULE_CPU_SLACK) from its home
+ * to another allowed node would save the managed vCPUs at least half that cell's demand in work
+ * (perf-model.h), and at least RULE_CPU_SLACK: the rule a split VM's cells move by (auto-cell.c,
+ * overloaded_move), so splitting is worth the memory it moves. An idle vCPU's wake-ups wait
+ * behind a busy sibling's, which inflates its demand but not its run time: that is no reason. */
+static bool group_busy_cell_gains_elsewhere(const struct snapshot *s, const struct snap_vm *vm,
+                                            const struct policy_state *st, const struct vm_state *vs,
+                                            nodemask_t allowed)
 {
         static const double none[SNAP_NODES_MAX];
+        double now = auto_work_lost_after(s, st, none, -1, 0);
+
+        for (unsigned c = 0; c < vm->n_cells && c < vs->n_cells; c++) {
+                const struct cell_state *cs = &vs->cells[c];
+                double from[SNAP_NODES_MAX] = {0}, run = 0;
+                int home = cs->home_cpu ? nodemask_first(cs->home_cpu) : -1;
+
+                for (unsigned n = 0; n < s->host.n_nodes && s->period_ns > 0; n++)
+                        run += (double)vm->cells[c].cpu_ns[n] / (double)s->period_ns;
+                if (home < 0 || run < RULE_CPU_SLACK)
+                        continue;
+                from[home] = cs->demand; /* committed: all of it counts at the home */
+                for (unsigned t = 0; t < s->host.n_nodes; t++)
+                        if ((int)t != home && NODEMASK_TEST(allowed, t) && s->host.node[t].n_cpus > 0 &&
+                            now - auto_work_lost_after(s, st, from, (int)t, cs->demand) >=
+                                    MAX(cs->demand / 2, RULE_CPU_SLACK))
+                                return true;
+        }
+        return false;
+}
+
+/* A group whose vCPUs need more CPU than its home node has (they became busy after it was placed
+ * together, or a phase made a second cell busy), and one of whose busy cells would do clearly more
+ * work elsewhere, for hysteresis_periods in a row, is split for good: its cells lose their home
+ * and are placed one by one. Busy vCPUs packed onto too few CPUs lose more work than remote memory
+ * costs them (perf-model.h); on a host whose every node is full, splitting gains no CPU and costs
+ * locality. */
+static bool group_outgrew_home(const struct snapshot *s, const struct snap_vm *vm,
+                               const struct policy_state *st, struct vm_state *vs, int home,
+                               nodemask_t allowed)
+{
         double cap = (double)s->host.node[home].n_cpus * st->params.imbalance_pct / 100.0;
 
-        if (vs->demand <= cap + 1e-9 ||
-            auto_overflow_after(s, &st->ledger, none, -1, 0) <= auto_overflow_floor(s, st) + 1e-9) {
+        if (vs->demand <= cap + 1e-9 || !group_busy_cell_gains_elsewhere(s, vm, st, vs, allowed)) {
                 vs->overloaded_periods = 0;
                 return false;
         }
@@ -214,7 +248,7 @@ int auto_place_group(const struct snapshot *s, unsigned vi, struct policy_state 
                 return 0;
         if (vm->n_cells == 0)
                 return 1;
-        if (home >= 0 && vm->n_cells > 1 && group_outgrew_home(s, st, vs, home)) {
+        if (home >= 0 && vm->n_cells > 1 && group_outgrew_home(s, vm, st, vs, home, allowed)) {
                 group_split(st, s, vm, vs);
                 return 0;
         }

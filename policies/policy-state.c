@@ -234,7 +234,7 @@ static void vm_cache_period(const struct snapshot *s, const struct snap_vm *vm, 
  * nodes leaves its run time's other part looking like other work on the node it left (the lab
  * saw a lone busy vCPU make its own memory's node look full). The other work per node is
  * therefore scaled down to what the whole host measured: that sum is exact. */
-static void node_cpu_demand(const struct snapshot *s, double *ret)
+static void node_cpu_demand(const struct snapshot *s, double *ret, double *ret_other)
 {
         double vcpu_run[SNAP_NODES_MAX] = {0}, vcpu_demand_on[SNAP_NODES_MAX] = {0};
         double other[SNAP_NODES_MAX] = {0}, other_sum = 0, busy = 0, run = 0, scale = 1;
@@ -256,8 +256,10 @@ static void node_cpu_demand(const struct snapshot *s, double *ret)
         }
         if (other_sum > MAX(busy - run, 0.0) + 1e-9)
                 scale = MAX(busy - run, 0.0) / other_sum;
-        for (unsigned n = 0; n < s->host.n_nodes; n++)
-                ret[n] = other[n] * scale + vcpu_demand_on[n];
+        for (unsigned n = 0; n < s->host.n_nodes; n++) {
+                ret_other[n] = other[n] * scale;
+                ret[n] = ret_other[n] + vcpu_demand_on[n];
+        }
 }
 
 void policy_state_begin_period(struct policy_state *st, const struct snapshot *s)
@@ -266,7 +268,7 @@ void policy_state_begin_period(struct policy_state *st, const struct snapshot *s
         struct policy_ledger *l = &st->ledger;
 
         memset(l, 0, sizeof(*l));
-        node_cpu_demand(s, l->cpu_load);
+        node_cpu_demand(s, l->cpu_load, l->other_load);
         for (unsigned i = 0; i < h->n_nodes; i++) {
                 l->mem_free[i] = (int64_t)h->node[i].mem_free_bytes;
                 l->phys_free[i] = (int64_t)h->node[i].mem_free_bytes;

@@ -366,6 +366,49 @@ START_TEST(test_overcommitted_cells_balance)
 }
 END_TEST
 
+/* lab-vnumad-converge (2026-12-07 CI): one CPU per node; "conv" has two busy cells, all memory on
+ * node 0 and both vCPUs pinned to node 1's CPU (each ran half the period and waited the other
+ * half); "idle" (2 cells, vCPUs ticking at 0.16) lives on node 0 beside host work (the test
+ * driver, emulator threads). The host is overcommitted, and by total work lost, conv whole on
+ * node 1 costs nothing once node 0 is full anyway; but the host's other work is not ours: whole,
+ * conv's vCPUs do 1 CPU of work, split 4/3. At every level of host work up to a full CPU, conv is
+ * split, one cell per node. */
+START_TEST(test_host_work_does_not_pack_busy_vm)
+{
+        static const double host_work[] = {0.3, 0.5, 0.68, 0.7, 0.85, 1.0};
+
+        for (size_t k = 0; k < ELEMENTSOF(host_work); k++) {
+                struct snapshot *s = tb_snapshot(2, 1, 16 * TB_GIB, 2, 0, false);
+                struct policy_state *st = new_state();
+                struct plan p;
+                int h0, h1;
+
+                plan_init(&p);
+                tb_vm(s, 0, 21, 2, 1, 128 * TB_MIB, 2 * TB_MIB);
+                tb_vm(s, 1, 22, 2, 1, 160 * TB_MIB, 2 * TB_MIB);
+                for (unsigned c = 0; c < 2; c++) {
+                        tb_cell_on(s, 0, c, 0);
+                        tb_vcpus_on(s, 0, c, 1, 0.5);
+                        tb_cell_on(s, 1, c, 0);
+                        tb_vcpus_on(s, 1, c, 0, 0.16);
+                }
+                tb_finish(s);
+                tb_vcpus_wait(s, 0, 0.5);
+                s->host.node[0].cpu_load += host_work[k];
+                for (uint64_t t = 0; t < 6; t++)
+                        plan_period(s, st, &p, t);
+                h0 = home_pos(st, 0, 0);
+                h1 = home_pos(st, 0, 1);
+                ck_assert_msg(h0 >= 0 && h1 >= 0 && h0 != h1,
+                              "host work %.2f on node 0: conv's cells at %d and %d, not split", host_work[k],
+                              h0, h1);
+                plan_done(&p);
+                policy_state_free(st);
+                snapshot_free(s);
+        }
+}
+END_TEST
+
 /* Budgets: 64 MiB chunks, VM rate 128 MiB/s, host 192 MiB/s over two VMs. */
 START_TEST(test_budgets)
 {
@@ -646,6 +689,7 @@ static Suite *auto_suite(void)
         tcase_add_test(tc, test_idle_cell_stays_emulator_spills);
         tcase_add_test(tc, test_group_outgrows_home_and_splits);
         tcase_add_test(tc, test_overcommitted_cells_balance);
+        tcase_add_test(tc, test_host_work_does_not_pack_busy_vm);
         tcase_add_test(tc, test_budgets);
         tcase_add_test(tc, test_oversized_chunk);
         tcase_add_test(tc, test_hysteresis_keeps_home);

@@ -120,6 +120,7 @@ struct vm_state {
 /* Per-period view of what is left on each node after the actions planned so far. */
 struct policy_ledger {
         double cpu_load[SNAP_NODES_MAX];   /* busy CPUs, after planned vCPU moves */
+        double other_load[SNAP_NODES_MAX]; /* the part of cpu_load that is not a managed vCPU's */
         int64_t mem_free[SNAP_NODES_MAX];  /* free bytes minus memory promised to homes: for placement */
         int64_t phys_free[SNAP_NODES_MAX]; /* free bytes minus this period's planned inflow: for moves */
         uint64_t host_budget_left;

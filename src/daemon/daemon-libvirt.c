@@ -11,14 +11,11 @@
 #include <json-c/json.h>
 
 #include "daemon.h"
-#include "vm-identity.h"
+#include "domain-prober.h"
 #include "vnuma/actuator/libvirt-actuator.h"
 #include "vnuma/basic/log.h"
 #include "vnuma/libvirt/libvirt-error.h"
 #include "vnuma/libvirt/libvirt-policy.h"
-#include "vnuma/qemu/guest-query.h"
-#include "vnuma/qmp/libvirt-qmp.h"
-#include "vnuma/qmp/qmp.h"
 
 static void record_event(struct daemon *d, const char *domain, const char *kind, const char *what)
 {
@@ -39,16 +36,13 @@ static void failure_key(const char *uuid, char *buf, size_t size)
         snprintf(buf, size, "libvirt:%s", uuid);
 }
 
-/* Manages a running domain, or refreshes one already managed after a reconnect. */
+/* Manages a running domain, or refreshes one already managed after a reconnect. Learning a new
+ * one goes to the domain prober: its QEMU answers through libvirt's monitor, which has no time
+ * limit, and the event loop must not wait for it. */
 static void add_domain(struct daemon *d, virDomainPtr dom, const char *name, const char *uuid)
 {
-        _cleanup_(qmp_client_freep) struct qmp_client *qmp = NULL;
-        _cleanup_(guest_model_freep) struct guest_model *model = NULL;
-        _cleanup_free_ char *error = NULL, *identity = NULL;
         struct managed_vm *vm = vm_manager_find_uuid(&d->vms, uuid);
-        bool refused = false;
         char key[64];
-        pid_t pid = 0;
         int r;
 
         if (vm && managed_vm_alive(vm, d->vms.procfs_root)) {
@@ -69,46 +63,58 @@ static void add_domain(struct daemon *d, virDomainPtr dom, const char *name, con
         failure_key(uuid, key, sizeof(key));
         if (daemon_failed_recently(d, key))
                 return;
+        r = domain_prober_start(d->domain_prober, dom, name, uuid, d->vms.qmp_timeout_ms);
+        if (r == -EALREADY)
+                return;
+        if (r == -EBUSY) {
+                log_debug(
+                        "Domain %s: %d domains are being learned already; it waits for the next discovery.",
+                        name, DOMAIN_PROBES_MAX);
+                d->libvirt_rescan = true;
+        } else if (r < 0)
+                log_vm(LOG_WARNING, name, "Domain %s: cannot start learning it: %s", name, strerror(-r));
+}
 
-        vm = NULL;
-        /* The process is libvirt's word, the threads must be its threads, the name is libvirt's. */
-        r = vm_identity_from_domain(name, &identity);
-        if (r >= 0)
-                r = libvirt_qmp_domain_pid(dom, LIBVIRT_QEMU_RUN_DIR, &pid, &error);
-        if (r >= 0)
-                r = libvirt_qmp_open(dom, &qmp);
-        if (r >= 0) {
-                r = vm_identity_check_threads(qmp, d->vms.procfs_root, pid, (free(error), &error));
-                refused = r == -EPERM;
+/* On the event loop, once the domain prober has an answer. */
+static void on_domain_probed(struct domain_probe *p, bool stale, void *userdata)
+{
+        struct daemon *d = userdata;
+        struct managed_vm *vm = NULL;
+        _cleanup_free_ char *error = NULL;
+        bool refused = p->refused;
+        char key[64];
+        int r = p->r;
+
+        if (stale) {
+                /* Stopped, changed or the connection lost while it was learned: asked again. */
+                d->libvirt_rescan = true;
+                return;
         }
-        if (r >= 0)
-                qmp_client_set_timeout(qmp, d->vms.qmp_timeout_ms); /* the query's whole budget */
-        if (r >= 0)
-                r = guest_model_query(qmp, d->vms.procfs_root, &model, &error);
+        failure_key(p->uuid, key, sizeof(key));
+        if (r >= 0 && vm_manager_find_uuid(&d->vms, p->uuid))
+                return; /* managed meanwhile (an event and a discovery raced) */
         if (r >= 0) {
-                r = vm_manager_add_model(&d->vms, identity, NULL, pid, &model, &vm, (free(error), &error));
+                r = vm_manager_add_model(&d->vms, p->identity, NULL, p->pid, &p->model, &vm, &error);
                 refused = r == -EPERM || r == -ENOTUNIQ;
-        }
+        } else
+                error = TAKE_PTR(p->error);
         if (r == -EEXIST) {
-                log_vm(LOG_NOTICE, identity, "Domain %s: %s; not managed a second time through libvirt.",
-                       name, strna(error));
+                log_vm(LOG_NOTICE, p->identity, "Domain %s: %s; not managed a second time through libvirt.",
+                       p->name, strna(error));
                 daemon_note_owned(d, key, vm ? vm->id : 0);
                 return;
         }
         if (r < 0) {
                 if (daemon_note_failure(d, key, error))
-                        log_vm(LOG_WARNING, identity, "Domain %s: %s: %s (retrying in %d periods)", name,
+                        log_vm(LOG_WARNING, p->identity ?: p->name,
+                               "Domain %s: %s: %s (retrying in %d periods)", p->name,
                                refused ? "refused" : "cannot learn its NUMA layout through libvirt",
                                error ?: strerror(-r), QMP_RETRY_PERIODS);
                 return;
         }
         daemon_forget_failure(d, key);
-        vm->uuid = strdup(uuid);
-        vm->dom = virDomainRef(dom) == 0 ? dom : NULL;
-        if (!vm->uuid) {
-                daemon_drop_vm(d, vm);
-                return;
-        }
+        vm->uuid = TAKE_PTR(p->uuid);
+        vm->dom = TAKE_PTR(p->dom);
         vm->added_period = d->period;
         daemon_libvirt_resolve_policy(d, vm);
         log_vm(LOG_INFO, vm->name,
@@ -141,6 +147,7 @@ void daemon_libvirt_discover(struct daemon *d)
 
         if (!conn)
                 return;
+        domain_prober_report_overdue(d->domain_prober, daemon_now_ns());
         d->libvirt_rescan = false;
         n = virConnectListAllDomains(conn, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
         if (n < 0) {
@@ -179,6 +186,7 @@ static void on_connection(struct libvirt_conn *c, bool connected, const char *re
         }
         log_warning("Lost libvirt (%s); the domains keep being placed, pins wait for the reconnect.",
                     strna(reason));
+        domain_prober_forget_all(d->domain_prober);
         /* The handles belong to the closed connection. */
         for (size_t i = 0; i < d->vms.n_vms; i++)
                 if (d->vms.vms[i]->dom) {
@@ -210,6 +218,7 @@ static void on_domain_down(struct libvirt_conn *c, const struct libvirt_domain_r
         char key[64];
 
         record_event(d, ref->name, "down", libvirt_down_reason_to_string(why));
+        domain_prober_forget(d->domain_prober, ref->uuid);
         failure_key(ref->uuid, key, sizeof(key));
         daemon_forget_failure(d, key);
         if (!vm)
@@ -248,6 +257,8 @@ static void on_domain_changed(struct libvirt_conn *c, const struct libvirt_domai
                                libvirt_change_to_string(what), strna(detail));
                         daemon_drop_vm(d, vm);
                 }
+                /* One being learned has the old layout: its answer is dropped, and asked again. */
+                domain_prober_forget(d->domain_prober, ref->uuid);
                 add_domain(d, ref->dom, ref->name, ref->uuid);
                 break;
         case LIBVIRT_CHANGE_RESUMED:
@@ -272,6 +283,10 @@ int daemon_libvirt_start(struct daemon *d)
 
         if (!d->config->libvirt_enabled)
                 return 0;
+        r = domain_prober_new(d->vms.procfs_root, d->config->libvirt_uri ?: LIBVIRT_URI_DEFAULT,
+                              on_domain_probed, d, &d->domain_prober);
+        if (r < 0)
+                return r;
         libvirt_conn_config_init(&cfg);
         cfg.uri = d->config->libvirt_uri;
         /* Back within a period or two of libvirtd coming back, but never busier than once a second. */
@@ -288,6 +303,9 @@ int daemon_libvirt_start(struct daemon *d)
 
 void daemon_libvirt_stop(struct daemon *d)
 {
+        /* Its threads still waiting for a silent QEMU keep their own references. */
+        domain_prober_free(d->domain_prober);
+        d->domain_prober = NULL;
         /* Domain handles first: they hold references on the connection. */
         for (size_t i = 0; i < d->vms.n_vms; i++)
                 if (d->vms.vms[i]->dom) {

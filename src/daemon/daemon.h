@@ -71,6 +71,7 @@ struct daemon {
         struct engine *engine;
         struct control_server *control;
         struct qmp_prober *prober;
+        struct domain_prober *domain_prober; /* with libvirt */
 
         int period_timer;
         int watchdog_timer; /* -1 without a systemd watchdog */

@@ -47,7 +47,7 @@ struct migrate_candidate {
 /* Working data of one planning pass, rebuilt every period in O(VMs + cells) and kept only so its
  * memory is reused. */
 struct policy_work {
-        /* Visiting order: snapshot indexes, biggest vCPU demand first. */
+        /* Visiting order: snapshot indexes; policy-work.c says who goes first and why. */
         unsigned *order;
         size_t order_allocated;
         /* Cells with a single-node home at the start of the period, grouped by that node:
@@ -70,7 +70,7 @@ void policy_work_free(struct policy_work *w);
 
 /* Placement packs like first-fit decreasing on the converged host: an auto VM that has no home
  * yet and is placed whole has its vCPU demand and memory counted as free where they are now, until
- * its own turn (VMs are visited biggest first), when it takes them back and is placed. */
+ * its own turn (policy-work.c says in which order), when it takes them back and is placed. */
 void ledger_make_fluid(struct policy_state *st, const struct snapshot *s);
 void ledger_unfluid_vm(struct policy_state *st, const struct snapshot *s, unsigned vm_index);
 

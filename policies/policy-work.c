@@ -2,7 +2,10 @@
 /* The per-period working data of a planning pass: the order VMs are visited in, and an index of
  * the cells living on each node for the swap search. Both cost O(VMs log VMs + cells). */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
+
+#include "vnuma/policies/policy-rules.h"
 
 #include "policy-internal.h"
 
@@ -32,7 +35,18 @@ static void *grow(void *p, size_t *allocated, size_t want, size_t size)
         return m;
 }
 
+/* Who goes first: VMs with a home, so their load is in the ledger before anyone chooses; then the
+ * waiting ones that no node's CPUs can take whole, whose split CPU decides and nothing else; then
+ * the other waiting ones. */
+enum order_class {
+        ORDER_HOMED,
+        ORDER_TOO_BIG,
+        ORDER_WAITING,
+};
+
 struct order_key {
+        enum order_class class;
+        double regret; /* bytes it would move more on its second-best node than on its best */
         double demand;
         unsigned rotation;
         unsigned index;
@@ -42,14 +56,76 @@ static int order_key_cmp(const void *a, const void *b)
 {
         const struct order_key *x = a, *y = b;
 
+        if (x->class != y->class)
+                return x->class < y->class ? -1 : 1;
+        if (x->regret != y->regret)
+                return x->regret > y->regret ? -1 : 1;
         if (x->demand != y->demand)
                 return x->demand > y->demand ? -1 : 1;
         return x->rotation < y->rotation ? -1 : x->rotation > y->rotation;
 }
 
+static bool vm_waiting(const struct vm_state *vs)
+{
+        if (vs->group_home >= 0 || vs->split)
+                return false;
+        for (unsigned c = 0; c < vs->n_cells; c++)
+                if (vs->cells[c].home_mem != 0)
+                        return false;
+        return true;
+}
+
+/* What a VM loses, in bytes to move, if it cannot have the node that holds most of its memory and
+ * must take the next one: the regret of Martello and Toth's heuristic for the generalized
+ * assignment problem, which placing VMs on nodes whose CPUs are all taken is. */
+static double vm_regret(const struct snap_vm *vm, unsigned n_nodes)
+{
+        double best = 0, second = 0;
+
+        for (unsigned h = 0; h < n_nodes; h++) {
+                double b = 0;
+                for (unsigned c = 0; c < vm->n_cells; c++)
+                        b += (double)vm->cells[c].resident_bytes[h];
+                if (b > best) {
+                        second = best;
+                        best = b;
+                } else if (b > second)
+                        second = b;
+        }
+        return best - second;
+}
+
+static struct order_key order_key_of(const struct policy_state *st, const struct snapshot *s, unsigned i,
+                                     double max_node_cpus)
+{
+        struct order_key k = {
+                .class = ORDER_HOMED,
+                .demand = i < st->n_vms ? st->vms[i].demand : 0,
+                .rotation = (unsigned)((i + s->n_vms - s->period % s->n_vms) % s->n_vms),
+                .index = i,
+        };
+
+        if (i >= st->n_vms || !vm_waiting(&st->vms[i]))
+                return k;
+        if (k.demand > max_node_cpus + RULE_CPU_SLACK) {
+                /* Biggest first (first-fit decreasing): placed before the small ones commit the
+                 * CPUs its cells need, as a host whose every node is half idle would wrongly look
+                 * full to it. */
+                k.class = ORDER_TOO_BIG;
+                return k;
+        }
+        /* The one that loses most bytes when its best node is full first: on a host whose CPUs are
+         * all taken some VMs cannot have their best node, and which ones decides how many bytes
+         * move (biggest-first moved 13 % more than needed at CPU load 1.0 in the simulator). */
+        k.class = ORDER_WAITING;
+        k.regret = vm_regret(&s->vms[i], s->host.n_nodes);
+        return k;
+}
+
 static int build_order(struct policy_work *w, const struct policy_state *st, const struct snapshot *s)
 {
         _cleanup_free_ struct order_key *keys = NULL;
+        double max_node_cpus = 0;
         unsigned *order;
 
         order = grow(w->order, &w->order_allocated, s->n_vms ? s->n_vms : 1, sizeof(*w->order));
@@ -59,14 +135,11 @@ static int build_order(struct policy_work *w, const struct policy_state *st, con
         keys = calloc(s->n_vms ? s->n_vms : 1, sizeof(*keys));
         if (!keys)
                 return -ENOMEM;
-        /* Biggest first, so the ones hardest to place get first pick (first-fit decreasing); among
-         * equals a rotation by period, so no VM always comes last. */
+        for (unsigned h = 0; h < s->host.n_nodes; h++)
+                max_node_cpus = MAX(max_node_cpus, (double)s->host.node[h].n_cpus);
+        /* Among equals biggest first, then a rotation by period, so no VM always comes last. */
         for (unsigned i = 0; i < s->n_vms; i++)
-                keys[i] = (struct order_key){
-                        .demand = i < st->n_vms ? st->vms[i].demand : 0,
-                        .rotation = (unsigned)((i + s->n_vms - s->period % s->n_vms) % s->n_vms),
-                        .index = i,
-                };
+                keys[i] = order_key_of(st, s, i, max_node_cpus);
         qsort(keys, s->n_vms, sizeof(*keys), order_key_cmp);
         for (unsigned k = 0; k < s->n_vms; k++) {
                 w->order[k] = keys[k].index;

@@ -677,6 +677,72 @@ START_TEST(test_mode_strings)
 }
 END_TEST
 
+/* Two VMs want node 0 and only one fits its CPUs. VM 1 is the bigger (4 busy vCPUs) but holds only 3
+ * of its 4 GiB there; VM 2 (3 vCPUs) holds all 4 GiB there. Biggest-first would give node 0 to VM 1
+ * and move VM 2's 4 GiB; the VM that loses more bytes by waiting goes first, so VM 2 keeps node 0
+ * and only VM 1's 3 GiB move. Whatever the period's rotation. */
+START_TEST(test_regret_first)
+{
+        for (uint64_t period = 1; period <= 2; period++) {
+                struct snapshot *s = tb_snapshot(2, 4, 16 * TB_GIB, 2, 0, false);
+                struct policy_state *st = new_state();
+                struct plan p;
+
+                plan_init(&p);
+                tb_vm(s, 0, 1, 1, 4, 4 * TB_GIB, TB_GIB);
+                tb_cell_on(s, 0, 0, 0);
+                tb_chunk_on(s, 0, 0, 3, 1, 10);
+                tb_vcpus_on(s, 0, 0, 0, 1.0);
+                tb_vm(s, 1, 2, 1, 3, 4 * TB_GIB, TB_GIB);
+                tb_cell_on(s, 1, 0, 0);
+                tb_vcpus_on(s, 1, 0, 1, 1.0);
+                tb_finish(s);
+                plan_period(s, st, &p, period);
+
+                ck_assert_int_eq(home_pos(st, 1, 0), 0);
+                ck_assert_int_eq(home_pos(st, 0, 0), 1);
+                plan_done(&p);
+                policy_state_free(st);
+                snapshot_free(s);
+        }
+}
+END_TEST
+
+/* The lab's convergence scenario (tests/lab/inside-vnumad-converge.sh) in the model: 1-CPU nodes,
+ * VM 1 with two busy vCPUs (both pinned to node 1) and all its memory on node 0, and a lightly busy
+ * VM 2 with more memory on node 0, so the bigger regret. VM 1 fits no node whole: its cells end
+ * apart whichever VM is visited first and whatever the rotation. */
+START_TEST(test_too_big_first)
+{
+        for (uint64_t period = 1; period <= 2; period++) {
+                struct snapshot *s = tb_snapshot(2, 1, 2 * TB_GIB, 2, 0, false);
+                struct policy_state *st = new_state();
+                struct plan p;
+
+                plan_init(&p);
+                tb_vm(s, 0, 1, 2, 1, 128 * TB_MIB, 16 * TB_MIB);
+                tb_cell_on(s, 0, 0, 0);
+                tb_cell_on(s, 0, 1, 0);
+                tb_vcpus_on(s, 0, 0, 1, 1.0);
+                tb_vcpus_on(s, 0, 1, 1, 1.0);
+                tb_vm(s, 1, 2, 2, 1, 160 * TB_MIB, 16 * TB_MIB);
+                tb_cell_on(s, 1, 0, 0);
+                tb_cell_on(s, 1, 1, 0);
+                tb_vcpus_on(s, 1, 0, 0, 0.45);
+                tb_vcpus_on(s, 1, 1, 0, 0.45);
+                tb_finish(s);
+                plan_period(s, st, &p, period);
+
+                ck_assert_int_ge(home_pos(st, 0, 0), 0);
+                ck_assert_int_ge(home_pos(st, 0, 1), 0);
+                ck_assert_int_ne(home_pos(st, 0, 0), home_pos(st, 0, 1));
+                plan_done(&p);
+                policy_state_free(st);
+                snapshot_free(s);
+        }
+}
+END_TEST
+
 static Suite *auto_suite(void)
 {
         Suite *s = suite_create("policies");
@@ -698,6 +764,8 @@ static Suite *auto_suite(void)
         tcase_add_test(tc, test_swap);
         tcase_add_test(tc, test_modes);
         tcase_add_test(tc, test_mode_strings);
+        tcase_add_test(tc, test_regret_first);
+        tcase_add_test(tc, test_too_big_first);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -233,14 +233,14 @@ static bool snapshot_residency_known(const struct snapshot *s, const struct mana
         return snapshot_vm(s, vm) != NULL;
 }
 
-/* show: what the last period measured, never a scan of guest RAM here (that is O(guest RAM), on
- * the one event loop, for any reader). Threads are read now: one small file per thread. */
 /* How old the last reading is at now; null if the clock says it lies ahead. */
 static struct json_object *snapshot_age(const struct daemon *d, uint64_t now)
 {
         return now >= d->last_sense_ns ? json_object_new_uint64(now - d->last_sense_ns) : NULL;
 }
 
+/* show: what the last period measured, never a scan of guest RAM here (that is O(guest RAM), on
+ * the one event loop, for any reader). Threads are read now: one small file per thread. */
 static int build_show(struct daemon *d, const struct managed_vm *only, struct json_object **ret)
 {
         struct json_object *doc, *domains;

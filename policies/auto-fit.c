@@ -98,21 +98,11 @@ double auto_overflow_after(const struct snapshot *s, const struct policy_ledger 
         return over;
 }
 
-static double fluid_demand(const struct policy_state *st)
-{
-        double d = 0;
-
-        for (size_t i = 0; i < st->n_vms; i++)
-                if (st->vms[i].fluid)
-                        d += st->vms[i].demand;
-        return d;
-}
-
 /* The host's CPUs and all of its demand, fluid VMs included. */
 static void host_totals(const struct snapshot *s, const struct policy_state *st, double *ret_cpus,
                         double *ret_demand, double *ret_other)
 {
-        double cpus = 0, demand = fluid_demand(st), other = 0;
+        double cpus = 0, demand = st->ledger.fluid_demand, other = 0;
 
         for (unsigned n = 0; n < s->host.n_nodes; n++) {
                 cpus += s->host.node[n].n_cpus;
@@ -139,7 +129,7 @@ double auto_work_lost_after(const struct snapshot *s, const struct policy_state 
         double cpus, demand, other, lost;
 
         host_totals(s, st, &cpus, &demand, &other);
-        lost = fluid_demand(st) * (1 - perf_cpu_share(cpus, demand));
+        lost = st->ledger.fluid_demand * (1 - perf_cpu_share(cpus, demand));
         for (unsigned n = 0; n < s->host.n_nodes; n++) {
                 double vcpus = l->cpu_load[n] - l->other_load[n] - from[n] + ((int)n == to ? total : 0);
 

@@ -187,12 +187,10 @@ static bool group_busy_cell_gains_elsewhere(const struct snapshot *s, const stru
 
         for (unsigned c = 0; c < vm->n_cells && c < vs->n_cells; c++) {
                 const struct cell_state *cs = &vs->cells[c];
-                double from[SNAP_NODES_MAX] = {0}, run = 0;
+                double from[SNAP_NODES_MAX] = {0};
                 int home = cs->home_cpu ? nodemask_first(cs->home_cpu) : -1;
 
-                for (unsigned n = 0; n < s->host.n_nodes && s->period_ns > 0; n++)
-                        run += (double)vm->cells[c].cpu_ns[n] / (double)s->period_ns;
-                if (home < 0 || run < RULE_CPU_SLACK)
+                if (home < 0 || cell_run(s, &vm->cells[c]) < RULE_CPU_SLACK)
                         continue;
                 from[home] = cs->demand; /* committed: all of it counts at the home */
                 for (unsigned t = 0; t < s->host.n_nodes; t++)

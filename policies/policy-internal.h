@@ -76,6 +76,9 @@ void ledger_unfluid_vm(struct policy_state *st, const struct snapshot *s, unsign
 
 /* CPUs a vCPU used over the period. */
 double vcpu_demand(const struct snapshot *s, const struct snap_vcpu *v);
+/* What the cell's vCPUs ran over the period, in CPUs (run time alone: an idle vCPU's wake-ups
+ * wait behind a busy sibling, which inflates its demand but not this). */
+double cell_run(const struct snapshot *s, const struct snap_cell *c);
 /* Where the vCPU counts in the ledger: its current node if inside its cell's home, else the
  * home it is about to be pinned to. */
 int vcpu_effective_node(const struct snap_vcpu *v, const struct cell_state *cs);

@@ -17,6 +17,15 @@ double vcpu_demand(const struct snapshot *s, const struct snap_vcpu *v)
         return (double)(v->runtime_ns + v->wait_ns) / (double)s->period_ns;
 }
 
+double cell_run(const struct snapshot *s, const struct snap_cell *c)
+{
+        double run = 0;
+
+        for (unsigned n = 0; n < s->host.n_nodes && s->period_ns > 0; n++)
+                run += (double)c->cpu_ns[n] / (double)s->period_ns;
+        return run;
+}
+
 int vcpu_effective_node(const struct snap_vcpu *v, const struct cell_state *cs)
 {
         if (cs->home_cpu == 0 || (v->node >= 0 && NODEMASK_TEST(cs->home_cpu, v->node)))
@@ -133,6 +142,7 @@ static void vm_fluid(struct policy_state *st, const struct snapshot *s, unsigned
         const struct snap_vm *vm = &s->vms[vi];
         const struct vm_state *vs = &st->vms[vi];
 
+        st->ledger.fluid_demand += sign * vs->demand;
         for (unsigned c = 0; c < vm->n_cells && c < vs->n_cells; c++)
                 for (unsigned h = 0; h < s->host.n_nodes; h++) {
                         st->ledger.mem_free[h] += sign * (int64_t)vm->cells[c].resident_bytes[h];

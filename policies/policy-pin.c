@@ -88,10 +88,7 @@ void cell_update_spill(const struct snapshot *s, const struct policy_state *st, 
                        struct cell_state *cs, nodemask_t allowed)
 {
         bool spilled = cs->vcpu_spill && cs->vcpu_spill_home == cs->home_cpu;
-        double run = 0;
-
-        for (unsigned n = 0; n < s->host.n_nodes && s->period_ns > 0; n++)
-                run += (double)c->cpu_ns[n] / (double)s->period_ns;
+        double run = cell_run(s, c);
         if (cs->home_cpu == 0 || run >= (spilled ? SPILL_BUSY : RULE_CPU_SLACK)) {
                 cs->vcpu_spill = 0;
                 return;

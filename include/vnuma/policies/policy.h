@@ -121,6 +121,7 @@ struct vm_state {
 struct policy_ledger {
         double cpu_load[SNAP_NODES_MAX];   /* busy CPUs, after planned vCPU moves */
         double other_load[SNAP_NODES_MAX]; /* the part of cpu_load that is not a managed vCPU's */
+        double fluid_demand;               /* vCPU demand of the VMs waiting for their turn (fluid) */
         int64_t mem_free[SNAP_NODES_MAX];  /* free bytes minus memory promised to homes: for placement */
         int64_t phys_free[SNAP_NODES_MAX]; /* free bytes minus this period's planned inflow: for moves */
         uint64_t host_budget_left;

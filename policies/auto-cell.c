@@ -109,13 +109,16 @@ static int first_fit(const struct snapshot *s, unsigned vi, unsigned cell, const
 }
 
 /* No node has room for the cell (an overcommitted host, or a packing that left no gap big enough):
- * the node where it costs the least work by the performance model (perf-model.h). Once a cell's
- * memory is at its home, a node does min(demand, CPUs) worth of work, so the cell goes where it
- * overflows the CPUs least; among equals, the least loaded (each vCPU's share stays fair), then
- * next to most of its siblings (a guest node's memory is used by its siblings' vCPUs too), then
- * where most of its accesses already are (the least memory to move). Memory must still fit. */
-static int least_overflow(const struct snapshot *s, unsigned vi, unsigned cell,
-                          const struct policy_state *st, const struct vm_state *vs, nodemask_t allowed)
+ * the node where the managed vCPUs lose the least work by the performance model (perf-model.h:
+ * each vCPU does its demand times its node's CPU share). The host's other work shares the CPUs but
+ * is not counted: a node busy with it is no reason to pack the cell beside its busy siblings (the
+ * 2-node lab, 1 CPU per node: host work on node 0 sent both busy cells of a VM to node 1, where
+ * they did 1 CPU of work instead of 1.5). Among equals, the least loaded (each vCPU's share stays
+ * fair), then next to most of its siblings (a guest node's memory is used by its siblings' vCPUs
+ * too), then where most of its accesses already are (the least memory to move). Memory must still
+ * fit. */
+static int least_work_lost(const struct snapshot *s, unsigned vi, unsigned cell,
+                           const struct policy_state *st, const struct vm_state *vs, nodemask_t allowed)
 {
         const struct snap_vm *vm = &s->vms[vi];
         const struct cell_state *cs = &vs->cells[cell];
@@ -136,8 +139,7 @@ static int least_overflow(const struct snapshot *s, unsigned vi, unsigned cell,
                         continue;
                 d = cell_demand_off(s, vm, cell, cs, (int)t);
                 load = st->ledger.cpu_load[t];
-                cost = auto_overflow_after(s, &st->ledger, cs->demand_on, (int)t,
-                                           cs->demand - cs->demand_unknown);
+                cost = auto_work_lost_after(s, st, cs->demand_on, (int)t, cs->demand - cs->demand_unknown);
                 util = (load + d) / n->n_cpus;
                 sib = auto_siblings_on(&s->host, vs, cell, (int)t);
                 if (best < 0 || cost < best_cost - 1e-9 ||
@@ -181,7 +183,7 @@ static int place_new(const struct snapshot *s, unsigned vi, unsigned cell, struc
                 return 0;
         target = first_fit(s, vi, cell, st, vs, allowed, -1);
         if (target < 0) {
-                target = least_overflow(s, vi, cell, st, vs, allowed);
+                target = least_work_lost(s, vi, cell, st, vs, allowed);
                 if (target < 0) {
                         retry_later(cs, s->period);
                         return 0;
@@ -270,7 +272,7 @@ static int place_final(const struct snapshot *s, unsigned vi, unsigned cell, str
 
 /* A cell settled on a node whose CPU demand overflows its CPUs (its siblings or neighbours turned
  * busy after it was placed) moves when another node takes it with at least half the cell's own
- * demand less work lost host-wide (perf-model.h), and at least RULE_CPU_SLACK, for
+ * demand less work lost by the managed vCPUs (perf-model.h), and at least RULE_CPU_SLACK, for
  * hysteresis_periods in a row: the gain must be worth the memory it moves (an idle cell gains
  * nothing by moving; the emulator threads spill instead, policy-pin.c), and small overflows that
  * come and go move nothing. Returns that node, or -1. */
@@ -283,10 +285,10 @@ static int overloaded_move(const struct snapshot *s, unsigned vi, unsigned cell,
         double demand = cs->demand - cs->demand_unknown;
 
         if (cpu >= 0 && st->ledger.cpu_load[cpu] > s->host.node[cpu].n_cpus + 1e-9 &&
-            (t = least_overflow(s, vi, cell, st, vs, allowed)) >= 0 && t != cpu &&
-            auto_overflow_after(s, &st->ledger, none, -1, 0) -
-                            auto_overflow_after(s, &st->ledger, cs->demand_on, t, demand) >=
-                    MAX(demand / 2, RULE_CPU_SLACK)) {
+            (t = least_work_lost(s, vi, cell, st, vs, allowed)) >= 0 && t != cpu &&
+            auto_work_lost_after(s, st, none, -1, 0) -
+                            auto_work_lost_after(s, st, cs->demand_on, t, demand) >=
+                    MAX(demand / 2, RULE_CPU_SLACK) - 1e-9) { /* exactly half: the sums round */
                 if (++cs->overloaded_periods >= MAX(st->params.hysteresis_periods, 1u))
                         return t;
                 return -1;

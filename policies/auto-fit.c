@@ -85,19 +85,6 @@ bool auto_cell_fits(const struct snapshot *s, const struct snap_vm *vm, unsigned
                              auto_bytes_off(&vm->cells[cell], cs, mem, s->host.n_nodes));
 }
 
-double auto_overflow_after(const struct snapshot *s, const struct policy_ledger *l, const double *from,
-                           int to, double total)
-{
-        double over = 0;
-
-        for (unsigned n = 0; n < s->host.n_nodes; n++) {
-                double after = l->cpu_load[n] - from[n] + ((int)n == to ? total : 0);
-
-                over += MAX(after - s->host.node[n].n_cpus, 0.0);
-        }
-        return over;
-}
-
 /* The host's CPUs and all of its demand, fluid VMs included. */
 static void host_totals(const struct snapshot *s, const struct policy_state *st, double *ret_cpus,
                         double *ret_demand, double *ret_other)

@@ -21,12 +21,6 @@ uint64_t auto_bytes_off(const struct snap_cell *c, const struct cell_state *cs, 
  * many were written to order. */
 unsigned auto_nodes_by_score(const struct snapshot *s, const struct policy_state *st, const uint64_t *score,
                              nodemask_t allowed, int *order);
-/* CPU demand beyond the CPUs, summed over nodes, once vCPU demand that now runs as from[] per node
- * runs on node `to` instead (total of it). Once memory is home a node does min(demand, CPUs)
- * worth of work (perf-model.h), so this is the work the host loses: what to minimise when no node
- * has room. */
-double auto_overflow_after(const struct snapshot *s, const struct policy_ledger *l, const double *from,
-                           int to, double total);
 /* The least overflow any placement can reach: demand beyond the host's CPUs, or 0. It counts the
  * VMs still waiting for their turn this period (fluid: their load is not in the ledger yet). */
 double auto_overflow_floor(const struct snapshot *s, const struct policy_state *st);

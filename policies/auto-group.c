@@ -100,9 +100,9 @@ static int group_first_fit(const struct snapshot *s, const struct snap_vm *vm, c
  * busy VM onto another node's CPUs (the 2-node lab, 1 CPU per node: host work on node 0 had the
  * two busy vCPUs of a VM share node 1's CPU). -1 when every whole placement would lose work: the
  * VM is split and its cells spread the load. */
-static int group_least_overflow(const struct snapshot *s, const struct snap_vm *vm,
-                                const struct policy_state *st, const struct vm_state *vs,
-                                const uint64_t *gstat, nodemask_t allowed)
+static int group_least_work_lost(const struct snapshot *s, const struct snap_vm *vm,
+                                 const struct policy_state *st, const struct vm_state *vs,
+                                 const uint64_t *gstat, nodemask_t allowed)
 {
         double from[SNAP_NODES_MAX] = {0}, floor = auto_overflow_floor(s, st);
         double even = auto_work_lost_even(s, st);
@@ -196,7 +196,7 @@ static bool group_busy_cell_gains_elsewhere(const struct snapshot *s, const stru
                 for (unsigned t = 0; t < s->host.n_nodes; t++)
                         if ((int)t != home && NODEMASK_TEST(allowed, t) && s->host.node[t].n_cpus > 0 &&
                             now - auto_work_lost_after(s, st, from, (int)t, cs->demand) >=
-                                    MAX(cs->demand / 2, RULE_CPU_SLACK))
+                                    MAX(cs->demand / 2, RULE_CPU_SLACK) - 1e-9)
                                 return true;
         }
         return false;
@@ -266,7 +266,7 @@ int auto_place_group(const struct snapshot *s, unsigned vi, struct policy_state 
         vm_commit(st, s, vm, vs, -1);
         if (home < 0) {
                 int pick = group_first_fit(s, vm, st, vs, gstat, allowed, pref);
-                if (pick < 0 && (pick = group_least_overflow(s, vm, st, vs, gstat, allowed)) >= 0) {
+                if (pick < 0 && (pick = group_least_work_lost(s, vm, st, vs, gstat, allowed)) >= 0) {
                         r = group_set_home(s, vi, st, vs, pick, false, out,
                                            "whole VM: no node has room, it costs the least work here");
                         vm_commit(st, s, vm, vs, +1);

@@ -20,8 +20,9 @@
 set -euo pipefail
 here=$(dirname "$(readlink -f "$0")")
 . "$here/checks.sh"
-trap 'vl_stop_daemon || true; scn_stop_all || true' EXIT
 S=$SCN_STATE
+# Why conv did not converge, printed again last: CI shows a failed test's tail.
+trap 'vl_stop_daemon || true; scn_stop_all || true; [ -s "$S/why.txt" ] && cat "$S/why.txt"' EXIT
 
 [ "$(cat /sys/devices/system/node/online)" = 0-1 ] || die "expected a lab with nodes 0-1, saw $(cat /sys/devices/system/node/online)"
 cpus1=$(cat /sys/devices/system/node/node1/cpulist)
@@ -93,18 +94,17 @@ truth show "$S/after.json"
 check "conv and idle reached the end state below within 240 s (numa_maps, Cpus_allowed_list): took $t_conv s" \
         test $converged -eq 1
 if [ $converged -eq 0 ]; then
-        # Why not: what vnumad decided and the CPU demand it saw (run + wait) for the busy guest.
-        echo "--- vnumad's decisions for conv"
-        vl_ctl explain conv | head -40 || true
-        grep -E 'VM conv: .*(home|whole VM|room|overloaded|split)' "$VL_LOG" | head -20 || true
-        python3 - "$S/now.json" <<'PY' || true
-import json, sys
-g = json.load(open(sys.argv[1]))["guests"]["conv"]
-for v in g["vcpus"]:
-    with open("/proc/%d/task/%d/schedstat" % (g["pid"], v["tid"])) as f:
-        run, wait = (int(x) for x in f.read().split()[:2])
-    print("conv vCPU %d (tid %d): run %.1f s, waited %.1f s in all" % (v["index"], v["tid"], run / 1e9, wait / 1e9))
-PY
+        # Why not: what vnumad decided, and the CPU figures it planned on (busy CPUs per node, each
+        # vCPU's run + wait) for the first periods and now.
+        {
+                echo "--- why conv did not converge: vnumad's decisions for conv"
+                vl_ctl explain conv | head -40 || true
+                grep -E 'VM conv: .*(home|whole VM|room|overloaded|split|least work)' "$VL_LOG" | head -20 || true
+                echo "--- the CPU figures of the first 12 periods and of the last one"
+                grep -E 'Period [0-9]+: busy CPUs|VM (conv|idle): vCPU@node' "$VL_LOG" | head -36 || true
+                grep -E 'Period [0-9]+: busy CPUs|VM (conv|idle): vCPU@node' "$VL_LOG" | tail -3 || true
+        } >"$S/why.txt" 2>&1
+        cat "$S/why.txt"
 fi
 check "numa_maps: every cell of conv and idle >= 95 % on one node" truth local "$S/after.json" 0.95 conv idle
 # vnumactl wait agrees with the kernel: the guests numa_maps has >= 95 % local are so for vnumad.

@@ -349,7 +349,8 @@ scn_stop_all() {
         while read -r kind name; do
                 case "$kind" in
                 libvirt) virsh -q destroy "$name" >/dev/null 2>&1 ;;
-                qemu) kill "$(cat "$SCN_STATE/$name.pid")" 2>/dev/null ;;
+                qemu) # a guest a test killed has no pid file left
+                        if [ -f "$SCN_STATE/$name.pid" ]; then kill "$(cat "$SCN_STATE/$name.pid")" 2>/dev/null || true; fi ;;
                 esac
         done <"$SCN_STATE/guests"
         rm -f "$SCN_STATE/guests"

@@ -105,6 +105,9 @@ if [ $converged -eq 0 ]; then
                 grep -E 'Period [0-9]+: busy CPUs|VM (conv|idle): vCPU@node' "$VL_LOG" | tail -3 || true
         } >"$S/why.txt" 2>&1
         cat "$S/why.txt"
+else
+        echo "--- the CPU figures vnumad planned its first periods on"
+        grep -E 'Period [0-9]+: busy CPUs|VM (conv|idle): vCPU@node' "$VL_LOG" | head -18 || true
 fi
 check "numa_maps: every cell of conv and idle >= 95 % on one node" truth local "$S/after.json" 0.95 conv idle
 # vnumactl wait agrees with the kernel: the guests numa_maps has >= 95 % local are so for vnumad.

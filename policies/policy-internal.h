@@ -74,8 +74,6 @@ void policy_work_free(struct policy_work *w);
 void ledger_make_fluid(struct policy_state *st, const struct snapshot *s);
 void ledger_unfluid_vm(struct policy_state *st, const struct snapshot *s, unsigned vm_index);
 
-/* CPUs a vCPU used over the period. */
-double vcpu_demand(const struct snapshot *s, const struct snap_vcpu *v);
 /* What the cell's vCPUs ran over the period, in CPUs (run time alone: an idle vCPU's wake-ups
  * wait behind a busy sibling, which inflates its demand but not this). */
 double cell_run(const struct snapshot *s, const struct snap_cell *c);

@@ -7,16 +7,6 @@
 
 #include "policy-internal.h"
 
-/* What the vCPU would run if it could: run time plus the time it waited for a CPU, as the
- * kernel compares runnable load. Run time alone is capped by the contention a packing causes,
- * so a packed VM would always seem to fit (perf-model.h). */
-double vcpu_demand(const struct snapshot *s, const struct snap_vcpu *v)
-{
-        if (s->period_ns == 0)
-                return 0;
-        return (double)(v->runtime_ns + v->wait_ns) / (double)s->period_ns;
-}
-
 double cell_run(const struct snapshot *s, const struct snap_cell *c)
 {
         double run = 0;

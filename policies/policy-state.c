@@ -214,7 +214,7 @@ static void vm_cache_period(const struct snapshot *s, const struct snap_vm *vm, 
                 if (v->cell >= vm->n_cells || v->cell >= vs->n_cells)
                         continue;
                 cs = &vs->cells[v->cell];
-                d = vcpu_demand(s, v);
+                d = snap_vcpu_demand(s, v);
                 cs->demand += d;
                 vs->demand += d;
                 cs->n_vcpus++;
@@ -246,7 +246,7 @@ static void node_cpu_demand(const struct snapshot *s, double *ret, double *ret_o
                         if (vc->node < 0 || (unsigned)vc->node >= s->host.n_nodes || s->period_ns == 0)
                                 continue;
                         vcpu_run[vc->node] += (double)vc->runtime_ns / (double)s->period_ns;
-                        vcpu_demand_on[vc->node] += vcpu_demand(s, vc);
+                        vcpu_demand_on[vc->node] += snap_vcpu_demand(s, vc);
                 }
         for (unsigned n = 0; n < s->host.n_nodes; n++) {
                 other[n] = MAX(s->host.node[n].cpu_load - vcpu_run[n], 0.0);
@@ -273,7 +273,8 @@ void policy_state_begin_period(struct policy_state *st, const struct snapshot *s
                 l->mem_free[i] = (int64_t)h->node[i].mem_free_bytes;
                 l->phys_free[i] = (int64_t)h->node[i].mem_free_bytes;
         }
-        l->host_budget_full = rule_budget_for_period(st->params.host_migrate_rate, s->period_ns);
+        l->host_budget_full =
+                rule_budget_for_period(&st->params, st->params.host_migrate_rate, s->period_ns);
         l->host_budget_left = rule_budget_after_debt(l->host_budget_full, &st->host_budget_debt);
 
         for (unsigned i = 0; i < s->n_vms && i < st->n_vms; i++) {
@@ -281,8 +282,8 @@ void policy_state_begin_period(struct policy_state *st, const struct snapshot *s
                 struct vm_state *vs = &st->vms[i];
 
                 vm_cache_period(s, vm, vs);
-                vs->budget_full =
-                        rule_budget_for_period(rule_vm_migrate_rate(&st->params, vm), s->period_ns);
+                vs->budget_full = rule_budget_for_period(&st->params, rule_vm_migrate_rate(&st->params, vm),
+                                                         s->period_ns);
                 vs->budget_left = rule_budget_after_debt(vs->budget_full, &vs->budget_debt);
                 /* Commitments: vCPUs and memory already promised to a home count there now, so two
                  * cells cannot both be promised the same free room. */

@@ -2,8 +2,10 @@
 /* Byte budgets per period: one per VM, one host-wide. */
 #include "vnuma/policies/policy-rules.h"
 
-uint64_t rule_budget_for_period(uint64_t rate, uint64_t period_ns)
+uint64_t rule_budget_for_period(const struct policy_params *p, uint64_t rate, uint64_t period_ns)
 {
+        if (p->budget_period_max_ns)
+                period_ns = MIN(period_ns, p->budget_period_max_ns);
         /* rate [B/s] * period [ns] / 1e9, computed without overflow for rates up to ~16 EiB/s. */
         return (uint64_t)((long double)rate * (long double)period_ns / 1e9L);
 }

@@ -113,7 +113,8 @@ static void prune_rings(struct engine *e, const struct snapshot *s)
  * whole budget may go alone, rule_budget_allows). Returns how many actions were dropped. */
 static size_t enforce_limits(struct engine *e, const struct snapshot *s)
 {
-        uint64_t host_full = rule_budget_for_period(e->cfg.params.host_migrate_rate, s->period_ns);
+        uint64_t host_full =
+                rule_budget_for_period(&e->cfg.params, e->cfg.params.host_migrate_rate, s->period_ns);
         uint64_t host_left = host_full, *vm_left, *vm_full;
         size_t k = 0, dropped = 0;
 
@@ -122,7 +123,7 @@ static size_t enforce_limits(struct engine *e, const struct snapshot *s)
         vm_full = vm_left ? vm_left + s->n_vms : NULL;
         for (unsigned v = 0; vm_left && v < s->n_vms; v++)
                 vm_left[v] = vm_full[v] = rule_budget_for_period(
-                        rule_vm_migrate_rate(&e->cfg.params, &s->vms[v]), s->period_ns);
+                        &e->cfg.params, rule_vm_migrate_rate(&e->cfg.params, &s->vms[v]), s->period_ns);
 
         for (size_t i = 0; i < e->plan.n_actions; i++) {
                 const struct action *a = &e->plan.actions[i];

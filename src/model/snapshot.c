@@ -104,16 +104,21 @@ uint64_t snap_vm_size_bytes(const struct snap_vm *vm)
         return sum;
 }
 
-double snap_cell_cpu_demand(const struct snapshot *s, const struct snap_vm *vm, unsigned cell)
+double snap_vcpu_demand(const struct snapshot *s, const struct snap_vcpu *v)
 {
-        uint64_t ns = 0;
-
         if (s->period_ns == 0)
                 return 0;
+        return MIN((double)(v->runtime_ns + v->wait_ns) / (double)s->period_ns, 1.0);
+}
+
+double snap_cell_cpu_demand(const struct snapshot *s, const struct snap_vm *vm, unsigned cell)
+{
+        double demand = 0;
+
         for (unsigned i = 0; i < vm->n_vcpus; i++)
                 if (vm->vcpus[i].cell == cell)
-                        ns += vm->vcpus[i].runtime_ns + vm->vcpus[i].wait_ns;
-        return (double)ns / (double)s->period_ns;
+                        demand += snap_vcpu_demand(s, &vm->vcpus[i]);
+        return demand;
 }
 
 int snap_host_node_pos(const struct snap_host *h, int node_id)

@@ -43,11 +43,12 @@ static void check_plan(struct checker *k, const struct snapshot *s, const struct
                                         cpu_add[a->node] += (double)vc->runtime_ns / (double)s->period_ns;
                         }
         }
-        if (host > rule_budget_for_period(k->params.host_migrate_rate, s->period_ns))
+        if (host > rule_budget_for_period(&k->params, k->params.host_migrate_rate, s->period_ns))
                 k->violations++;
         for (unsigned v = 0; v < s->n_vms; v++) {
                 uint64_t rate = s->vms[v].policy.migrate_rate ?: k->params.vm_migrate_rate;
-                if (plan_migrate_bytes_vm(p, s->vms[v].id) > rule_budget_for_period(rate, s->period_ns))
+                if (plan_migrate_bytes_vm(p, s->vms[v].id) >
+                    rule_budget_for_period(&k->params, rate, s->period_ns))
                         k->violations++;
         }
         for (unsigned h = 0; h < s->host.n_nodes; h++) {

@@ -172,9 +172,15 @@ START_TEST(test_budget)
 {
         struct policy_state st = {};
         struct vm_state vs = {};
+        struct policy_params p;
 
-        ck_assert_uint_eq(rule_budget_for_period(256 * TB_MIB, TB_PERIOD_NS), 256 * TB_MIB);
-        ck_assert_uint_eq(rule_budget_for_period(256 * TB_MIB, TB_PERIOD_NS / 2), 128 * TB_MIB);
+        policy_params_init(&p);
+        ck_assert_uint_eq(rule_budget_for_period(&p, 256 * TB_MIB, TB_PERIOD_NS), 256 * TB_MIB);
+        ck_assert_uint_eq(rule_budget_for_period(&p, 256 * TB_MIB, TB_PERIOD_NS / 2), 128 * TB_MIB);
+        /* A period four times late brings the cap's worth of budget, not four periods'. */
+        p.budget_period_max_ns = 2 * TB_PERIOD_NS;
+        ck_assert_uint_eq(rule_budget_for_period(&p, 256 * TB_MIB, 4 * TB_PERIOD_NS), 512 * TB_MIB);
+        ck_assert_uint_eq(rule_budget_for_period(&p, 256 * TB_MIB, TB_PERIOD_NS), 256 * TB_MIB);
         vs.budget_left = 256 * TB_MIB;
         st.ledger.host_budget_left = 100 * TB_MIB;
         ck_assert_uint_eq(rule_budget_available(&st, &vs), 100 * TB_MIB);

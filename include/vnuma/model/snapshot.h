@@ -102,8 +102,11 @@ uint64_t snap_cell_present_bytes(const struct snap_cell *c);
 /* Bytes of the cell resident on the nodes of mask. */
 uint64_t snap_cell_bytes_on(const struct snap_cell *c, unsigned n_nodes, nodemask_t mask);
 uint64_t snap_vm_size_bytes(const struct snap_vm *vm);
-/* vCPU demand of a cell over the period, in CPUs: what its vCPUs would run if they could,
- * (runtime + wait) / period (see perf-model.h). */
+/* A vCPU's demand over the period, in CPUs: what it would run if it could, (runtime + wait) /
+ * period (perf-model.h), at most 1: a thread runs on one CPU at a time, and readings a little
+ * apart must not make it seem to run more. */
+double snap_vcpu_demand(const struct snapshot *s, const struct snap_vcpu *v);
+/* The summed snap_vcpu_demand of a cell's vCPUs. */
 double snap_cell_cpu_demand(const struct snapshot *s, const struct snap_vm *vm, unsigned cell);
 /* Position of a kernel node id, or -ENOENT. */
 int snap_host_node_pos(const struct snap_host *h, int node_id);

@@ -90,4 +90,4 @@ uint64_t rule_budget_after_debt(uint64_t full, uint64_t *debt);
  * VM's size up to vm_migrate_rate_max when that is set. */
 uint64_t rule_vm_migrate_rate(const struct policy_params *p, const struct snap_vm *vm);
 /* Bytes one period of `rate` bytes/s allows. */
-uint64_t rule_budget_for_period(uint64_t rate, uint64_t period_ns);
+uint64_t rule_budget_for_period(const struct policy_params *p, uint64_t rate, uint64_t period_ns);

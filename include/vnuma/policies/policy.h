@@ -40,6 +40,9 @@ struct policy_params {
          * below vm_migrate_rate. 0 keeps vm_migrate_rate for every VM. An explicit
          * vm_policy.migrate_rate always wins. */
         uint64_t vm_migrate_rate_max;
+        /* A period's migration budgets cover at most this much time: a timer that fired late does
+         * not make up for it in one burst. 0: the whole period, however long. */
+        uint64_t budget_period_max_ns;
 };
 
 void policy_params_init(struct policy_params *p);

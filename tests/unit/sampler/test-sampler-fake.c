@@ -375,9 +375,17 @@ START_TEST(test_fake_packed_vm_waits)
         ck_assert_double_eq_tol(snap_cell_cpu_demand(s, v, 1), 0.99, 1e-9);
         snapshot_free(s);
 
+        /* Readings a little further apart than the period: 0.6 s run and 0.5 s waited in 1 s.
+         * A thread runs on one CPU at a time, so its demand is 1 CPU, not 1.1. */
+        write_task_waited(PID, VCPU0, 3, 7000 + 1100000000, 900 + 1000000000);
+        s = sense(&fx, &vm, 1, 3);
+        ck_assert_uint_eq(s->vms[0].vcpus[0].runtime_ns + s->vms[0].vcpus[0].wait_ns, 1100000000);
+        ck_assert_double_eq_tol(snap_cell_cpu_demand(s, &s->vms[0], 0), 1.0, 1e-9);
+        snapshot_free(s);
+
         /* A thread that started over (counters smaller than before) counts from zero. */
         write_task_waited(PID, VCPU0, 3, 1000, 2000);
-        s = sense(&fx, &vm, 1, 3);
+        s = sense(&fx, &vm, 1, 4);
         ck_assert_uint_eq(s->n_vms, 1);
         ck_assert_uint_eq(s->vms[0].vcpus[0].runtime_ns, 1000);
         ck_assert_uint_eq(s->vms[0].vcpus[0].wait_ns, 2000);

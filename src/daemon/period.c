@@ -301,6 +301,7 @@ int daemon_new_sampler(struct daemon *d, const struct daemon_config *c, struct s
         sc.sysfs_root = d->args.sysfs_root;
         sc.kind = kind;
         sc.window_bytes = c->scan_window;
+        sc.now_ns = daemon_now_ns;
         return sampler_new(&sc, ret);
 }
 

@@ -32,6 +32,7 @@ struct sampler_vm_state {
         struct chunk_map *maps; /* one per cell, in guest_model.cells order */
         unsigned n_vcpus;
         struct sampler_vcpu_state *vcpus; /* in guest_model.vcpus order */
+        uint64_t vcpus_read_ns;           /* now_ns() when the vCPUs were last read; 0 unknown */
         bool soft_dirty_cleared;          /* clear_refs ran at the end of an earlier period */
         unsigned scan_interval;           /* periods between two window scans (sampler-settled.h) */
         unsigned scan_age;                /* periods since the last window scan */
@@ -42,6 +43,8 @@ struct sampler {
         char *sysfs_root;
         uint64_t window_bytes;
         uint64_t chunk_bytes;
+        uint64_t (*now_ns)(void);    /* sampler_config.now_ns */
+        uint64_t period_ns;          /* of the sense in progress */
         unsigned flags;              /* SAMPLER_USE_* */
         unsigned fallback_flags;     /* what DAMON falls back to when its kdamond does not start */
         struct sampler_damon *damon; /* SAMPLER_USE_DAMON: the claimed kdamond */

@@ -56,10 +56,21 @@ static int node_pos_of_thread(const struct host_topology *topo, const struct tas
         return id >= 0 ? snapshot_node_pos(topo, id) : -1;
 }
 
+/* x ns of a span, as ns of the period. */
+static uint64_t per_period(uint64_t x, uint64_t span_ns, uint64_t period_ns)
+{
+        return span_ns ? (uint64_t)((long double)x * (long double)period_ns / (long double)span_ns) : x;
+}
+
 static int sense_vcpus(struct sampler *s, const struct host_topology *topo, const struct sampler_vm *in,
                        struct sampler_vm_state *vs, struct snap_vm *sv)
 {
         const struct guest_model *m = in->model;
+        uint64_t now = s->now_ns ? s->now_ns() : 0, span = 0;
+
+        if (now && vs->vcpus_read_ns && now > vs->vcpus_read_ns)
+                span = now - vs->vcpus_read_ns;
+        vs->vcpus_read_ns = now;
 
         for (unsigned v = 0; v < m->n_vcpus; v++) {
                 const struct guest_vcpu *gv = &m->vcpus[v];
@@ -84,6 +95,8 @@ static int sense_vcpus(struct sampler *s, const struct host_topology *topo, cons
                         runtime = tp.runtime_ns >= st->runtime_ns ? tp.runtime_ns - st->runtime_ns
                                                                   : tp.runtime_ns;
                         wait = tp.wait_ns >= st->wait_ns ? tp.wait_ns - st->wait_ns : tp.wait_ns;
+                        runtime = per_period(runtime, span, s->period_ns);
+                        wait = per_period(wait, span, s->period_ns);
                 }
                 st->runtime_ns = tp.runtime_ns;
                 st->wait_ns = tp.wait_ns;

@@ -78,6 +78,7 @@ int sampler_new(const struct sampler_config *cfg, struct sampler **ret)
                 return -ENOMEM;
         s->window_bytes = window;
         s->chunk_bytes = chunk;
+        s->now_ns = cfg->now_ns;
 
         /* The soft-dirty probe clears our own soft-dirty bits; only run it when it could matter. */
         r = sampler_caps_read(s->procfs_root, s->sysfs_root,
@@ -231,6 +232,7 @@ int sampler_sense(struct sampler *s, const struct host_topology *topo, const str
                 return r;
         snap->period = period;
         snap->period_ns = period_ns;
+        s->period_ns = period_ns;
         snap->host = host;
 
         for (size_t i = 0; i < n_vms; i++) {

@@ -10,7 +10,8 @@
  *
  * - cpu_share = min(1, CPUs of the node / CPU demand on the node). The demand is what every
  *   runnable thread there would run if it could: each vCPU's run time plus the time it waited
- *   for a CPU (schedstat's run_delay), plus the host's other work. Run time alone is capped by
+ *   for a CPU (schedstat's run_delay), at most one CPU (snap_vcpu_demand), plus the host's other
+ *   work. Run time alone is capped by
  *   the contention it should reveal.
  * - memory_speed = local share + remote share x (10 / SLIT distance). ACPI's SLIT gives each
  *   node pair's memory latency relative to local access, which is 10 (ACPI 6.5, 5.2.17); a

@@ -84,6 +84,11 @@ struct sampler_config {
         uint64_t window_bytes; /* per VM per period, shared among its cells by size; 0: default */
         uint64_t chunk_bytes;  /* map granularity, a power of two >= 4 KiB; 0: default. A cell with
                                 * larger pages (hugetlbfs) uses its page size instead. */
+        /* Monotonic nanoseconds. When set, each VM's vCPU run and wait times are scaled from the
+         * time between its own two readings to the period: on a loaded host one VM's readings can
+         * come a tenth of a second later in one period than in the next. NULL (fixture trees): the
+         * readings count as one period apart. */
+        uint64_t (*now_ns)(void);
 };
 
 /* procfs/sysfs NULL, kind auto, default window and chunk. */

@@ -104,6 +104,13 @@ static void remove_tree(const char *rel)
         ck_assert_int_eq(test_remove_tree(path), 0);
 }
 
+static uint64_t fake_clock_ns; /* 0: the sampler takes readings as one period apart */
+
+static uint64_t fake_now_ns(void)
+{
+        return fake_clock_ns;
+}
+
 struct fixture {
         struct guest_region none;
         struct guest_cell cells[2];
@@ -149,6 +156,8 @@ static void setup(struct fixture *fx)
         sampler_config_init(&cfg);
         cfg.procfs_root = root;
         cfg.sysfs_root = sysfs;
+        cfg.now_ns = fake_now_ns;
+        fake_clock_ns = 0;
         ck_assert_int_eq(sampler_new(&cfg, &fx->sampler), 0);
         ck_assert_str_eq(sampler_describe(fx->sampler), "residency+hinting");
 }
@@ -394,6 +403,41 @@ START_TEST(test_fake_packed_vm_waits)
 }
 END_TEST
 
+/* A VM's readings 1.25 s apart in a 1 s period (the sense came late for it this time): its vCPUs'
+ * run and wait time count per period, so 1 s run and 0.25 s waited read as 0.8 and 0.2 s. */
+START_TEST(test_fake_readings_late)
+{
+        struct fixture fx;
+        struct sampler_vm vm = {.id = VM_ID, .name = "late"};
+        struct snapshot *s;
+
+        setup(&fx);
+        vm.model = &fx.model;
+        vm_policy_init(&vm.policy);
+        write_file("/4242/stat", "4242 (qemu-system-x86) S 1 4242 4242 0 -1 0\n");
+        write_task_waited(PID, VCPU0, 3, 7000, 900);
+        write_task_waited(PID, VCPU1, 3, 8000, 100);
+        for (pid_t t = PID; t <= 4246; t++)
+                if (t != VCPU0 && t != VCPU1)
+                        write_task(PID, t, 3, 0);
+        write_sched(VCPU0, 5, 0, 0, 0, 0);
+        write_sched(VCPU1, 5, 0, 0, 0, 0);
+        fake_clock_ns = 10000000000;
+        snapshot_free(sense(&fx, &vm, 1, 1));
+
+        write_task_waited(PID, VCPU0, 3, 7000 + 1000000000, 900 + 250000000);
+        write_task_waited(PID, VCPU1, 3, 8000 + 500000000, 100);
+        fake_clock_ns += 1250000000;
+        s = sense(&fx, &vm, 1, 2);
+        ck_assert_uint_eq(s->vms[0].vcpus[0].runtime_ns, 800000000);
+        ck_assert_uint_eq(s->vms[0].vcpus[0].wait_ns, 200000000);
+        ck_assert_uint_eq(s->vms[0].vcpus[1].runtime_ns, 400000000);
+        ck_assert_uint_eq(s->vms[0].cells[1].cpu_ns[0], 400000000);
+        snapshot_free(s);
+        teardown(&fx);
+}
+END_TEST
+
 START_TEST(test_fake_host_errors)
 {
         struct fixture fx;
@@ -416,4 +460,5 @@ START_TEST(test_fake_host_errors)
 }
 END_TEST
 
-TEST_MAIN("sampler-fake", test_fake_vm_periods, test_fake_packed_vm_waits, test_fake_host_errors)
+TEST_MAIN("sampler-fake", test_fake_vm_periods, test_fake_packed_vm_waits, test_fake_readings_late,
+          test_fake_host_errors)

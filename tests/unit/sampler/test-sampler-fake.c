@@ -342,6 +342,23 @@ START_TEST(test_fake_vm_periods)
 }
 END_TEST
 
+/* The fixture's VM with both vCPUs on CPU 3 (node 0) and their first schedstat readings: the
+ * baselines of the next sense. */
+static void setup_two_vcpus_on_cpu3(struct fixture *fx, struct sampler_vm *vm)
+{
+        setup(fx);
+        vm->model = &fx->model;
+        vm_policy_init(&vm->policy);
+        write_file("/4242/stat", "4242 (qemu-system-x86) S 1 4242 4242 0 -1 0\n");
+        write_task_waited(PID, VCPU0, 3, 7000, 900);
+        write_task_waited(PID, VCPU1, 3, 8000, 100);
+        for (pid_t t = PID; t <= 4246; t++)
+                if (t != VCPU0 && t != VCPU1)
+                        write_task(PID, t, 3, 0);
+        write_sched(VCPU0, 5, 0, 0, 0, 0);
+        write_sched(VCPU1, 5, 0, 0, 0, 0);
+}
+
 /* A packed VM: both busy vCPUs on CPU 3 (node 0), each running half the period and waiting for
  * the CPU the other half. Run time alone says the cell needs half a CPU each, one CPU in all,
  * which fits node 0; with the wait, each wants a whole CPU. */
@@ -352,17 +369,7 @@ START_TEST(test_fake_packed_vm_waits)
         struct snapshot *s;
         const struct snap_vm *v;
 
-        setup(&fx);
-        vm.model = &fx.model;
-        vm_policy_init(&vm.policy);
-        write_file("/4242/stat", "4242 (qemu-system-x86) S 1 4242 4242 0 -1 0\n");
-        write_task_waited(PID, VCPU0, 3, 7000, 900);
-        write_task_waited(PID, VCPU1, 3, 8000, 100);
-        for (pid_t t = PID; t <= 4246; t++)
-                if (t != VCPU0 && t != VCPU1)
-                        write_task(PID, t, 3, 0);
-        write_sched(VCPU0, 5, 0, 0, 0, 0);
-        write_sched(VCPU1, 5, 0, 0, 0, 0);
+        setup_two_vcpus_on_cpu3(&fx, &vm);
         s = sense(&fx, &vm, 1, 1);
         ck_assert_uint_eq(s->n_vms, 1);
         ck_assert_uint_eq(s->vms[0].vcpus[0].wait_ns + s->vms[0].vcpus[1].wait_ns, 0); /* baselines */
@@ -411,17 +418,7 @@ START_TEST(test_fake_readings_late)
         struct sampler_vm vm = {.id = VM_ID, .name = "late"};
         struct snapshot *s;
 
-        setup(&fx);
-        vm.model = &fx.model;
-        vm_policy_init(&vm.policy);
-        write_file("/4242/stat", "4242 (qemu-system-x86) S 1 4242 4242 0 -1 0\n");
-        write_task_waited(PID, VCPU0, 3, 7000, 900);
-        write_task_waited(PID, VCPU1, 3, 8000, 100);
-        for (pid_t t = PID; t <= 4246; t++)
-                if (t != VCPU0 && t != VCPU1)
-                        write_task(PID, t, 3, 0);
-        write_sched(VCPU0, 5, 0, 0, 0, 0);
-        write_sched(VCPU1, 5, 0, 0, 0, 0);
+        setup_two_vcpus_on_cpu3(&fx, &vm);
         fake_clock_ns = 10000000000;
         snapshot_free(sense(&fx, &vm, 1, 1));
 

@@ -271,11 +271,10 @@ static int place_final(const struct snapshot *s, unsigned vi, unsigned cell, str
 }
 
 /* A cell settled on a node whose CPU demand overflows its CPUs (its siblings or neighbours turned
- * busy after it was placed) moves when another node takes it with at least half the cell's own
- * demand less work lost by the managed vCPUs (perf-model.h), and at least RULE_CPU_SLACK, for
- * hysteresis_periods in a row: the gain must be worth the memory it moves (an idle cell gains
- * nothing by moving; the emulator threads spill instead, policy-pin.c), and small overflows that
- * come and go move nothing. Returns that node, or -1. */
+ * busy after it was placed) moves when another node saves the managed vCPUs enough work
+ * (perf-model.h) to be worth the memory it moves (auto_move_worth_it), for hysteresis_periods in
+ * a row (an idle cell gains nothing by moving; the emulator threads spill instead, policy-pin.c).
+ * Returns that node, or -1. */
 static int overloaded_move(const struct snapshot *s, unsigned vi, unsigned cell, struct policy_state *st,
                            struct vm_state *vs, nodemask_t allowed)
 {
@@ -286,9 +285,9 @@ static int overloaded_move(const struct snapshot *s, unsigned vi, unsigned cell,
 
         if (cpu >= 0 && st->ledger.cpu_load[cpu] > s->host.node[cpu].n_cpus + 1e-9 &&
             (t = least_work_lost(s, vi, cell, st, vs, allowed)) >= 0 && t != cpu &&
-            auto_work_lost_after(s, st, none, -1, 0) -
-                            auto_work_lost_after(s, st, cs->demand_on, t, demand) >=
-                    MAX(demand / 2, RULE_CPU_SLACK) - 1e-9) { /* exactly half: the sums round */
+            auto_move_worth_it(auto_work_lost_after(s, st, none, -1, 0) -
+                                       auto_work_lost_after(s, st, cs->demand_on, t, demand),
+                               demand)) {
                 if (++cs->overloaded_periods >= MAX(st->params.hysteresis_periods, 1u))
                         return t;
                 return -1;

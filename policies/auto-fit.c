@@ -126,6 +126,11 @@ double auto_work_lost_after(const struct snapshot *s, const struct policy_state 
         return lost;
 }
 
+bool auto_move_worth_it(double gain, double demand)
+{
+        return gain >= MAX(demand / 2, RULE_CPU_SLACK) - 1e-9; /* exactly half: the sums round */
+}
+
 double auto_work_lost_even(const struct snapshot *s, const struct policy_state *st)
 {
         double cpus, demand, other;

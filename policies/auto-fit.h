@@ -31,6 +31,10 @@ double auto_overflow_floor(const struct snapshot *s, const struct policy_state *
  * spread evenly over the host. */
 double auto_work_lost_after(const struct snapshot *s, const struct policy_state *st, const double *from,
                             int to, double total);
+/* Whether moving demand (a cell's, in CPUs) is worth the memory it moves: it must save the managed
+ * vCPUs at least half that demand in work, and at least RULE_CPU_SLACK, so small gains that come
+ * and go move nothing. */
+bool auto_move_worth_it(double gain, double demand);
 /* The work the managed vCPUs would lose if all demand, theirs and the host's other work, were
  * spread evenly over the host's CPUs: what a placement is judged against when no node has room. */
 double auto_work_lost_even(const struct snapshot *s, const struct policy_state *st);

@@ -174,10 +174,10 @@ static int group_review(const struct snapshot *s, unsigned vi, struct policy_sta
 }
 
 /* Whether moving one busy cell of the group (its vCPUs ran at least RULE_CPU_SLACK) from its home
- * to another allowed node would save the managed vCPUs at least half that cell's demand in work
- * (perf-model.h), and at least RULE_CPU_SLACK: the rule a split VM's cells move by (auto-cell.c,
- * overloaded_move), so splitting is worth the memory it moves. An idle vCPU's wake-ups wait
- * behind a busy sibling's, which inflates its demand but not its run time: that is no reason. */
+ * to another allowed node would save the managed vCPUs enough work (perf-model.h) to be worth the
+ * memory it moves (auto_move_worth_it): the rule a split VM's cells move by (auto-cell.c,
+ * overloaded_move). An idle vCPU's wake-ups wait behind a busy sibling's, which inflates its
+ * demand but not its run time: that is no reason. */
 static bool group_busy_cell_gains_elsewhere(const struct snapshot *s, const struct snap_vm *vm,
                                             const struct policy_state *st, const struct vm_state *vs,
                                             nodemask_t allowed)
@@ -195,8 +195,8 @@ static bool group_busy_cell_gains_elsewhere(const struct snapshot *s, const stru
                 from[home] = cs->demand; /* committed: all of it counts at the home */
                 for (unsigned t = 0; t < s->host.n_nodes; t++)
                         if ((int)t != home && NODEMASK_TEST(allowed, t) && s->host.node[t].n_cpus > 0 &&
-                            now - auto_work_lost_after(s, st, from, (int)t, cs->demand) >=
-                                    MAX(cs->demand / 2, RULE_CPU_SLACK) - 1e-9)
+                            auto_move_worth_it(now - auto_work_lost_after(s, st, from, (int)t, cs->demand),
+                                               cs->demand))
                                 return true;
         }
         return false;

@@ -116,9 +116,12 @@ static int auto_plan_vm(const struct snapshot *s, unsigned vi, struct policy_sta
         if (!vm_policy_mode_acts(vm->policy.mode))
                 return 0;
         /* A VM's first reading has no CPU demand yet (run and wait times are deltas): placing it
-         * then would treat busy vCPUs as idle, pack them, and pin them away from nodes the
-         * ping-pong guard then keeps them from. Wait one period for the first real reading. */
-        if (vs->periods_seen <= 1 && vs->demand <= 0)
+         * then would treat busy vCPUs as idle (and the CPU they took as host work), pack them,
+         * and pin them away from nodes the ping-pong guard then keeps them from. Wait for the
+         * first real reading: the sampler marks the periods whose vCPU figures are none (a vCPU
+         * thread read for the first time, also after the VM's first period); other producers
+         * show it by no demand at all in the first. */
+        if (vm->cpu_unmeasured || (vs->periods_seen <= 1 && vs->demand <= 0))
                 return 0;
 
         if (!per_cell_nodes && (vm->n_cells == 1 || st->params.consolidate_vm))

@@ -97,7 +97,8 @@ static int sense_vcpus(struct sampler *s, const struct host_topology *topo, cons
                         wait = tp.wait_ns >= st->wait_ns ? tp.wait_ns - st->wait_ns : tp.wait_ns;
                         runtime = per_period(runtime, span, s->period_ns);
                         wait = per_period(wait, span, s->period_ns);
-                }
+                } else
+                        sv->cpu_unmeasured = true;
                 st->runtime_ns = tp.runtime_ns;
                 st->wait_ns = tp.wait_ns;
                 st->have_runtime = true;

@@ -366,6 +366,48 @@ START_TEST(test_overcommitted_cells_balance)
 }
 END_TEST
 
+/* A VM whose vCPU threads were read for the first time in its second period (QEMU reported them
+ * late): their run and wait times are no measurement yet, they read 0 while /proc/stat shows the
+ * CPUs they took as host work, so both 1-CPU nodes look full and the VM idle. Placing on that
+ * would keep the busy VM whole; it waits for the first real reading and is then split
+ * (scenario a). */
+START_TEST(test_unmeasured_vcpus_wait_for_demand)
+{
+        struct snapshot *s = tb_snapshot(2, 1, 2 * TB_GIB, 1, 0, false);
+        struct policy_state *st = new_state();
+        struct plan p;
+
+        plan_init(&p);
+        tb_vm(s, 0, 5, 2, 1, 256 * TB_MIB, 16 * TB_MIB);
+        for (unsigned c = 0; c < 2; c++) {
+                tb_cell_on(s, 0, c, 0);
+                tb_chunk_on(s, 0, c, 0, 0, 10);
+                tb_vcpus_on(s, 0, c, (int)c, 0);
+        }
+        tb_finish(s);
+        s->vms[0].cpu_unmeasured = true;
+        s->host.node[0].cpu_load = s->host.node[1].cpu_load = 1.0;
+        for (uint64_t t = 0; t < 2; t++) {
+                plan_period(s, st, &p, t);
+                ck_assert_uint_eq(p.n_actions, 0);
+                ck_assert_int_eq(home_pos(st, 0, 0), -1);
+                ck_assert_int_eq(home_pos(st, 0, 1), -1);
+        }
+
+        for (unsigned c = 0; c < 2; c++)
+                tb_vcpus_on(s, 0, c, (int)c, 1.0);
+        tb_finish(s);
+        s->vms[0].cpu_unmeasured = false;
+        plan_period(s, st, &p, 2);
+        ck_assert_int_ge(home_pos(st, 0, 0), 0);
+        ck_assert_int_ge(home_pos(st, 0, 1), 0);
+        ck_assert_int_ne(home_pos(st, 0, 0), home_pos(st, 0, 1));
+        plan_done(&p);
+        policy_state_free(st);
+        snapshot_free(s);
+}
+END_TEST
+
 /* Budgets: 64 MiB chunks, VM rate 128 MiB/s, host 192 MiB/s over two VMs. */
 START_TEST(test_budgets)
 {
@@ -758,6 +800,7 @@ static Suite *auto_suite(void)
         tcase_add_test(tc, test_idle_cell_stays_emulator_spills);
         tcase_add_test(tc, test_group_outgrows_home_and_splits);
         tcase_add_test(tc, test_overcommitted_cells_balance);
+        tcase_add_test(tc, test_unmeasured_vcpus_wait_for_demand);
         tcase_add_test(tc, test_budgets);
         tcase_add_test(tc, test_oversized_chunk);
         tcase_add_test(tc, test_hysteresis_keeps_home);

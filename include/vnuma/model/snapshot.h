@@ -74,6 +74,10 @@ struct snap_vm {
         char name[64];
         struct vm_policy policy;
         int emulator_node; /* host node position the emulator threads last ran on, -1 unknown */
+        /* Some vCPU thread was read for the first time (the VM is new, or QEMU reported the
+         * thread late): its run and wait times cover no period yet, so its demand reads 0 and
+         * the CPU it took counts as host work. */
+        bool cpu_unmeasured;
         unsigned n_cells;
         struct snap_cell *cells;
         unsigned n_vcpus;

@@ -373,6 +373,7 @@ START_TEST(test_fake_packed_vm_waits)
         s = sense(&fx, &vm, 1, 1);
         ck_assert_uint_eq(s->n_vms, 1);
         ck_assert_uint_eq(s->vms[0].vcpus[0].wait_ns + s->vms[0].vcpus[1].wait_ns, 0); /* baselines */
+        ck_assert(s->vms[0].cpu_unmeasured); /* the zeros are no measurement */
         snapshot_free(s);
 
         write_task_waited(PID, VCPU0, 3, 7000 + 500000000, 900 + 500000000);
@@ -380,6 +381,7 @@ START_TEST(test_fake_packed_vm_waits)
         s = sense(&fx, &vm, 1, 2);
         ck_assert_uint_eq(s->n_vms, 1);
         v = &s->vms[0];
+        ck_assert(!v->cpu_unmeasured);
         ck_assert_int_eq(v->vcpus[0].node, 0);
         ck_assert_int_eq(v->vcpus[1].node, 0);
         ck_assert_uint_eq(v->vcpus[0].runtime_ns, 500000000);

@@ -7,7 +7,8 @@
 # sample), stop MODE and the guests (waiting until the QEMUs are gone).
 #
 # Usage: lab-peers-inside.sh MODE SCENARIOS SECONDS WARMUP [PLACEMENT]
-#   MODE       none | autonuma | numad | vnumad
+#   MODE       none | autonuma | numad | vnumad | vnumad-nopin (vnumad with pin = none: its
+#              memory moves without its pins, to tell what each costs)
 #   SCENARIOS  comma-separated: a, b, c, d (contrib/bench/lab-peers.sh --help says what they are)
 #   PLACEMENT  membind (default): scn_qemu_start's numactl --membind=0, for the QEMU's lifetime;
 #              first-touch: the QEMU starts on node 0's CPU instead (its prealloc'd RAM lands on
@@ -100,10 +101,11 @@ start_mode() {
                 scn_wait_for 10 test -s /var/run/numad.pid || { say "numad wrote no pid file"; return 1; }
                 MODE_PID=$(cat /var/run/numad.pid)
                 ;;
-        vnumad)
+        vnumad | vnumad-nopin)
                 mkdir -p /run/lab-peers
                 # The defaults an operator gets (period 1 s), auto mode.
                 printf '[policy]\nmode = auto\n' >/run/lab-peers/vnumad.conf
+                [ "$mode" = vnumad ] || echo "pin = none" >>/run/lab-peers/vnumad.conf
                 "$VNUMAD" --foreground --no-libvirt --config /run/lab-peers/vnumad.conf \
                         --socket /run/lab-peers/vnumad.sock --qmp-dir "$SCN_QMP_DIR" --log-level debug \
                         >"/run/lab-peers/vnumad-$scn.log" 2>&1 &
@@ -130,14 +132,14 @@ stop_mode() {
         if [ -n "$MODE_PID" ]; then
                 kill "$MODE_PID" 2>/dev/null || true
                 scn_wait_for 20 sh -c "! kill -0 $MODE_PID" || kill -9 "$MODE_PID" 2>/dev/null || true
-                if [ "$mode" = vnumad ]; then
+                if [ "${mode%-nopin}" = vnumad ]; then
                         wait "$MODE_PID" 2>/dev/null || true
                 fi
         fi
         MODE_PID=
         case "$mode" in
         numad) cp /var/log/numad.log "$OUT/numad-$scn.log" 2>/dev/null || true ;;
-        vnumad)
+        vnumad | vnumad-nopin)
                 cp "/run/lab-peers/vnumad-$scn.log" "$OUT/" 2>/dev/null || true
                 rm -f /run/lab-peers/vnumad.sock
                 ;;
@@ -224,7 +226,7 @@ for scn in ${scenarios//,/ }; do
                 rc=1
         fi
         wait "$sampler" || rc=1
-        if [ "$mode" = vnumad ] && ! kill -0 "$MODE_PID" 2>/dev/null; then
+        if [ "${mode%-nopin}" = vnumad ] && ! kill -0 "$MODE_PID" 2>/dev/null; then
                 say "vnumad exited during the run"
                 rc=1
         fi

@@ -22,7 +22,9 @@ second over the record's 10 s, so one record averages about ten "last ran on" re
 guest's locality is the mean over its cells weighted by each cell's work, so idle cells do not
 count. Work: the guest workload's own rate (tests/lab/guest-workload.c, "vnw: t=... node0=...
 MiB/s" on the guest serial console), summed over the guest's nodes, averaged over the lines of
-the record's 10 s and summed over the guests."""
+the record's 10 s and summed over the guests. vcpu_cpu (cells CSV): the CPUs the cell's vCPU
+threads ran over the record (utime + stime of /proc/PID/task/TID/stat): work per CPU second
+shows a vCPU that runs but gets little done, e.g. spinning on a sibling that waits for a CPU."""
 import argparse
 import csv
 import glob
@@ -41,7 +43,7 @@ SCENARIOS = {
     "d": "one guest, cell 0 busy, then cell 1 (phase change at half time)",
 }
 PEERS = ("none", "autonuma", "numad")
-MODES = PEERS + ("vnumad",)
+MODES = PEERS + ("vnumad", "vnumad-nopin")  # vnumad-nopin: pin = none, neither peer nor checked
 WORK_RATIO_MIN = 0.95
 LAB_DISTANCE = 20  # the lab's SLIT distance between its two nodes
 LOCALITY_MIN = 0.95
@@ -60,6 +62,13 @@ def last_cpu(pid, tid):
     with open(f"/proc/{pid}/task/{tid}/stat") as f:
         rest = f.read().rsplit(")", 1)[1].split()
     return int(rest[36])  # rest[0] is field 3 (state)
+
+
+def cpu_seconds(pid, tid):
+    """A thread's CPU time in seconds: utime + stime, fields 14 and 15 of its stat."""
+    with open(f"/proc/{pid}/task/{tid}/stat") as f:
+        rest = f.read().rsplit(")", 1)[1].split()
+    return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def vnw_lines(path):
@@ -105,6 +114,20 @@ def cmd_sample(args):
     t0 = time.monotonic()
     # vCPU samples of the current record: {(guest, vcpu index): [node, ...]}
     samples = {}
+    # CPU time of each vCPU thread at the last record: {(guest, vcpu index): (monotonic, seconds)}
+    cpu_then = {}
+
+    def vcpu_cpu(name, d, v):
+        """CPUs the vCPU thread ran since the last record (None at the first): work per CPU
+        second tells a vCPU that runs but does little (spinning on its sibling) from one that
+        waits for a CPU."""
+        try:
+            now, sec = time.monotonic(), cpu_seconds(d["pid"], v["tid"])
+        except (OSError, IndexError, ValueError):
+            return None
+        then = cpu_then.get((name, v["index"]))
+        cpu_then[(name, v["index"])] = (now, sec)
+        return (sec - then[1]) / (now - then[0]) if then and now > then[0] else None
 
     def sample_vcpus():
         for name, d in doms.items():
@@ -134,6 +157,8 @@ def cmd_sample(args):
                 loc = (sum(per.get(n, 0) for n in vnodes) / (present * len(vnodes))
                        if present and vnodes else float("nan"))
                 cw = work.get(c, 0.0)
+                cpus = [vcpu_cpu(name, d, v) for v in d["vcpus"] if v["guest_node"] == c]
+                cpu = sum(x for x in cpus if x is not None) if cpus and None not in cpus else float("nan")
                 if cw > 0 and not math.isnan(loc):
                     num += cw * loc
                     den += cw
@@ -142,7 +167,7 @@ def cmd_sample(args):
                 wc.writerow([args.scenario, args.mode, t, name, c, f"{cw:.1f}", home,
                              ";".join(f"{n}={per[n]}" for n in sorted(per)), vnode,
                              ";".join(f"{n}={vnodes.count(n)}" for n in sorted(set(vnodes))),
-                             "" if math.isnan(loc) else f"{loc:.4f}"])
+                             "" if math.isnan(loc) else f"{loc:.4f}", "" if math.isnan(cpu) else f"{cpu:.3f}"])
         loc_all = num / den if den else float("nan")
         w.writerow([args.scenario, args.mode, t, "" if math.isnan(loc_all) else f"{loc_all:.4f}",
                     f"{total_work:.1f}"])
@@ -336,7 +361,7 @@ def tables(summary, seconds):
     return "\n".join(lines)
 
 
-COLORS = {"none": "#7f7f7f", "autonuma": "#1f77b4", "numad": "#ff7f0e", "vnumad": "#2ca02c"}
+COLORS = {"none": "#7f7f7f", "autonuma": "#1f77b4", "numad": "#ff7f0e", "vnumad": "#2ca02c", "vnumad-nopin": "#98df8a"}
 
 
 def svg_plot(summary, seconds):

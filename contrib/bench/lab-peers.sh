@@ -39,7 +39,8 @@ Usage: contrib/bench/lab-peers.sh [OPTIONS]
                        b  one guest, only cell 0 busy: keeping the VM together may be right
                        c  two guests, all cells busy: an overcommitted host (4 busy vCPUs, 2 CPUs)
                        d  one guest, cell 0 busy, then cell 1 from half of --seconds: a phase change
-  --modes LIST       comma-separated, of none,autonuma,numad,vnumad (default all four)
+  --modes LIST       comma-separated, of none,autonuma,numad,vnumad (default all four), and
+                     vnumad-nopin (vnumad with pin = none; not a peer, not checked)
   --warmup S         seconds the guests' workload runs before the mode starts (default 20)
   --repeat N         run every mode N times, interleaved; medians pool all runs (default 1)
   --placement P      how the guests' memory is put on host node 0 (default first-touch):
@@ -95,7 +96,8 @@ for s in ${scenarios//,/ }; do
         case "$s" in a | b | c | d) ;; *) die "unknown scenario '$s' (a, b, c, d)" ;; esac
 done
 for m in ${modes//,/ }; do
-        case "$m" in none | autonuma | numad | vnumad) ;; *) die "unknown mode '$m' (none, autonuma, numad, vnumad)" ;; esac
+        case "$m" in none | autonuma | numad | vnumad | vnumad-nopin) ;;
+        *) die "unknown mode '$m' (none, autonuma, numad, vnumad, vnumad-nopin)" ;; esac
 done
 if [ -z "$build" ]; then
         for b in build-bench build; do
@@ -127,7 +129,7 @@ nscn=$(tr ',' '\n' <<<"$scenarios" | grep -c .)
 timeout=$((nscn * (seconds + warmup + 1260) + 120))
 
 echo "scenario,mode,t,locality,work,run" >"$out/lab-peers.csv"
-echo "scenario,mode,t,guest,cell,work,home,node_bytes,vcpu_node,vcpu_samples,locality,run" >"$out/lab-peers-cells.csv"
+echo "scenario,mode,t,guest,cell,work,home,node_bytes,vcpu_node,vcpu_samples,locality,vcpu_cpu,run" >"$out/lab-peers-cells.csv"
 progress "results in $out; $seconds s per scenario ($scenarios) and mode ($modes), $repeat run(s), memory placed by $placement"
 t_all=$SECONDS
 lab_failed=0

@@ -75,6 +75,38 @@ static void count_migration(struct managed_vm *vm, const struct action *a, const
                 b[VM_MIGRATION_FAILED] += a->bytes;
 }
 
+/* At debug level, the CPU figures the period is planned on: each node's busy CPUs (/proc/stat),
+ * and each VM's vCPU run and wait time by the node they ran on. Why a VM was kept whole or split
+ * is read off these; logged as sensed, so they come before the period's actions. */
+static void log_period_cpu(const struct snapshot *s)
+{
+        char line[512];
+        size_t n = 0;
+
+        if (log_get_max_level() < LOG_DEBUG)
+                return;
+        for (unsigned h = 0; h < s->host.n_nodes && n < sizeof(line); h++)
+                n += (size_t)snprintf(line + n, sizeof(line) - n, " node %d %.2f/%u", s->host.node[h].id,
+                                      s->host.node[h].cpu_load, s->host.node[h].n_cpus);
+        log_debug("Period %" PRIu64 ": busy CPUs per node over %.2f s:%s", s->period,
+                  (double)s->period_ns / 1e9, line);
+        for (unsigned i = 0; i < s->n_vms; i++) {
+                const struct snap_vm *vm = &s->vms[i];
+
+                n = 0;
+                line[0] = 0;
+                for (unsigned v = 0; v < vm->n_vcpus && n < sizeof(line); v++) {
+                        const struct snap_vcpu *c = &vm->vcpus[v];
+
+                        n += (size_t)snprintf(line + n, sizeof(line) - n, " %u@%d %.2f+%.2f", c->index,
+                                              c->node >= 0 ? s->host.node[c->node].id : -1,
+                                              (double)c->runtime_ns / (double)s->period_ns,
+                                              (double)c->wait_ns / (double)s->period_ns);
+                }
+                log_vm(LOG_DEBUG, vm->name, "VM %s: vCPU@node run+wait in CPUs:%s", vm->name, line);
+        }
+}
+
 /* Engine callbacks: the real sampler and actuator, over the managed VMs. */
 static int engine_sense(void *userdata, uint64_t period, struct snapshot **ret)
 {
@@ -102,11 +134,15 @@ static int engine_sense(void *userdata, uint64_t period, struct snapshot **ret)
          * seem to run 1.08 CPUs over a late period clamped to 4 of them). The migration budget
          * of a late period is capped instead (budget_period_max_ns). */
         uint64_t now = daemon_now_ns(), elapsed = d->config->period_ms * 1000000ull;
+        int r;
 
         if (d->last_sense_ns && now > d->last_sense_ns)
                 elapsed = MAX(now - d->last_sense_ns, UINT64_C(1000000));
         d->last_sense_ns = now;
-        return sampler_sense(d->sampler, d->topo, in, d->vms.n_vms, period, elapsed, ret);
+        r = sampler_sense(d->sampler, d->topo, in, d->vms.n_vms, period, elapsed, ret);
+        if (r >= 0 && *ret && (*ret)->period_ns > 0)
+                log_period_cpu(*ret);
+        return r;
 }
 
 static int engine_apply(void *userdata, const struct snapshot *s, const struct action *a)
@@ -163,38 +199,6 @@ static int engine_apply(void *userdata, const struct snapshot *s, const struct a
         return 0;
 }
 
-/* At debug level, the CPU figures the period was planned on: each node's busy CPUs (/proc/stat),
- * and each VM's vCPU run and wait time by the node they ran on. Why a VM was kept whole or split
- * is read off these. */
-static void log_period_cpu(const struct snapshot *s)
-{
-        char line[512];
-        size_t n = 0;
-
-        if (log_get_max_level() < LOG_DEBUG)
-                return;
-        for (unsigned h = 0; h < s->host.n_nodes && n < sizeof(line); h++)
-                n += (size_t)snprintf(line + n, sizeof(line) - n, " node %d %.2f/%u", s->host.node[h].id,
-                                      s->host.node[h].cpu_load, s->host.node[h].n_cpus);
-        log_debug("Period %" PRIu64 ": busy CPUs per node over %.2f s:%s", s->period,
-                  (double)s->period_ns / 1e9, line);
-        for (unsigned i = 0; i < s->n_vms; i++) {
-                const struct snap_vm *vm = &s->vms[i];
-
-                n = 0;
-                line[0] = 0;
-                for (unsigned v = 0; v < vm->n_vcpus && n < sizeof(line); v++) {
-                        const struct snap_vcpu *c = &vm->vcpus[v];
-
-                        n += (size_t)snprintf(line + n, sizeof(line) - n, " %u@%d %.2f+%.2f", c->index,
-                                              c->node >= 0 ? s->host.node[c->node].id : -1,
-                                              (double)c->runtime_ns / (double)s->period_ns,
-                                              (double)c->wait_ns / (double)s->period_ns);
-                }
-                log_vm(LOG_DEBUG, vm->name, "VM %s: vCPU@node run+wait in CPUs:%s", vm->name, line);
-        }
-}
-
 static int run_period(struct daemon *d)
 {
         struct engine_step_result res = {};
@@ -228,8 +232,6 @@ static int run_period(struct daemon *d)
         d->total_failed_actions += res.n_failed;
 
         s = engine_last_snapshot(d->engine);
-        if (s && s->period_ns > 0)
-                log_period_cpu(s);
         for (unsigned i = 0; s && i < s->n_vms; i++) {
                 struct managed_vm *vm = vm_manager_find(&d->vms, s->vms[i].id);
                 struct locality l = snap_vm_locality(s, &s->vms[i]);

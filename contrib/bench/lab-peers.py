@@ -57,17 +57,20 @@ VNW_LINE = re.compile(r"^vnw: t=([0-9.]+)s((?: node[0-9]+=[0-9.]+MiB/s)+)\s*$")
 
 # --- inside the lab: sampling ---------------------------------------------------------------------
 
-def last_cpu(pid, tid):
-    """The CPU a thread last ran on: field 39 of /proc/PID/task/TID/stat (after the comm's ')')."""
+def task_stat(pid, tid):
+    """The fields of /proc/PID/task/TID/stat after the comm's ')': [0] is field 3 (state)."""
     with open(f"/proc/{pid}/task/{tid}/stat") as f:
-        rest = f.read().rsplit(")", 1)[1].split()
-    return int(rest[36])  # rest[0] is field 3 (state)
+        return f.read().rsplit(")", 1)[1].split()
+
+
+def last_cpu(pid, tid):
+    """The CPU a thread last ran on: field 39 of its stat."""
+    return int(task_stat(pid, tid)[36])
 
 
 def cpu_seconds(pid, tid):
     """A thread's CPU time in seconds: utime + stime, fields 14 and 15 of its stat."""
-    with open(f"/proc/{pid}/task/{tid}/stat") as f:
-        rest = f.read().rsplit(")", 1)[1].split()
+    rest = task_stat(pid, tid)
     return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
 
 
